@@ -1,0 +1,321 @@
+"""The typed abstract syntax tree of a `.mas` spec.
+
+Every node is a frozen Pydantic model with a `kind` tag (so unions serialise and validate
+unambiguously) and a `span` pointing back into the source text. Identifiers are `Name`
+nodes, so a diagnostic about a name can point at exactly that name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from masdsl.spans import Span
+
+
+class Node(BaseModel):
+    """Base of every AST node."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    span: Span
+
+
+class Name(Node):
+    """An identifier as written, e.g. the `solver` in `agent solver { ... }`."""
+
+    kind: Literal["name"] = "name"
+    value: str
+
+
+# ---- types ------------------------------------------------------------------------------
+
+
+class NamedType(Node):
+    """A builtin type (`text`, `number`, `bool`, `code`) or a `type` alias, by name."""
+
+    kind: Literal["named_type"] = "named_type"
+    name: Name
+
+
+class ListType(Node):
+    """`list[T]`."""
+
+    kind: Literal["list_type"] = "list_type"
+    element: TypeExpr
+
+
+class EnumType(Node):
+    """`enum { a, b, c }`: a closed set of members, in declaration order."""
+
+    kind: Literal["enum_type"] = "enum_type"
+    members: tuple[Name, ...]
+
+
+TypeExpr = Annotated[NamedType | ListType | EnumType, Field(discriminator="kind")]
+
+
+# ---- expressions ------------------------------------------------------------------------
+
+
+class Ref(Node):
+    """A reference to a system input, a bound value, an agent or an enum member."""
+
+    kind: Literal["ref"] = "ref"
+    name: str
+
+
+class StringLit(Node):
+    kind: Literal["string"] = "string"
+    value: str
+
+
+class NumberLit(Node):
+    kind: Literal["number"] = "number"
+    value: int | float
+
+
+class BoolLit(Node):
+    kind: Literal["bool"] = "bool"
+    value: bool
+
+
+class ListExpr(Node):
+    """`[a, b, c]`: a list of agents (for `ensemble`/`debate`) or of values (`weights`)."""
+
+    kind: Literal["list"] = "list"
+    items: tuple[Expr, ...]
+
+
+class Arg(Node):
+    """One call argument: positional (`keyword` is None) or `keyword: value`."""
+
+    kind: Literal["arg"] = "arg"
+    keyword: Name | None
+    value: Expr
+
+
+class Call(Node):
+    """`callee(args)`: an agent call or a builtin pattern (`ensemble`, `vote`, ...)."""
+
+    kind: Literal["call"] = "call"
+    callee: Name
+    args: tuple[Arg, ...]
+
+
+Expr = Annotated[
+    Ref | StringLit | NumberLit | BoolLit | ListExpr | Call, Field(discriminator="kind")
+]
+
+
+# ---- conditions -------------------------------------------------------------------------
+
+
+class Cond(Node):
+    """A condition on one bound value: `x` / `not x` (bool) or `x == m` / `x != m` where `m`
+    is an enum member of x's type or `true`/`false`."""
+
+    kind: Literal["cond"] = "cond"
+    op: Literal["is", "not", "eq", "ne"]
+    subject: Name
+    value: Name | None = None
+
+
+# ---- statements -------------------------------------------------------------------------
+
+
+class Assign(Node):
+    """`target = value`. Rebinding a name is allowed only with the same type."""
+
+    kind: Literal["assign"] = "assign"
+    target: Name
+    value: Expr
+
+
+class Block(Node):
+    kind: Literal["block"] = "block"
+    statements: tuple[Stmt, ...]
+
+
+class If(Node):
+    """`if cond { ... } else { ... }`: a conditional on a bool or enum value."""
+
+    kind: Literal["if"] = "if"
+    condition: Cond
+    then: Block
+    otherwise: Block | None = None
+
+
+class Case(Node):
+    """`case m1, m2 { ... }` inside a `match`."""
+
+    kind: Literal["case"] = "case"
+    members: tuple[Name, ...]
+    body: Block
+
+
+class Match(Node):
+    """The router: `match x { case a { ... } ... else { ... } }` over an enum value `x`."""
+
+    kind: Literal["match"] = "match"
+    subject: Name
+    cases: tuple[Case, ...]
+    otherwise: Block | None = None
+
+
+class Loop(Node):
+    """`loop max N until cond { ... }`: at most N iterations; `until` is tested after each."""
+
+    kind: Literal["loop"] = "loop"
+    max_iterations: NumberLit
+    until: Cond | None = None
+    body: Block
+
+
+class GraphStart(Node):
+    kind: Literal["graph_start"] = "graph_start"
+    node: Name
+
+
+class GraphNode(Node):
+    kind: Literal["graph_node"] = "graph_node"
+    name: Name
+    value: Expr
+
+
+class GraphEdge(Node):
+    """`edge a -> b when cond`; the target `end` leaves the graph."""
+
+    kind: Literal["graph_edge"] = "graph_edge"
+    source: Name
+    target: Name
+    when: Cond | None = None
+
+
+GraphItem = Annotated[GraphStart | GraphNode | GraphEdge, Field(discriminator="kind")]
+
+
+class Graph(Node):
+    """A general graph with conditional and cyclic edges, bounded by `max_steps` node runs."""
+
+    kind: Literal["graph"] = "graph"
+    max_steps: NumberLit
+    items: tuple[GraphItem, ...]
+
+
+Stmt = Annotated[Assign | If | Match | Loop | Graph, Field(discriminator="kind")]
+
+
+# ---- declarations -----------------------------------------------------------------------
+
+
+class InputDecl(Node):
+    kind: Literal["input"] = "input"
+    name: Name
+    type: TypeExpr
+
+
+class OutputDecl(Node):
+    kind: Literal["output"] = "output"
+    name: Name
+    type: TypeExpr
+
+
+class TypeDecl(Node):
+    kind: Literal["type_decl"] = "type_decl"
+    name: Name
+    type: TypeExpr
+
+
+AgentFieldKey = Literal[
+    "role", "tools", "max_tool_turns", "temperature", "top_p", "max_tokens", "retries", "model"
+]
+
+
+class AgentField(Node):
+    """One `key value` line of an agent: `role "..."`, `tools [python]`, `temperature 0.7`."""
+
+    kind: Literal["agent_field"] = "agent_field"
+    key: AgentFieldKey
+    value: StringLit | NumberLit | Name | tuple[Name, ...]
+
+
+class AgentDecl(Node):
+    """`agent name -> T { fields }`; the output type defaults to `text`."""
+
+    kind: Literal["agent"] = "agent"
+    name: Name
+    output: TypeExpr | None = None
+    fields: tuple[AgentField, ...]
+
+    def field(self, key: str) -> AgentField | None:
+        """The first field with this key (duplicates are a diagnostic), or None."""
+        return next((f for f in self.fields if f.key == key), None)
+
+
+class Flow(Node):
+    kind: Literal["flow"] = "flow"
+    body: Block
+
+
+Item = Annotated[
+    InputDecl | OutputDecl | TypeDecl | AgentDecl | Flow, Field(discriminator="kind")
+]
+
+
+class Comment(Node):
+    """A `# ...` comment; kept so the formatter can put it back."""
+
+    kind: Literal["comment"] = "comment"
+    text: str
+
+
+class Program(Node):
+    """A whole spec: `mas name { items }`, plus its comments and where it came from."""
+
+    kind: Literal["program"] = "program"
+    name: Name
+    items: tuple[Item, ...]
+    comments: tuple[Comment, ...] = ()
+    path: str = "<string>"
+
+    @property
+    def inputs(self) -> list[InputDecl]:
+        return [item for item in self.items if isinstance(item, InputDecl)]
+
+    @property
+    def outputs(self) -> list[OutputDecl]:
+        return [item for item in self.items if isinstance(item, OutputDecl)]
+
+    @property
+    def agents(self) -> list[AgentDecl]:
+        return [item for item in self.items if isinstance(item, AgentDecl)]
+
+    @property
+    def type_decls(self) -> list[TypeDecl]:
+        return [item for item in self.items if isinstance(item, TypeDecl)]
+
+    @property
+    def flows(self) -> list[Flow]:
+        return [item for item in self.items if isinstance(item, Flow)]
+
+
+def without_spans(node: BaseModel) -> Any:
+    """A plain structure of the tree with every span, comment and path dropped: two programs
+    that differ only in layout compare equal this way (`parse(fmt(x)) == parse(x)`)."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: strip(item) for key, item in value.items()
+                    if key not in ("span", "comments", "path")}
+        if isinstance(value, list | tuple):
+            return [strip(item) for item in value]
+        return value
+
+    return strip(node.model_dump())
+
+
+for _model in (ListType, ListExpr, Arg, Call, Block, If, Case, Match, Loop, Graph, AgentDecl,
+               Flow, Program, InputDecl, OutputDecl, TypeDecl, Assign, GraphNode):
+    _model.model_rebuild()

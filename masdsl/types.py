@@ -1,0 +1,65 @@
+"""The value types of the language, shared by the checker, the compiler and the runtime.
+
+`text`, `number`, `bool` and `code` are primitives; `enum` is a closed set of members
+(named when declared with `type Name = enum {...}`); `list[T]` holds values of one type.
+Two types are compatible when they are equal; an enum is identified by its member set.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PRIMITIVES = ("text", "number", "bool", "code")
+
+
+class Primitive(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["primitive"] = "primitive"
+    name: Literal["text", "number", "bool", "code"]
+
+    def render(self) -> str:
+        return self.name
+
+
+class Enum(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["enum"] = "enum"
+    members: tuple[str, ...]
+    name: str | None = None
+
+    def render(self) -> str:
+        return self.name or "enum { " + ", ".join(self.members) + " }"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Enum) and set(self.members) == set(other.members)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.members))
+
+
+class List(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["list"] = "list"
+    element: Type
+
+    def render(self) -> str:
+        return f"list[{self.element.render()}]"
+
+
+Type = Annotated[Primitive | Enum | List, Field(discriminator="kind")]
+List.model_rebuild()
+
+TEXT = Primitive(name="text")
+NUMBER = Primitive(name="number")
+BOOL = Primitive(name="bool")
+CODE = Primitive(name="code")
+
+
+def primitive(name: str) -> Primitive | None:
+    """The primitive type called `name`, or None."""
+    return Primitive(name=name) if name in PRIMITIVES else None  # type: ignore[arg-type]
