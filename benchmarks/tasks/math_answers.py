@@ -57,7 +57,7 @@ def last_boxed(text: str) -> str | None:
 
 def last_number(text: str) -> str | None:
     """The last number in `text` (integers, decimals, `a/b`, thousands commas), or None."""
-    matches = NUMBER_PATTERN.findall(text)
+    matches: list[str] = NUMBER_PATTERN.findall(text)
     return matches[-1] if matches else None
 
 
@@ -66,7 +66,7 @@ def extract_answer(text: str) -> str | None:
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed.strip()
-    hashes = HASHES_PATTERN.findall(text)
+    hashes: list[str] = HASHES_PATTERN.findall(text)
     if hashes:
         return hashes[-1].strip()
     finals = FINAL_PATTERN.findall(text)
@@ -124,14 +124,14 @@ def symbolic_match(gold: str, predicted: str) -> bool | None:
     without one (inputs are single extracted answers, which keeps the risk small).
     """
     try:
-        from math_verify import parse, verify
+        from math_verify import parse, verify  # type: ignore[import-untyped]
     except ImportError:
         return None
     in_main = threading.current_thread() is threading.main_thread()
     timeout = MATH_VERIFY_TIMEOUT_S if in_main else None
     try:
-        gold_parsed = parse(f"${gold}$", parsing_timeout=timeout)  # type: ignore[arg-type]
-        predicted_parsed = parse(f"${predicted}$", parsing_timeout=timeout)  # type: ignore[arg-type]
+        gold_parsed = parse(f"${gold}$", parsing_timeout=timeout)
+        predicted_parsed = parse(f"${predicted}$", parsing_timeout=timeout)
         if not gold_parsed or not predicted_parsed:
             return False
         return bool(verify(gold_parsed, predicted_parsed, timeout_seconds=timeout))
