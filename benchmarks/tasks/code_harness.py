@@ -1,8 +1,10 @@
 """Turn a candidate program and a task's tests into one sandboxed script, and read its report.
 
 Every test case runs on its own (its own `try`, its own time alarm) so a partial pass is
-measurable: reward = cases passed / cases. The script prints one marker line per case on the
-real stdout, tagged with a per-run random nonce; the candidate's own printing goes to
+measurable: reward = cases passed / cases. The per-case alarm counts CPU time (ITIMER_PROF), so
+other load on the machine cannot fail a correct solution; a candidate that sleeps is stopped
+by the sandbox's wall clock. The first case that runs out of time ends the run. The script
+prints one marker line per case on the real stdout, tagged with a per-run random nonce; the candidate's own printing goes to
 /dev/null so it can neither flood the output cap nor fake a marker by accident. A case with no
 marker (the process was killed, timed out or exited early) counts as failed.
 
@@ -19,7 +21,7 @@ import secrets
 import textwrap
 from dataclasses import dataclass
 
-CASE_SECONDS = 3.0
+CASE_SECONDS = 6.0
 
 SCRIPT = '''\
 import signal as _signal
@@ -35,9 +37,9 @@ def _run(candidate_source, setup_source, steps, entry_point, nonce, case_seconds
         out.flush()
 
     def alarm(signum, frame):
-        raise TimeoutError("test case took longer than %s s" % case_seconds)
+        raise TimeoutError("test case used more than %s s of CPU" % case_seconds)
 
-    _signal.signal(_signal.SIGALRM, alarm)
+    _signal.signal(_signal.SIGPROF, alarm)
     namespace = {"__name__": "__candidate__"}
     try:
         exec(compile(candidate_source, "<candidate>", "exec"), namespace)
@@ -48,21 +50,27 @@ def _run(candidate_source, setup_source, steps, entry_point, nonce, case_seconds
         report("error " + type(error).__name__ + ": " + str(error)[:200].replace("\\n", " "))
         return
     for index, (kind, source) in enumerate(steps):
-        _signal.setitimer(_signal.ITIMER_REAL, case_seconds)
+        _signal.setitimer(_signal.ITIMER_PROF, case_seconds)
+        stop = False
         try:
             exec(compile(source, "<test %d>" % index, "exec"), namespace)
             outcome = "pass"
+        except TimeoutError as error:
+            outcome = "fail TimeoutError: " + str(error)
+            stop = True
         except BaseException as error:
             outcome = "fail " + type(error).__name__ + ": " + str(error)[:200].replace("\\n", " ")
         finally:
-            _signal.setitimer(_signal.ITIMER_REAL, 0)
+            _signal.setitimer(_signal.ITIMER_PROF, 0)
         if kind == "case":
             report("case %d %s" % (index, outcome))
+        if stop:
+            return
 '''
 
 
 @dataclass(frozen=True)
-class TestPlan:
+class CasePlan:
     """What to run: `setup` (defines helpers, `check`, fixtures) after the candidate, then the
     `steps` in order; a step is ("case", source) or ("setup", source)."""
 
@@ -111,7 +119,7 @@ def split_check(test_source: str, function: str = "check") -> tuple[tuple[str, s
     return tuple(steps)
 
 
-def build_script(candidate: str, plan: TestPlan, nonce: str,
+def build_script(candidate: str, plan: CasePlan, nonce: str,
                  case_seconds: float = CASE_SECONDS) -> str:
     """The stand-alone script that runs `candidate` against `plan` and reports per case."""
     call = (f"\n\n_run({candidate!r}, {plan.setup!r}, {plan.steps!r}, {plan.entry_point!r}, "
@@ -124,7 +132,7 @@ def new_nonce() -> str:
     return "@@" + secrets.token_hex(8)
 
 
-def read_report(stdout: str, nonce: str, plan: TestPlan) -> HarnessReport:
+def read_report(stdout: str, nonce: str, plan: CasePlan) -> HarnessReport:
     """Count the passed cases among the marker lines of `stdout`."""
     passed, load_error, first_failure = 0, "", ""
     pattern = re.compile(rf"^{re.escape(nonce)} (case (\d+) (pass|fail.*)|error (.*))$",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from benchmarks.tasks.base import Item, Output, Split, Task, TaskField, Verdict, select
 from benchmarks.tasks.code_extraction import defines_function, extract_code
 from benchmarks.tasks.code_harness import (
-    TestPlan,
+    CasePlan,
     build_script,
     new_nonce,
     read_report,
@@ -48,10 +48,10 @@ MBPP_SETUP_FIXES = {367: NODE_FALLBACK}
 class CodeLimits:
     """Sandbox budget for one verification (all cases together) and for each case."""
 
-    wall_seconds: float = 20.0
-    cpu_seconds: int = 10
+    wall_seconds: float = 60.0
+    cpu_seconds: int = 30
     memory_bytes: int = 512 * 1024 * 1024
-    case_seconds: float = 3.0
+    case_seconds: float = 6.0
 
 
 def candidate_program(item: Item, output: Output) -> str:
@@ -68,10 +68,10 @@ def candidate_program(item: Item, output: Output) -> str:
     return prompt + code
 
 
-def plan_of(item: Item) -> TestPlan:
+def plan_of(item: Item) -> CasePlan:
     """The test plan stored with a code item."""
     steps = tuple((str(kind), str(source)) for kind, source in item.data["steps"])  # type: ignore[attr-defined]
-    return TestPlan(setup=str(item.data["setup"]), steps=steps,
+    return CasePlan(setup=str(item.data["setup"]), steps=steps,
                     entry_point=str(item.data.get("entry_point", "")))
 
 
