@@ -4,8 +4,9 @@ Every test case runs on its own (its own `try`, its own time alarm) so a partial
 measurable: reward = cases passed / cases. The per-case alarm counts CPU time (ITIMER_PROF), so
 other load on the machine cannot fail a correct solution; a candidate that sleeps is stopped
 by the sandbox's wall clock. The first case that runs out of time ends the run. The script
-prints one marker line per case on the real stdout, tagged with a per-run random nonce; the candidate's own printing goes to
-/dev/null so it can neither flood the output cap nor fake a marker by accident. A case with no
+prints one marker line per case on the real stdout, tagged with a per-run random nonce; the
+candidate's own printing goes to /dev/null so it can neither flood the output cap nor fake a
+marker by accident. A case with no
 marker (the process was killed, timed out or exited early) counts as failed.
 
 HumanEval's `check(candidate)` is split into its top-level statements: each statement that

@@ -38,7 +38,7 @@ def test_humaneval_full_function_reply_and_partial_pass() -> None:
 
 
 def test_broken_and_hostile_candidates_get_zero() -> None:
-    task = get_task("humaneval", code_limits=CodeLimits(wall_seconds=3, case_seconds=1.0))
+    task = get_task("humaneval", code_limits=CodeLimits(wall_seconds=2, case_seconds=0.5))
     item = by_id(task)["humaneval/0"]
     syntax = task.verify(item, "def has_close_elements(:\n")
     assert syntax.reward == 0.0 and "SyntaxError" in str(syntax.details["error"])
