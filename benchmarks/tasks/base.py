@@ -114,6 +114,13 @@ class Task:
         """Judge one system output for `item`."""
         return self.verifier(item, output)
 
+    async def verify_async(self, item: Item, output: Output) -> Verdict:
+        """`verify` in a worker thread, so an event loop running many executions is not
+        blocked by a sandbox run or a symbolic comparison."""
+        import asyncio
+
+        return await asyncio.to_thread(self.verifier, item, output)
+
 
 @dataclass(frozen=True)
 class Summary:
