@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypeAlias
 
-from masdsl.types import Enum, List, Primitive, Type
+from masdsl.types import NUMBER, Enum, List, Primitive, Type
 
 Value: TypeAlias = "str | int | float | bool | tuple[Value, ...]"
 JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue]"
@@ -54,7 +54,7 @@ class ParseFailure:
 
 
 ANSWER_MARKER = re.compile(
-    r"(?:final\s+answer|the\s+answer\s+is|answer)\s*\**\s*[:：]\s*\**", re.IGNORECASE)
+    r"\b(?:final\s+answer|the\s+answer\s+is|answer)\s*\**\s*[:：]\s*\**", re.IGNORECASE)
 _NUMBER = re.compile(
     r"(?<![\w.])\$?(?P<sign>[-−]\s?)?\$?"
     r"(?P<int>\d{1,3}(?:,\d{3})+(?!\d)|\d+)?(?P<dec>\.\d+)?(?:[eE](?P<exp>[-+]?\d+))?"
@@ -298,6 +298,9 @@ def _parse_item(item: str, element: Type) -> ParsedValue | ParseFailure:
     if isinstance(element, Primitive) and element.name in ("text", "code"):
         item = item.strip('"').strip("'") if len(item) > 1 and item[0] in "\"'" else item
         return ParsedValue(item, item) if item else ParseFailure("empty item")
+    if element == NUMBER and len(_numbers(item)) != 1:
+        # "1 2 3" on one line is three items the model failed to separate, not the number 3.
+        return ParseFailure(f"expected one number, got {item[:40]!r}")
     return parse_value(item, element)
 
 

@@ -47,6 +47,9 @@ KilledReason = Literal["cpu", "memory", "wall", "output"]
 BOOTSTRAP = Path(__file__).with_name("sandbox_bootstrap.py")
 READ_CHUNK = 65536
 POLL_SECONDS = 0.02
+# After the group is killed, how long to wait for pipes still held open by a process that left
+# the group (a `setsid` in a forked child) before giving up on them.
+DRAIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -184,12 +187,17 @@ def _supervise(process: subprocess.Popen[bytes], status_read: int, started: floa
     killed: KilledReason | None = None
     wait_status: int | None = None
     cpu_used = 0.0
+    drain_until: float | None = None
     while selector.get_map():
         now = time.monotonic()
         if now >= deadline and killed is None:
             killed = "wall"
             _kill_group(process.pid)
-        for key, _ in selector.select(timeout=min(POLL_SECONDS, max(deadline - now, 0.0))):
+        if killed is not None or wait_status is not None:
+            drain_until = drain_until or now + DRAIN_SECONDS
+            if now >= drain_until:
+                break
+        for key, _ in selector.select(timeout=POLL_SECONDS):
             fd = int(key.fd)
             try:
                 chunk = os.read(fd, READ_CHUNK)

@@ -60,6 +60,10 @@ def enter_network_namespace() -> str:
             return "userns+netns"
     except (OSError, AttributeError):
         pass
+    finally:
+        # Forget ctypes: a later `import ctypes` re-runs its dlopen and meets the audit hook.
+        for name in [name for name in sys.modules if name.split(".")[0] == "ctypes"]:
+            del sys.modules[name]
     return ""
 
 
@@ -120,7 +124,7 @@ def make_audit_hook(root: str, max_forks: int):  # type: ignore[no-untyped-def]
         elif event in PROCESS_EVENTS:
             raise PermissionError("sandbox: running other programs is blocked")
         elif event in ("resource.setrlimit", "resource.prlimit", "ctypes.dlopen",
-                       "ctypes.dlsym", "ctypes.dlsym/handle", "sys.addaudithook"):
+                       "ctypes.dlsym", "ctypes.dlsym/handle"):
             raise PermissionError(f"sandbox: {event} is blocked")
 
     return hook

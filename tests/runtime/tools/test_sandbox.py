@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,11 @@ def test_sleeping_forever_is_stopped_by_the_wall_clock() -> None:
 
 
 def test_busy_loop_is_stopped_by_the_cpu_limit() -> None:
-    result = run_python("while True: pass", limits=SandboxLimits(wall_seconds=5, cpu_seconds=1))
+    # A generous wall clock: on a loaded machine one CPU second can take several wall seconds.
+    result = run_python("while True: pass", limits=SandboxLimits(wall_seconds=20, cpu_seconds=1))
     assert result.killed_reason == "cpu" and result.timed_out
     assert result.exit_code < 0
-    assert result.duration_s < 2.5
+    assert result.duration_s >= 1.0
 
 
 def test_busy_loop_is_stopped_by_the_wall_clock_when_it_comes_first() -> None:
@@ -99,6 +101,10 @@ def test_budgeted_fork_bomb_is_bounded_and_its_processes_are_killed() -> None:
     assert result.killed_reason == "wall"
     pids = [int(line) for line in result.stdout.split()]
     assert 1 <= len(pids) <= 2**3 - 1  # a budget of 3 forks per process: at most 8 processes
+    # SIGKILL was sent to the whole group; give a loaded machine a moment to deliver it.
+    give_up = time.monotonic() + 2.0
+    while any(_alive(pid) for pid in pids) and time.monotonic() < give_up:
+        time.sleep(0.02)
     assert not any(_alive(pid) for pid in pids)
 
 
@@ -218,3 +224,34 @@ def test_concurrent_runs_do_not_interfere() -> None:
 def test_invalid_limits_are_rejected_with_a_clear_message() -> None:
     with pytest.raises(ValueError, match="memory_bytes"):
         SandboxLimits(memory_bytes=10)
+
+
+def test_a_child_that_leaves_the_process_group_does_not_hang_the_call() -> None:
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    time.sleep(1.5)\n"
+        "    os._exit(0)\n"
+        "print('parent done', flush=True)\n"
+    )
+    result = run_python(code, limits=SandboxLimits(wall_seconds=2.0, max_forks=1))
+    assert "parent done" in result.stdout
+    assert result.exit_code == 0
+    assert result.duration_s < 1.2  # gave up on the escaped child's pipe after the drain time
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("import ctypes", "ctypes.dlopen is blocked"),
+        ("import resource\nresource.setrlimit(resource.RLIMIT_CPU, (100, 100))",
+         "resource.setrlimit is blocked"),
+        ("import os\nos.system('true')", "running other programs is blocked"),
+    ],
+)
+def test_escape_hatches_are_refused(code: str, message: str) -> None:
+    result = run_python(code, limits=FAST)
+    assert result.exit_code == 1
+    assert message in result.stderr
