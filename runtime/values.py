@@ -53,6 +53,7 @@ class ParseFailure:
     reason: str
 
 
+MAX_EXPONENT = 400
 ANSWER_MARKER = re.compile(
     r"\b(?:final\s+answer|the\s+answer\s+is|answer)\s*\**\s*[:：]\s*\**", re.IGNORECASE)
 _NUMBER = re.compile(
@@ -117,6 +118,8 @@ def _numbers(text: str) -> list[int | float]:
             continue
         literal = (whole or "0").replace(",", "") + (decimal or "")
         if match.group("exp"):
+            if abs(int(match.group("exp"))) > MAX_EXPONENT:
+                continue  # 1e99999999 would take seconds to build exactly; no answer is that
             literal += "e" + match.group("exp")
         value = Fraction(literal)
         denominator = match.group("den")
@@ -124,7 +127,10 @@ def _numbers(text: str) -> list[int | float]:
             value /= int(denominator)
         if match.group("sign"):
             value = -value
-        found.append(_as_number(value))
+        try:
+            found.append(_as_number(value))
+        except OverflowError:
+            continue  # a non-integer beyond float range
     return found
 
 

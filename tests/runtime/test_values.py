@@ -45,6 +45,8 @@ PARSES: list[tuple[str, Type, Value]] = [
     ("The temperature fell to -5 degrees.", NUMBER, -5),
     ("5-3 is 2", NUMBER, 2),
     ("version2 has 10", NUMBER, 10),
+    ("ANSWER: 1e99999999 or 7", NUMBER, 7),
+    ("ANSWER: " + "9" * 400 + ".5 or 8", NUMBER, 8),
     # bool
     ("ANSWER: yes", BOOL, True),
     ("ANSWER: No.", BOOL, False),
@@ -165,3 +167,26 @@ def test_json_round_trips(value: Value, type_: Type, data: object) -> None:
 def test_from_json_errors_name_the_path(data: object, type_: Type, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         from_json(data, type_)  # type: ignore[arg-type]
+
+
+# --- robustness: any reply at all is either a value of the type or a failure, never an error
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ALL_TYPES: list[Type] = [NUMBER, BOOL, TEXT, CODE, VERDICT, GRADE, List(element=NUMBER),
+                         List(element=VERDICT), List(element=List(element=TEXT))]
+REPLY_PIECES = st.sampled_from(["ANSWER:", "\\boxed{", "}", "####", "```", "\n", "[", "]", ",",
+                                "1,000", "-3/4", "yes", "approve", "needs work", "- ", "1. ",
+                                "'", '"', "=", "**", "e5", "/0", " "])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(REPLY_PIECES, st.text(max_size=5)), max_size=20),
+       st.sampled_from(ALL_TYPES))
+def test_parse_value_never_raises_and_values_have_the_type(pieces: list[str], type_: Type) -> None:
+    result = parse_value("".join(pieces), type_)
+    if isinstance(result, ParsedValue):
+        assert from_json(to_json(result.value, type_), type_) == result.value
+    else:
+        assert result.reason
