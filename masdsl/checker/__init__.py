@@ -16,7 +16,7 @@ from __future__ import annotations
 from masdsl import ast
 from masdsl.checker.analysis import AgentSettings, Analysis, ExpressionKey
 from masdsl.checker.builtins import BUILTINS, Builtin, Param, ValueKind
-from masdsl.checker.context import Context
+from masdsl.checker.context import RESERVED, Context
 from masdsl.checker.declarations import declare
 from masdsl.checker.expressions import Scope
 from masdsl.checker.flow import check_block, collect_bound_names
@@ -55,6 +55,8 @@ def analyze(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,
         check_block(ctx, scope, flows[0].body, 1)
         for output in program.outputs:
             name = output.name.value
+            if name in RESERVED:
+                continue  # already MAS114; it cannot be bound without another MAS114
             if name not in ctx.values:
                 ctx.report("MAS301", output.name.span, f"the output '{name}' is never bound",
                            help=f"assign it in the flow: {name} = ...")
@@ -62,11 +64,12 @@ def analyze(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,
                 ctx.report("MAS302", output.name.span, f"the output '{name}' is not bound on "
                            "every path", help="bind it in every branch of the if/match "
                            "statements (an `if` needs an `else`)")
-    for agent in program.agents:
+    # Unused-name warnings need the whole flow walked; after MAS406 they would be noise.
+    for agent in [] if ctx.walk_cut_short else program.agents:
         if agent.name.value not in ctx.used_agents:
             ctx.report("MAS105", agent.name.span, f"the agent '{agent.name.value}' is never "
                        "used", help="call it in the flow or remove it")
-    for declared in program.inputs:
+    for declared in [] if ctx.walk_cut_short else program.inputs:
         if declared.name.value not in ctx.used_inputs:
             ctx.report("MAS113", declared.name.span, f"the input '{declared.name.value}' is "
                        "never used", help="pass it to an agent or remove it")

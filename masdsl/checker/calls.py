@@ -87,8 +87,8 @@ def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
             accepted = ", ".join(param.name for param in builtin.params)
             ctx.report("MAS108", arg.keyword.span,
                        f"{builtin.name} has no parameter '{key}'",
-                       help=(suggest(key, [p.name for p in builtin.params]) or "")
-                       + f" {builtin.name} accepts: {accepted}; data inputs are positional")
+                       help=suggest(key, [p.name for p in builtin.params])
+                       or f"{builtin.name} accepts: {accepted}; data inputs are positional")
         else:
             keywords[key] = arg
     for param in builtin.params:

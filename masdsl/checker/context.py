@@ -50,6 +50,7 @@ class Context:
     used_agents: set[str] = field(default_factory=set)
     used_inputs: set[str] = field(default_factory=set)
     node_count: int = 0
+    walk_cut_short: bool = False   # MAS406 stopped a descent: usage facts are incomplete
     muted: int = 0                 # > 0 while inferring a forward reference silently
     inferring: set[str] = field(default_factory=set)
 
@@ -81,6 +82,7 @@ class Context:
         """True (after reporting MAS406) when `depth` exceeds `max_depth`: stop descending."""
         if depth <= self.limits.max_depth:
             return False
+        self.walk_cut_short = True
         self.report("MAS406", span, f"nesting deeper than {self.limits.max_depth} blocks "
                     "and calls", help="bind inner calls to names first, then use the names")
         return True

@@ -80,7 +80,9 @@ def bind(ctx: Context, scope: Scope, target: ast.Name, bound_type: Type | None,
             and not same_type(expected, bound_type):
         why = "declared" if name in ctx.outputs else "first bound as"
         ctx.report("MAS201", value.span, f"'{name}' is {why} {render(expected)} but this is "
-                   f"{render(bound_type)}", help="a name keeps one type; use a new name")
+                   f"{render(bound_type)}",
+                   help=f"produce a {render(expected)} here, or change its declaration"
+                   if name in ctx.outputs else "a name keeps one type; use a new name")
         bound_type = expected
     if name not in ctx.values or ctx.values[name] is None:
         ctx.values[name] = expected if expected is not None else bound_type
