@@ -14,7 +14,6 @@ from masdsl.checker.analysis import AgentSettings
 from masdsl.checker.builtins import BUILTINS, VOTE_STRATEGIES, VOTE_STRATEGY_PARAMS, Builtin
 from masdsl.checker.context import (
     Context,
-
     is_integer,
     list_of,
     render,

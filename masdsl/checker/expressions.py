@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from masdsl import ast
 from masdsl.checker.analysis import AgentSettings
 from masdsl.checker.context import Context, list_of, render, same_type, suggest
+from masdsl.spans import Span
 from masdsl.types import BOOL, NUMBER, TEXT, Type
 
 
@@ -29,13 +30,13 @@ class Scope:
         return Scope(dict(self.bound), set(self.maybe), dict(self.forward))
 
 
-def _undefined(ctx: Context, scope: Scope, name: str, span: ast.Span) -> None:
+def _undefined(ctx: Context, scope: Scope, name: str, span: Span) -> None:
     candidates = [*scope.bound, *ctx.agents, *ctx.flow_names]
     ctx.report("MAS101", span, f"undefined name '{name}'",
                help=suggest(name, candidates) or f"bind it first: {name} = ...")
 
 
-def resolve_value(ctx: Context, scope: Scope, name: str, span: ast.Span,
+def resolve_value(ctx: Context, scope: Scope, name: str, span: Span,
                   depth: int) -> Type | None:
     """The type of the value called `name` here, reporting why it cannot be used."""
     if name in scope.bound:
