@@ -10,6 +10,7 @@ cannot be read or written is exit 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import sys
@@ -96,18 +97,16 @@ def write_atomically(path: str, text: str) -> None:
     a partial one; the file's permission bits are kept."""
     directory = os.path.dirname(os.path.abspath(path))
     mode = os.stat(path).st_mode & 0o7777
-    handle = tempfile.NamedTemporaryFile(
-        "wb", dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp", delete=False)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
-        with handle:
+        with os.fdopen(descriptor, "wb") as handle:
             handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(handle.name, mode)
-        os.replace(handle.name, path)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
     except BaseException:
-        try:
-            os.unlink(handle.name)
-        except FileNotFoundError:
-            pass
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
         raise
