@@ -56,10 +56,12 @@ def run(args: argparse.Namespace) -> int:
 def _check(program: Any) -> list[Any]:
     """The checker's diagnostics. The checker lives in `masdsl.checker`; until it is merged,
     only the parser's diagnostics are reported."""
+    import importlib
+
     try:
-        from masdsl.checker import check
+        checker = importlib.import_module("masdsl.checker")
     except ModuleNotFoundError as error:
         if error.name != "masdsl.checker":
             raise
         return []
-    return list(check(program))
+    return list(checker.check(program))
