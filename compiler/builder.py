@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from compiler.ir import GUARD, OUT, AgentSettings, Edge, IRNode, Port
 from masdsl import ast
 from masdsl.spans import Span
 from masdsl.types import Type
-
-from compiler.ir import GUARD, OUT, AgentSettings, Edge, IRNode, Port
 
 
 @dataclass(frozen=True)

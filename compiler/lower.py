@@ -4,12 +4,11 @@ declared output becomes an `output` node fed by the output name's final value.""
 
 from __future__ import annotations
 
-from masdsl import ast
-
 from compiler.builder import Builder, Context, out
-from compiler.ir import OUT, IR, Declaration, InputNode, OutputNode, Port
+from compiler.ir import IR, OUT, Declaration, InputNode, OutputNode, Port
 from compiler.lower_stmt import lower_block
 from compiler.resolve import fail, resolve_agent, resolve_type
+from masdsl import ast
 
 
 def lower(program: ast.Program) -> IR:

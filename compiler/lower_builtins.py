@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-from masdsl import ast
-from masdsl.types import BOOL, List
-from masdsl.types import TEXT as TEXT_TYPE
-
 from compiler.builder import Builder, Context, Guard, Value, out
 from compiler.ir import OUT, TEXT, TIED, BranchNode, CollectNode, MergeNode, Port, VoteNode
 from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
 from compiler.resolve import domain_of, fail
+from masdsl import ast
+from masdsl.types import BOOL, List
+from masdsl.types import TEXT as TEXT_TYPE
 
 
 def lower_builtin(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
@@ -72,7 +71,7 @@ def lower_ensemble(builder: Builder, context: Context, env: Env, call: ast.Call)
     refs = _agent_names(builder, _first(builder, call, positional))
     samples = _integer(builder, keywords, "n", 1)
     inputs = lower_data_args(builder, context, env, positional[1:])
-    members = []
+    members: list[Value] = []
     for ref in refs:
         agent = agent_settings(builder, ref.name, ref.span)
         for _ in range(samples):
@@ -123,7 +122,7 @@ def lower_vote(builder: Builder, context: Context, env: Env, call: ast.Call) -> 
         outputs.append(Port(name=TIED, type=BOOL))
     node_id = builder.new_id(f"vote_{strategy}")
     builder.add(VoteNode(id=node_id, span=call.span, label=f"vote {strategy}",
-                         scope=context.scope, strategy=strategy,  # type: ignore[arg-type]
+                         scope=context.scope, strategy=strategy,
                          weights=weights, has_tiebreak=tiebreak is not None, inputs=(port,),
                          outputs=tuple(outputs)), context, [(port, candidates)])
     voted = out(node_id, element)

@@ -6,14 +6,9 @@ iteration)."""
 
 from __future__ import annotations
 
-from masdsl import ast
-from masdsl.spans import Span
-from masdsl.types import BOOL, NUMBER, TEXT, List, Type
-
 from compiler.builder import Builder, Context, Value, out, unique_labels
 from compiler.ir import (
     OUT,
-    TEXT as TEXT_PORT,
     AgentKind,
     AgentNode,
     AgentSettings,
@@ -21,7 +16,13 @@ from compiler.ir import (
     LiteralNode,
     Port,
 )
+from compiler.ir import (
+    TEXT as TEXT_PORT,
+)
 from compiler.resolve import fail
+from masdsl import ast
+from masdsl.spans import Span
+from masdsl.types import BOOL, NUMBER, TEXT, List, Type
 
 Env = dict[str, Value]
 BUILTINS = ("ensemble", "vote", "debate", "reflect")

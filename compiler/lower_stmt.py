@@ -9,14 +9,13 @@ present value, in program order).
 
 from __future__ import annotations
 
-from masdsl import ast
-from masdsl.types import Enum
-
 from compiler.builder import Builder, Context, Guard, Value, out
 from compiler.ir import OUT, BranchConstruct, BranchNode, GraphStepNode, MergeNode, Port, RouteEdge
 from compiler.lower_builtins import merge
 from compiler.lower_expr import Env, lower_expr
 from compiler.resolve import condition_values, domain_of, fail
+from masdsl import ast
+from masdsl.types import Enum
 
 END = "end"
 
@@ -129,7 +128,8 @@ def lower_match(builder: Builder, context: Context, env: Env, statement: ast.Mat
                    f"'{statement.subject.value}' is not an enum")
     branch = add_branch(builder, context, statement, "match", subject)
     line = statement.span.line
-    arms, covered = [], set()
+    arms: list[Env] = []
+    covered: set[str] = set()
     for case in statement.cases:
         members = tuple(member.value for member in case.members)
         covered.update(members)

@@ -8,12 +8,11 @@ something the front end should have rejected, never a bare exception.
 
 from __future__ import annotations
 
+from compiler.ir import AgentSettings
 from masdsl import ast
 from masdsl.diagnostics import MasError, diagnostic
 from masdsl.spans import Span
 from masdsl.types import BOOL, TEXT, Enum, List, Primitive, Type, primitive
-
-from compiler.ir import AgentSettings
 
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_RETRIES = 2
