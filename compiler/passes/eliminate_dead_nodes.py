@@ -1,6 +1,8 @@
 """Dead-node elimination: removes every node from which no path (data or guard) leads to a
-system output, and warns (MAS309) once per source construct whose LLM calls were removed.
-Input nodes are kept: they are the system's declared interface."""
+system output. It warns (MAS309) once per source call none of whose agent runs survives;
+unrolled instances that are dead while others live (e.g. the last iteration's reviewer of a
+loop, whose verdict no later iteration reads) are removed silently: the construct as written
+is not dead. Input nodes are kept: they are the system's declared interface."""
 
 from __future__ import annotations
 
@@ -24,8 +26,12 @@ def eliminate_dead_nodes(ir: IR) -> tuple[IR, list[Diagnostic]]:
     for node in dead:
         if isinstance(node, AgentNode):
             removed_calls.setdefault((node.span.start, node.span.end), []).append(node)
+    surviving = {(node.span.start, node.span.end) for node in ir.agent_nodes()
+                 if node.id in live}
     diagnostics = []
-    for calls in removed_calls.values():
+    for key, calls in removed_calls.items():
+        if key in surviving:
+            continue
         agents = ", ".join(dict.fromkeys(call.agent.name for call in calls))
         diagnostics.append(diagnostic(
             "MAS309", calls[0].span,
