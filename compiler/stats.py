@@ -59,63 +59,100 @@ def tokens(node: IRNode) -> int:
     return calls(node) * node.agent.max_tokens if isinstance(node, AgentNode) else 0
 
 
-def worst_case(ir: IR, weight: Callable[[IRNode], int]) -> int:
+class GuardForest:
+    """The IR's guard structure, computed once: a topological order, each node's guard
+    (source, when), and the nodes each guard source guards."""
+
+    def __init__(self, ir: IR) -> None:
+        self.ir = ir
+        self.order: list[str] = list(nx.topological_sort(ir.graph))
+        self.guard: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.guarded: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for _, target, data in ir.graph.edges(data=True):
+            edge = data["edge"]
+            if edge.kind == "guard":
+                self.guard[target] = (edge.source, edge.when or ())
+        for node_id in self.order:
+            if node_id in self.guard:
+                source, when = self.guard[node_id]
+                self.guarded.setdefault(source, []).append((when, node_id))
+        self.roots = [node_id for node_id in self.order if node_id not in self.guard]
+
+
+def worst_case(ir: IR, weight: Callable[[IRNode], int],
+               forest: GuardForest | None = None) -> int:
     """The largest total `weight` of the nodes that run in one execution, taking at each
     guard source its most expensive value."""
-    order = list(nx.topological_sort(ir.graph))
-    guarded: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-    roots = []
-    for node_id in order:
-        guard = ir.guard_of(node_id)
-        if guard is None:
-            roots.append(node_id)
-        else:
-            guarded.setdefault(guard.source, []).append((guard.when or (), node_id))
+    forest = forest or GuardForest(ir)
     total: dict[str, int] = {}
-    for node_id in reversed(order):
-        children = guarded.get(node_id, [])
+    for node_id in reversed(forest.order):
+        children = forest.guarded.get(node_id, [])
         best = 0
         for value in dict.fromkeys(value for when, _ in children for value in when):
             best = max(best, sum(total[child] for when, child in children if value in when))
         total[node_id] = weight(ir.node(node_id)) + best
-    return sum(total[node_id] for node_id in roots)
+    return sum(total[node_id] for node_id in forest.roots)
 
 
-def critical_path(ir: IR) -> int:
+def critical_path(ir: IR, forest: GuardForest | None = None) -> int:
     """The largest number of LLM calls on one dependency chain (data or guard edges)."""
+    forest = forest or GuardForest(ir)
     longest: dict[str, int] = {}
-    for node_id in nx.topological_sort(ir.graph):
+    for node_id in forest.order:
         before = max((longest[pred] for pred in ir.graph.predecessors(node_id)), default=0)
         longest[node_id] = before + calls(ir.node(node_id))
     return max(longest.values(), default=0)
 
 
-def parallel_width(ir: IR) -> int:
-    """The most agent runs that can be in flight at once: agent nodes at the same LLM depth
-    (number of agent nodes on the longest chain up to and including them) never depend on
-    each other, so a scheduler firing ready nodes runs them together; exclusive branches are
-    not counted twice."""
+def parallel_width(ir: IR, forest: GuardForest | None = None) -> int:
+    """The most agent runs that can be in flight at once. Agent nodes at the same agent
+    depth (agent nodes on the longest chain up to and including them) never depend on each
+    other, so a scheduler firing ready nodes runs them together; for each depth the worst
+    case over the guards is taken (exclusive arms are not counted twice). One pass: each
+    node carries a sparse per-depth count vector, and a guard source takes, depth by depth,
+    the largest sum over its values."""
+    forest = forest or GuardForest(ir)
     depth: dict[str, int] = {}
-    for node_id in nx.topological_sort(ir.graph):
+    for node_id in forest.order:
         before = max((depth[pred] for pred in ir.graph.predecessors(node_id)), default=0)
         depth[node_id] = before + (1 if isinstance(ir.node(node_id), AgentNode) else 0)
-    levels = {depth[node.id] for node in ir.agent_nodes()}
-    return max((worst_case(ir, lambda node, level=level: int(  # type: ignore[misc]
-        isinstance(node, AgentNode) and depth[node.id] == level)) for level in levels),
-        default=0)
+    total: dict[str, dict[int, int]] = {}
+    for node_id in reversed(forest.order):
+        vector: dict[int, int] = {}
+        children = forest.guarded.get(node_id, [])
+        for value in dict.fromkeys(value for when, _ in children for value in when):
+            summed: dict[int, int] = {}
+            for when, child in children:
+                if value in when:
+                    for level, count in total[child].items():
+                        summed[level] = summed.get(level, 0) + count
+            for level, count in summed.items():
+                vector[level] = max(vector.get(level, 0), count)
+        if isinstance(ir.node(node_id), AgentNode):
+            vector[depth[node_id]] = vector.get(depth[node_id], 0) + 1
+        total[node_id] = vector
+    width: dict[int, int] = {}
+    for root in forest.roots:
+        for level, count in total[root].items():
+            width[level] = width.get(level, 0) + count
+    return max(width.values(), default=0)
 
 
-def skippable_agents(ir: IR) -> tuple[str, ...]:
+def skippable_agents(ir: IR, forest: GuardForest | None = None) -> tuple[str, ...]:
     """Agents whose every run is guarded, so some execution does not call them at all."""
-    always = {node.agent.name for node in ir.agent_nodes() if ir.guard_of(node.id) is None}
+    forest = forest or GuardForest(ir)
+    always = {node.agent.name for node in ir.agent_nodes() if node.id not in forest.guard}
     return tuple(sorted({node.agent.name for node in ir.agent_nodes()} - always))
 
 
 def analyze(ir: IR) -> Stats:
     """All static statistics of a (validated) IR."""
-    return Stats(llm_calls=worst_case(ir, calls), generated_tokens=worst_case(ir, tokens),
-                 critical_path=critical_path(ir), parallel_width=parallel_width(ir),
-                 skippable_agents=skippable_agents(ir),
+    forest = GuardForest(ir)
+    return Stats(llm_calls=worst_case(ir, calls, forest),
+                 generated_tokens=worst_case(ir, tokens, forest),
+                 critical_path=critical_path(ir, forest),
+                 parallel_width=parallel_width(ir, forest),
+                 skippable_agents=skippable_agents(ir, forest),
                  agent_runs=sum(1 for _ in ir.agent_nodes()),
                  nodes=ir.graph.number_of_nodes(), edges=ir.graph.number_of_edges())
 
