@@ -33,10 +33,11 @@ class CompiledSpec:
     stats: Stats
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
-    def to_json(self) -> str:
+    def to_json(self, indent: int | None = None) -> str:
+        """The IR as sorted node-link JSON (see `compiler.export_json.to_json`)."""
         from compiler.export_json import to_json
 
-        return to_json(self.ir)
+        return to_json(self.ir, indent)
 
 
 def front_end_diagnostics(program: ast.Program, limits: Any = None) -> list[Diagnostic]:

@@ -2,6 +2,8 @@
 
 Nodes are sorted by id and edges by (source, target, target port, source port); object keys
 are sorted and the text ends with a newline, so the same spec always gives the same bytes.
+The default is compact (one line: the C JSON encoder, fast on large specs); `indent=2` is
+for people (golden files, `masc compile --pretty`).
 The document carries `schema_version`; its JSON Schema is `compiler/ir.schema.json`.
 """
 
@@ -17,10 +19,12 @@ class IRLoadError(ValueError):
     """A JSON document that is not a valid IR of this schema version."""
 
 
-def to_json(ir: IR) -> str:
-    """The IR as sorted, indented node-link JSON."""
+def to_json(ir: IR, indent: int | None = None) -> str:
+    """The IR as sorted node-link JSON (compact, or indented by `indent` spaces)."""
     data = ir.document().model_dump(mode="json")
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    separators = (",", ":") if indent is None else (",", ": ")
+    return json.dumps(data, sort_keys=True, indent=indent, separators=separators,
+                      ensure_ascii=False) + "\n"
 
 
 def load(source: str | bytes | Path) -> IR:

@@ -83,11 +83,17 @@ def add_branch(builder: Builder, context: Context, node: ast.Node, origin: Branc
     return out(node_id, subject.type)
 
 
-def _join(builder: Builder, context: Context, node: ast.Node, before: Env,
+def _join(builder: Builder, context: Context, node: ast.If | ast.Match, before: Env,
           arms: list[Env], env: Env) -> None:
-    """Bind, after a branching construct, every name bound before it or in every arm."""
-    names = dict.fromkeys(name for arm in arms for name in arm)
-    for name in names:
+    """Bind, after a branching construct, every name bound before it or in every arm. Only
+    names the construct can bind are looked at, so a join costs what its arms bind."""
+    bound: set[str] = set()
+    blocks = [node.then, node.otherwise] if isinstance(node, ast.If) else [
+        *(case.body for case in node.cases), node.otherwise]
+    for block in blocks:
+        if block is not None:
+            bound |= assigned_names(block)
+    for name in sorted(bound):
         changed = [arm[name] for arm in arms
                    if name in arm and (name not in before or arm[name] != before[name])]
         if not changed:

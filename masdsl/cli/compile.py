@@ -30,6 +30,8 @@ def register(subparsers: Any) -> None:
         "write the IR as JSON (or print its worst-case statistics with --stats).")
     add_compile_arguments(parser)
     parser.add_argument("-o", "--output", metavar="OUT", help="write the JSON here")
+    parser.add_argument("--pretty", action="store_true",
+                        help="indent the JSON for people (default: compact, one line)")
     parser.add_argument("--stats", action="store_true",
                         help="print worst-case LLM calls, tokens, critical path, width")
     parser.set_defaults(run=run)
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     compiled = compile_file(args)
     if isinstance(compiled, int):
         return compiled
-    text = compiled.to_json()
+    text = compiled.to_json(2 if args.pretty else None)
     if args.output is not None:
         status = write_output(args.output, text.encode("utf-8"))
         if status != EXIT_OK:
