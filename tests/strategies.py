@@ -15,13 +15,12 @@ bytes) for robustness tests: whatever comes out, the front end may only raise `M
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
 
-Draw = Callable[[st.SearchStrategy[Any]], Any]
+Draw = st.DrawFn
 
 PRIMITIVES = ("text", "number", "bool")
 SEPARATORS = (" ", " ", " ", "  ", "\n", "\n  ", "\t", "\n\n", " \r\n", "\n\t\t ")
@@ -32,10 +31,10 @@ NAME_STEMS = st.builds(lambda first, rest: first + rest, st.sampled_from(_LETTER
                        st.text(alphabet=_LETTERS + "0123456789", max_size=5))
 
 comment_texts = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r\x00"),
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\n\r\x00"),
     max_size=20).map(lambda body: "#" + body)
 
-string_values = st.lists(STRING_ALPHABET | st.characters(blacklist_categories=("Cs",),
+string_values = st.lists(STRING_ALPHABET | st.characters(blacklist_categories=["Cs"],
                                                         blacklist_characters="\x00"),
                          max_size=25).map("".join)
 
@@ -72,12 +71,16 @@ class _Spec:
         stem: str = self.draw(NAME_STEMS)
         return f"{stem}_{self.counter}"
 
+    def coin(self) -> bool:
+        flipped: bool = self.draw(st.booleans())
+        return flipped
+
     def comma_list(self, items: list[list[str]]) -> None:
         for index, item in enumerate(items):
             if index:
                 self.emit(",")
             self.emit(*item)
-        if items and self.draw(st.booleans()):
+        if items and self.coin():
             self.emit(",")
 
     def number(self, value: int | float) -> str:
@@ -88,7 +91,7 @@ class _Spec:
 
     def string(self) -> str:
         value: str = self.draw(string_values)
-        return encode_string(value, self.draw(st.booleans()), self.draw(st.booleans()))
+        return encode_string(value, self.coin(), self.coin())
 
     # ---- declarations -------------------------------------------------------------------
 
@@ -99,7 +102,7 @@ class _Spec:
         name = self.fresh()
         self.agents[name] = output
         self.emit("agent", name)
-        if output != "text" or self.draw(st.booleans()):
+        if output != "text" or self.coin():
             self.emit("->", output)
         self.emit("{")
         fields: list[list[str]] = [["role", self.string()]]
@@ -174,7 +177,7 @@ class _Spec:
                                      depth)
             return self.call_tokens("vote", [inner, ["strategy", ":", "majority"],
                                              *(([["tiebreak", ":", agent]])
-                                               if self.draw(st.booleans()) else [])],
+                                               if self.coin() else [])],
                                     {}, depth)
         if pattern == "weighted":
             n = self.draw(st.integers(1, 4))
@@ -196,7 +199,7 @@ class _Spec:
             leading = [[agent], ["critic", ":", critic],
                        ["rounds", ":", self.number(self.draw(st.integers(1, 4)))]]
             output = self.agents[critic]
-            if self.draw(st.booleans()):
+            if self.coin():
                 member = (self.draw(st.sampled_from(self.enums[output])) if output in self.enums
                           else self.draw(st.sampled_from(["true", "false"])))
                 leading.append(["stop", ":", member])
@@ -251,7 +254,7 @@ class _Spec:
         """A bound bool/enum value to branch on, bound by a new statement when needed."""
         kinds = sorted(self.enums) if enum_only else ["bool", *sorted(self.enums)]
         candidates = sorted(name for name, bound in scope.items() if bound in kinds)
-        if candidates and self.draw(st.booleans()):
+        if candidates and self.coin():
             return self.draw(st.sampled_from(candidates))
         name = self.fresh()
         type_name = self.draw(st.sampled_from(kinds))
@@ -312,7 +315,7 @@ class _Spec:
             self.comma_list([[member] for member in members[position:position + size]])
             self.branch(scope, depth + 1, result, type_name)
             position += size
-        if handled < len(members) or self.draw(st.booleans()):
+        if handled < len(members) or self.coin():
             self.emit("else")
             self.branch(scope, depth + 1, result, type_name)
         self.emit("}")
@@ -328,7 +331,7 @@ class _Spec:
         self.emit(verdict, "=", *self.call(type_name, inner, depth + 1))
         inner[verdict] = type_name
         self.emit("}")
-        if self.draw(st.booleans()):  # `until` goes between the header and the body
+        if self.coin():  # `until` goes between the header and the body
             self.tokens[body_start:body_start] = ["until", *self.condition(verdict, type_name)]
         scope.update(inner)
 
@@ -347,7 +350,7 @@ class _Spec:
             self.tokens = saved
             inner[node] = type_name
         for index, node in enumerate(nodes):
-            if types[index] in ("bool", *self.enums) and self.draw(st.booleans()):
+            if types[index] in ("bool", *self.enums) and self.coin():
                 back = self.draw(st.sampled_from(nodes[: index + 1]))
                 items.append(["edge", node, "->", back, "when",
                               *self.condition(node, types[index])])
