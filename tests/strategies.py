@@ -16,7 +16,6 @@ bytes) for robustness tests: whatever comes out, the front end may only raise `M
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from hypothesis import strategies as st
 
