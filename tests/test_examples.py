@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from masdsl.ast import StringLit
 from masdsl.cli import main
 from masdsl.formatter import format_source
 from masdsl.parser import parse
@@ -43,5 +44,5 @@ def test_every_agent_has_a_substantial_role(example: Path) -> None:
     program = parse(example.read_text(encoding="utf-8"))
     for agent in program.agents:
         role = agent.field("role")
-        assert role is not None
-        assert len(role.value.value) >= 60, agent.name.value  # type: ignore[union-attr]
+        assert role is not None and isinstance(role.value, StringLit)
+        assert len(role.value.value) >= 60, agent.name.value

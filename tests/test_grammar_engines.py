@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,18 +31,18 @@ def test_llguidance_rejects_a_broken_grammar() -> None:
 
 
 @pytest.fixture(scope="module")
-def xgrammar_grammar() -> object:
+def xgrammar_grammar() -> Any:
     xgrammar = pytest.importorskip(
         "xgrammar", reason="xgrammar is optional (pip install --no-deps xgrammar==0.2.8 "
         "apache-tvm-ffi; its triton dependency is only needed on GPUs)")
     return xgrammar.Grammar.from_lark(grammar.grammar_text())
 
 
-def test_xgrammar_accepts_the_grammar(xgrammar_grammar: object) -> None:
+def test_xgrammar_accepts_the_grammar(xgrammar_grammar: Any) -> None:
     assert "spec ::=" in str(xgrammar_grammar)
 
 
-def test_xgrammar_grammar_accepts_the_examples(xgrammar_grammar: object) -> None:
+def test_xgrammar_grammar_accepts_the_examples(xgrammar_grammar: Any) -> None:
     """The decoder's view of the language matches the parser's on real specs. xgrammar does
     not skip whitespace or comments before the first token, so text starts at `mas`."""
     from xgrammar.testing import _is_grammar_accept_string
