@@ -47,6 +47,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS112": (Severity.ERROR, "unknown model"),
     "MAS113": (Severity.WARNING, "unused input"),
     "MAS114": (Severity.ERROR, "reserved name"),
+    "MAS115": (Severity.ERROR, "duplicate argument"),
     # types
     "MAS201": (Severity.ERROR, "type mismatch"),
     "MAS202": (Severity.ERROR, "invalid condition"),
