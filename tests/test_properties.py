@@ -5,8 +5,6 @@ raises anything but `MasError`."""
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from masdsl.ast import without_spans
+from masdsl.checker import check
 from masdsl.diagnostics import MasError
 from masdsl.formatter import format_program, format_source
 from masdsl.parser import parse
@@ -22,15 +21,6 @@ from tests.strategies import mutated_sources, programs
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=_HEALTH)
 THOROUGH = settings(max_examples=300, deadline=None, suppress_health_check=_HEALTH)
-
-
-def _checker() -> ModuleType | None:
-    try:
-        return importlib.import_module("masdsl.checker")
-    except ModuleNotFoundError as error:
-        if error.name != "masdsl.checker":
-            raise
-        return None
 
 
 def _comment_texts(text: str) -> list[str]:
@@ -61,10 +51,7 @@ def test_format_round_trips_thoroughly(text: str) -> None:
 @PROPERTY
 @given(programs())
 def test_generated_programs_pass_the_checker(text: str) -> None:
-    checker = _checker()
-    if checker is None:
-        pytest.skip("the checker (branch `checker`) is not merged yet")
-    errors = [d for d in checker.check(parse(text)) if d.is_error]
+    errors = [d for d in check(parse(text)) if d.is_error]
     assert errors == []
 
 
@@ -77,9 +64,7 @@ def _front_end(source: str | bytes) -> None:
         return
     formatted = format_program(program)
     assert without_spans(parse(formatted)) == without_spans(program)
-    checker = _checker()
-    if checker is not None:
-        checker.check(program)
+    check(program)
 
 
 @PROPERTY
