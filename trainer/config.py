@@ -49,7 +49,7 @@ class PolicyConfig(_Section):
                                               description="LoRA adapters (peft) or full "
                                                           "fine-tuning.")
     lora_rank: int = Field(default=8, ge=1, description="LoRA rank r.")
-    lora_alpha: float = Field(default=16.0, gt=0, description="LoRA scaling alpha.")
+    lora_alpha: int = Field(default=16, ge=1, description="LoRA scaling alpha.")
     lora_dropout: float = Field(default=0.0, ge=0, lt=1, description="LoRA dropout.")
     lora_target_modules: tuple[str, ...] = Field(
         default=("q_proj", "k_proj", "v_proj", "o_proj"), min_length=1,

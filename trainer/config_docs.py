@@ -4,8 +4,10 @@ field descriptions of `trainer.config`, so `docs/training.md` cannot drift from 
 from __future__ import annotations
 
 import json
+import sys
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -81,5 +83,23 @@ def config_reference() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+BEGIN, END = "<!-- generated: begin -->\n", "<!-- generated: end -->"
+
+
+def update_docs(path: Path) -> bool:
+    """Replace the text between the generated-section markers of `path` with the current
+    reference; returns whether the file changed."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    updated = text[:start] + config_reference() + text[end:]
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+    return updated != text
+
+
 if __name__ == "__main__":
-    print(config_reference(), end="")
+    # `python -m trainer.config_docs` prints the reference; `--write FILE` updates FILE.
+    if len(sys.argv) == 3 and sys.argv[1] == "--write":
+        print("updated" if update_docs(Path(sys.argv[2])) else "unchanged")
+    else:
+        print(config_reference(), end="")

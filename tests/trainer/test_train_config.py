@@ -91,7 +91,8 @@ def test_every_field_is_documented_and_docs_are_in_sync() -> None:
         if line.startswith("| `"):
             assert not line.rstrip().endswith("|  |"), line
     docs = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
-    assert reference in docs, "docs/training.md is stale: run python -m trainer.config_docs"
+    assert reference in docs, (
+        "docs/training.md is stale: run python -m trainer.config_docs --write docs/training.md")
 
 
 def test_every_model_field_has_a_description() -> None:
