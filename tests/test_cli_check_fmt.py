@@ -81,7 +81,6 @@ def test_check_missing_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_check_reports_checker_diagnostics(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("masdsl.checker", reason="the checker (branch `checker`) is not merged")
     spec = tmp_path / "undefined.mas"
     spec.write_text("mas s {\n  output a: text\n  flow {\n    a = nowhere\n  }\n}\n")
     assert main(["check", "--output-format", "concise", str(spec)]) == 1

@@ -44,10 +44,10 @@ def collect_bound_names(block: ast.Block, into: dict[str, ast.Expr]) -> None:
 
 def check_block(ctx: Context, scope: Scope, block: ast.Block, depth: int) -> None:
     """Check the statements of a block in order, updating `scope` in place."""
-    if ctx.too_deep(depth, head_span(block.span, 1)):
+    if ctx.too_deep(depth, block.span, head=True):
         return
     for statement in block.statements:
-        ctx.count_node(head_span(statement.span, 1))
+        ctx.count_node(statement.span, head=True)
         if isinstance(statement, ast.Assign):
             bound_type = value_type(ctx, scope, statement.value, depth)
             bind(ctx, scope, statement.target, bound_type, statement.value)
