@@ -24,9 +24,11 @@ def _stable_length(prefix_text: str, final_text: str) -> int:
     the final text, so they are never counted (a real U+FFFD in the text is)."""
     if final_text.startswith(prefix_text):
         return len(prefix_text)
-    trimmed = prefix_text.rstrip(REPLACEMENT)
-    if final_text.startswith(trimmed):
-        return len(trimmed)
+    candidate = prefix_text
+    while candidate.endswith(REPLACEMENT):
+        candidate = candidate[:-1]
+        if final_text.startswith(candidate):
+            return len(candidate)
     length = 0
     for mine, theirs in zip(prefix_text, final_text, strict=False):
         if mine != theirs:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from masdsl.parser import parse
 from trainer.credit import (
@@ -41,6 +43,12 @@ def test_split_multibyte_character_goes_to_the_completing_token() -> None:
 def test_real_replacement_character_is_kept() -> None:
     decoder = ScriptedDecoder({0: "x\ufffd".encode(), 1: b"y"})
     assert token_char_offsets(decoder, [0, 1]) == ("x\ufffdy", [(0, 2), (2, 3)])
+
+
+def test_real_replacement_character_before_a_split_character() -> None:
+    # "\ufffd" then é (C3 A9) split over tokens 1 and 2
+    decoder = ScriptedDecoder({0: "\ufffd".encode(), 1: b"\xc3", 2: b"\xa9"})
+    assert token_char_offsets(decoder, [0, 1, 2]) == ("\ufffdé", [(0, 1), (1, 1), (1, 2)])
 
 
 def test_empty_input() -> None:
@@ -98,3 +106,31 @@ def test_smollm2_offsets_on_a_real_spec(tokenizer: Any) -> None:
     first, last = ranges[1]
     assert advantages[first:last] == [0.0] * (last - first)
     assert advantages[:first] == [0.5] * first and advantages[last:] == [0.5] * (len(ids) - last)
+
+
+TRICKY = st.sampled_from(["a", " ", "é", "€", "😀", "\ufffd"])
+
+
+@given(st.text(alphabet=st.one_of(TRICKY, st.characters()), min_size=1, max_size=30),
+       st.data())
+@settings(max_examples=200, deadline=None)
+def test_any_byte_split_gives_each_character_to_the_token_with_its_last_byte(
+        text: str, data: st.DataObject) -> None:
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return  # lone surrogates are not text a tokenizer produces
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(encoded) - 1), max_size=12))
+                      if len(encoded) > 1 else []))
+    pieces = [encoded[a:b] for a, b in zip([0, *cuts], [*cuts, len(encoded)], strict=True)]
+    decoder = ScriptedDecoder(dict(enumerate(pieces)))
+    decoded, offsets = token_char_offsets(decoder, list(range(len(pieces))))
+    assert decoded == text
+    # expected: character c belongs to the piece holding its last byte
+    ends = list(itertools.accumulate(len(piece) for piece in pieces))
+    char_end_bytes = list(itertools.accumulate(len(ch.encode("utf-8")) for ch in text))
+    expected_owner = [next(i for i, end in enumerate(ends) if end >= last)
+                      for last in char_end_bytes]
+    owner = [next(i for i, (s, e) in enumerate(offsets) if s <= c < e)
+             for c in range(len(text))]
+    assert owner == expected_owner
