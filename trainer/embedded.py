@@ -55,7 +55,7 @@ def convert_embedded(cache_dir: Path) -> Path:
                                                   local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
                                               local_files_only=True)
-    fresh = AutoModelForCausalLM.from_config(loaded.config)
+    fresh = AutoModelForCausalLM.from_config(loaded.config)  # type: ignore[no-untyped-call]
     fresh.load_state_dict(loaded.state_dict(), strict=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=cache_dir))
