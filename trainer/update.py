@@ -37,16 +37,19 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
     if total == 0:
         raise ValueError("the samples have no completion tokens")
     policy.model.train()
+    device = next(policy.model.parameters()).device  # tensors follow the model's device
     sums: dict[str, float] = {}
     for batch in batches:
-        logprobs = token_logprobs(policy.model, batch.input_ids, batch.attention_mask)
+        input_ids = batch.input_ids.to(device)
+        attention_mask = batch.attention_mask.to(device)
+        logprobs = token_logprobs(policy.model, input_ids, attention_mask)
         ref: torch.Tensor | None = None
         if reference is not None and loss.kl_coef > 0:
             with torch.no_grad():
-                ref = token_logprobs(reference.model, batch.input_ids, batch.attention_mask)
-        value, metrics = grpo_loss(logprobs, batch.old_logprobs, batch.advantages,
-                                   batch.loss_mask, clip=loss.clip, kl_coef=loss.kl_coef,
-                                   ref_logprobs=ref)
+                ref = token_logprobs(reference.model, input_ids, attention_mask)
+        value, metrics = grpo_loss(logprobs, batch.old_logprobs.to(device),
+                                   batch.advantages.to(device), batch.loss_mask.to(device),
+                                   clip=loss.clip, kl_coef=loss.kl_coef, ref_logprobs=ref)
         share = batch.tokens / total
         (value * share).backward()  # type: ignore[no-untyped-call]
         sums["loss"] = sums.get("loss", 0.0) + float(value.detach()) * share
