@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,12 @@ def test_unknown_model_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("model-cache")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    import shutil
+
+    path = tmp_path_factory.mktemp("model-cache")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)  # ~520 MB: do not leave it to pytest's retention
 
 
 @pytest.fixture(scope="module")
