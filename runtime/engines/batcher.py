@@ -12,6 +12,7 @@ example successive `asyncio.run` calls from a synchronous trainer) starts a fres
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -58,10 +59,8 @@ class RequestBatcher:
         self._closed = True
         if self._worker is not None and self._loop is asyncio.get_running_loop():
             self._worker.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
-            except asyncio.CancelledError:
-                pass
         if self._queue is not None:
             while not self._queue.empty():
                 item = self._queue.get_nowait()

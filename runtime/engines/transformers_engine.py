@@ -104,7 +104,7 @@ class TransformersEngine:
             model = AutoModelForCausalLM.from_pretrained(str(location), **load)
         except (OSError, ValueError) as error:
             raise EngineError(f"cannot load a model from {str(path)!r}: {error}") from error
-        model.eval()
+        model.train(False)  # inference mode for dropout and friends
         return cls(model, tokenizer, **options)
 
     @property
@@ -165,7 +165,8 @@ class TransformersEngine:
         With `grad=True` the result is attached to the autograd graph of the current weights
         (for a policy-gradient loss); otherwise it is computed under `torch.no_grad`.
         """
-        return self.score_batch([(prompt_ids, completion_ids)], grad=grad, temperature=temperature)[0]
+        pairs = [(prompt_ids, completion_ids)]
+        return self.score_batch(pairs, grad=grad, temperature=temperature)[0]
 
     def score_batch(
         self,
@@ -229,7 +230,9 @@ class TransformersEngine:
             prompt_text = self.render_prompt(request.messages)
             prompts.append(prompt_text)
             prompt_ids = list(self._tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
-            seed = request.sampling.seed if request.sampling.seed is not None else secrets.randbits(63)
+            seed = request.sampling.seed
+            if seed is None:
+                seed = secrets.randbits(63)
             row = DecodeRow(
                 prompt_ids=prompt_ids,
                 sampling=request.sampling,
