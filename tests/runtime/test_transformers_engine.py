@@ -137,7 +137,7 @@ def test_score_with_grad_reaches_the_weights(engine: TransformersEngine) -> None
     scored = engine.score(prompt, [504, 2988], grad=True)
     assert scored.requires_grad
     engine.model.zero_grad()
-    scored.sum().backward()
+    scored.sum().backward()  # type: ignore[no-untyped-call]
     head = engine.model.get_output_embeddings().weight
     assert head.grad is not None and float(head.grad.abs().sum()) > 0.0
     engine.model.zero_grad(set_to_none=True)

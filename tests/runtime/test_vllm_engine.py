@@ -57,7 +57,7 @@ def hf_directory_from_embedded_gguf(target: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    rebuilt = AutoModelForCausalLM.from_config(config)
+    rebuilt = AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
     rebuilt.load_state_dict(loaded.state_dict())
     rebuilt.save_pretrained(target)
     tokenizer.save_pretrained(target)
