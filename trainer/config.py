@@ -142,6 +142,9 @@ class SamplingConfig(_Section):
                                                "settings override them).")
     constrained: bool = Field(default=True, description="Constrain designer decoding with the "
                                                         "masdsl grammar.")
+    examples: tuple[str, ...] = Field(
+        default=(), description="Baseline systems (`benchmarks/systems/<name>.mas`) shown "
+                                "to the designer as few-shot examples, e.g. `single_agent`.")
 
 
 class TrainConfig(_Section):

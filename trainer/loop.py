@@ -100,6 +100,7 @@ class _Run:
     train_items: list[list[Item]]
     eval_tasks: list[tuple[TaskRef, Task, list[Item]]]
     reward_timer: _Timer
+    examples: tuple[str, ...] = ()
     reference: Any = None
     cursors: list[int] = field(default_factory=list)
 
@@ -151,6 +152,7 @@ def _rollout(run: _Run, items: Sequence[Item], task: Task, designs: int, executi
                                    executions=executions, seed=seed,
                                    constrained=run.config.sampling.constrained,
                                    design_sampling=_design_sampling(run.config),
+                                   examples=run.examples,
                                    budget=_budget(run.config)))
 
 
@@ -271,6 +273,7 @@ def _seed_everything(seed: int) -> None:
 
 
 def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
+    from runtime.designer import library
     from runtime.engines.transformers_engine import TransformersEngine
     from trainer.policy import Policy, build_policies, load_model_and_tokenizer
 
@@ -288,6 +291,9 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
     train_tasks = [get_task(ref.name) for ref in config.tasks.train]
     train_items = [_load_items(task, ref, config.seed)
                    for task, ref in zip(train_tasks, config.tasks.train, strict=True)]
+    examples = tuple(library(config.sampling.examples)) if config.sampling.examples else ()
+    if len(examples) != len(config.sampling.examples):
+        raise TrainError(f"sampling.examples: unknown systems in {config.sampling.examples}")
     eval_tasks = []
     for ref in config.tasks.eval:
         task = get_task(ref.name)
@@ -296,7 +302,7 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
                 designer=RoleEngine(designer_engine, config.sampling.designer.max_tokens),
                 executor=RoleEngine(executor_engine, config.sampling.executor.max_tokens),
                 train_tasks=train_tasks, train_items=train_items, eval_tasks=eval_tasks,
-                reward_timer=_Timer(), reference=reference,
+                reward_timer=_Timer(), reference=reference, examples=examples,
                 cursors=[0] * len(train_tasks))
 
 
