@@ -83,7 +83,7 @@ def test_checkpoint_of_other_sharing_is_a_clear_error(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path, _policies(0), TrainerState(1, (0,), "executor"))
     one, two = _policies(0), _policies(1)
     separate = Policies(designer=one.designer, executor=two.designer, tokenizer=None)
-    with pytest.raises(ValueError, match="policy-designer.pt"):
+    with pytest.raises(ValueError, match=r"policy-designer\.pt"):
         load_checkpoint(path, separate)
     with pytest.raises(ValueError, match="not a complete checkpoint"):
         load_checkpoint(tmp_path, separate)
