@@ -133,3 +133,4 @@ def test_cli_errors_are_located_not_tracebacks(tmp_path: Path, capsys: pytest.Ca
          "compile_rate": 0.5, "construct/single": 1.0, "loss": 0.1}) + "\n")
     assert main(["train", "plot", str(tmp_path)]) == 0
     assert (tmp_path / "plots" / "rewards.png").stat().st_size > 1000
+    assert "| designer_reward | -1.000 | -1.000 |" in (tmp_path / "summary-metrics.md").read_text()
