@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lark import Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 import grammar
 from masdsl import ast
+from masdsl.construct import trusted
 from masdsl.diagnostics import Diagnostic, MasError, diagnostic
 from masdsl.spans import Span
 
@@ -64,12 +65,7 @@ def parse(source: str | bytes, path: str = "<string>",
     except UnexpectedInput as error:
         raise MasError([_syntax_diagnostic(error, text, path)]) from None
     _check_depth(tree, text, path)
-    try:
-        program = _ToAst(text, path).transform(tree)
-    except VisitError as error:
-        if isinstance(error.orig_exc, MasError):
-            raise error.orig_exc from None
-        raise
+    program = _ToAst(text, path).build(tree)
     assert isinstance(program, ast.Program)
     return program.model_copy(update={"comments": tuple(comments(text)), "path": path})
 
@@ -116,7 +112,7 @@ def _expected(names: set[str]) -> str:
 
 def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
     if isinstance(error, UnexpectedCharacters):
-        offset = error.pos_in_stream
+        offset = error.pos_in_stream or 0
         char = text[offset]
         span = Span.of_range(text, offset, offset + 1)
         help_text = _expected(set(error.allowed or ()))
@@ -166,26 +162,85 @@ def _check_depth(tree: Tree[Token], text: str, path: str) -> None:
 
 
 # ---- Lark tree -> AST -------------------------------------------------------------------
+#
+# The grammar already guarantees each rule's shape, so nodes are built by trusted
+# constructors (`masdsl.construct`, no re-validation); `tests/test_parser_ast.py` proves
+# the trees are identical to validated ones. Spans of tokens come from Lark's own line/column
+# bookkeeping rather than recounting lines in the text.
 
 
-class _ToAst(Transformer[Token, Any]):
-    """One method per grammar rule, each returning a typed node that carries its span."""
+_Span = trusted(Span)
+_AgentDecl = trusted(ast.AgentDecl)
+_AgentField = trusted(ast.AgentField)
+_Arg = trusted(ast.Arg)
+_Assign = trusted(ast.Assign)
+_Block = trusted(ast.Block)
+_BoolLit = trusted(ast.BoolLit)
+_Call = trusted(ast.Call)
+_Case = trusted(ast.Case)
+_Cond = trusted(ast.Cond)
+_EnumType = trusted(ast.EnumType)
+_Flow = trusted(ast.Flow)
+_Graph = trusted(ast.Graph)
+_GraphEdge = trusted(ast.GraphEdge)
+_GraphNode = trusted(ast.GraphNode)
+_GraphStart = trusted(ast.GraphStart)
+_If = trusted(ast.If)
+_InputDecl = trusted(ast.InputDecl)
+_ListExpr = trusted(ast.ListExpr)
+_ListType = trusted(ast.ListType)
+_Loop = trusted(ast.Loop)
+_Match = trusted(ast.Match)
+_Name = trusted(ast.Name)
+_NamedType = trusted(ast.NamedType)
+_NumberLit = trusted(ast.NumberLit)
+_OutputDecl = trusted(ast.OutputDecl)
+_Program = trusted(ast.Program)
+_Ref = trusted(ast.Ref)
+_StringLit = trusted(ast.StringLit)
+_TypeDecl = trusted(ast.TypeDecl)
+
+
+def _span(meta: Any) -> Span:
+    return _Span(start=meta.start_pos, end=meta.end_pos, line=meta.line,
+                                column=meta.column, end_line=meta.end_line,
+                                end_column=meta.end_column)
+
+
+def _tok_span(token: Token) -> Span:
+    return _Span(start=token.start_pos, end=token.end_pos, line=token.line,
+                                column=token.column, end_line=token.end_line,
+                                end_column=token.end_column)
+
+
+def _name(token: Token) -> ast.Name:
+    return _Name(span=_tok_span(token), value=str(token))
+
+
+class _ToAst:
+    """One method per grammar rule, each returning a typed node that carries its span.
+
+    `build` walks Lark's tree bottom-up and calls the method named after each rule with the
+    rule's position (`meta`) and its already-built children."""
 
     def __init__(self, text: str, path: str) -> None:
-        super().__init__()
         self.text = text
         self.path = path
+        self.rules: dict[str, Any] = {}
 
-    def _span(self, meta: Any) -> Span:
-        return Span(start=meta.start_pos, end=meta.end_pos, line=meta.line, column=meta.column,
-                    end_line=meta.end_line, end_column=meta.end_column)
-
-    def _name(self, token: Token) -> ast.Name:
-        return ast.Name(span=_token_span(token, self.text), value=str(token))
+    def build(self, tree: Tree[Token]) -> Any:
+        """The AST of a Lark tree (recursive; `_check_depth` bounds the depth first)."""
+        children: list[Any] = []
+        for child in tree.children:
+            children.append(self.build(child) if isinstance(child, Tree) else child)
+        method = self.rules.get(tree.data)
+        if method is None:
+            method = self.rules[tree.data] = getattr(self, str(tree.data))
+        return method(tree.meta, children)
 
     def _number(self, token: Token) -> ast.NumberLit:
         text = str(token)
-        span = _token_span(token, self.text)
+        span = _tok_span(token)
         digits = sum(ch.isdigit() for ch in text.split("e")[0].split("E")[0])
         value: int | float
         if any(ch in text for ch in ".eE"):
@@ -196,7 +251,7 @@ class _ToAst(Transformer[Token, Any]):
             if digits > MAX_NUMBER_DIGITS:
                 raise self._out_of_range(text, span)
             value = int(text)
-        return ast.NumberLit(span=span, value=value)
+        return _NumberLit(span=span, value=value)
 
     def _out_of_range(self, text: str, span: Span) -> MasError:
         shown = text if len(text) <= 20 else text[:17] + "..."
@@ -205,212 +260,184 @@ class _ToAst(Transformer[Token, Any]):
             help=f"numbers have at most {MAX_NUMBER_DIGITS} digits", path=self.path)])
 
     # spec and declarations
-    @v_args(meta=True)
     def start(self, meta: Any, children: list[Any]) -> ast.Program:
         program: ast.Program = children[0]
         return program
 
-    @v_args(meta=True)
     def spec(self, meta: Any, children: list[Any]) -> ast.Program:
-        return ast.Program(span=self._span(meta), name=self._name(children[0]),
-                           items=tuple(children[1:]))
+        return _Program(span=_span(meta), name=_name(children[0]),
+                                           items=tuple(children[1:]))
 
-    @v_args(meta=True)
     def input_decl(self, meta: Any, children: list[Any]) -> ast.InputDecl:
-        return ast.InputDecl(span=self._span(meta), name=self._name(children[0]),
-                             type=children[1])
+        return _InputDecl(span=_span(meta), name=_name(children[0]),
+                                             type=children[1])
 
-    @v_args(meta=True)
     def output_decl(self, meta: Any, children: list[Any]) -> ast.OutputDecl:
-        return ast.OutputDecl(span=self._span(meta), name=self._name(children[0]),
-                              type=children[1])
+        return _OutputDecl(span=_span(meta), name=_name(children[0]),
+                                              type=children[1])
 
-    @v_args(meta=True)
     def type_decl(self, meta: Any, children: list[Any]) -> ast.TypeDecl:
-        return ast.TypeDecl(span=self._span(meta), name=self._name(children[0]),
-                            type=children[1])
+        return _TypeDecl(span=_span(meta), name=_name(children[0]),
+                                            type=children[1])
 
-    @v_args(meta=True)
     def named_type(self, meta: Any, children: list[Any]) -> ast.NamedType:
-        return ast.NamedType(span=self._span(meta), name=self._name(children[0]))
+        return _NamedType(span=_span(meta), name=_name(children[0]))
 
-    @v_args(meta=True)
     def list_type(self, meta: Any, children: list[Any]) -> ast.ListType:
-        return ast.ListType(span=self._span(meta), element=children[0])
+        return _ListType(span=_span(meta), element=children[0])
 
-    @v_args(meta=True)
     def enum_type(self, meta: Any, children: list[Any]) -> ast.EnumType:
-        return ast.EnumType(span=self._span(meta), members=children[0])
+        return _EnumType(span=_span(meta), members=children[0])
 
-    def names(self, children: list[Token]) -> tuple[ast.Name, ...]:
-        return tuple(self._name(token) for token in children)
+    def names(self, meta: Any, children: list[Token]) -> tuple[ast.Name, ...]:
+        return tuple(_name(token) for token in children)
 
     # agents
-    @v_args(meta=True)
     def agent_decl(self, meta: Any, children: list[Any]) -> ast.AgentDecl:
         name, rest = children[0], children[1:]
         output = None
         if rest and not isinstance(rest[0], ast.AgentField):
             output, rest = rest[0], rest[1:]
-        return ast.AgentDecl(span=self._span(meta), name=self._name(name), output=output,
-                             fields=tuple(rest))
+        return _AgentDecl(span=_span(meta), name=_name(name),
+                                             output=output, fields=tuple(rest))
 
-    def agent_output(self, children: list[Any]) -> Any:
+    def agent_output(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
 
     def _field(self, key: str, meta: Any, value: Any) -> ast.AgentField:
-        return ast.AgentField(span=self._span(meta), key=key, value=value)  # type: ignore[arg-type]
+        return _AgentField(span=_span(meta), key=key, value=value)
 
-    @v_args(meta=True)
     def role_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
         token = children[0]
-        literal = ast.StringLit(span=_token_span(token, self.text), value=unescape(str(token)))
+        literal = _StringLit(span=_tok_span(token),
+                                                value=unescape(str(token)))
         return self._field("role", meta, literal)
 
-    @v_args(meta=True)
     def tools_field(self, meta: Any, children: list[Any]) -> ast.AgentField:
         return self._field("tools", meta, children[0] if children else ())
 
-    @v_args(meta=True)
     def model_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
-        return self._field("model", meta, self._name(children[0]))
+        return self._field("model", meta, _name(children[0]))
 
-    def _number_field(key: str) -> Any:  # type: ignore[misc]
-        @v_args(meta=True)
-        def method(self: _ToAst, meta: Any, children: list[Token]) -> ast.AgentField:
-            return self._field(key, meta, self._number(children[0]))
+    def max_tool_turns_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
+        return self._field("max_tool_turns", meta, self._number(children[0]))
 
-        return method
+    def temperature_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
+        return self._field("temperature", meta, self._number(children[0]))
 
-    max_tool_turns_field = _number_field("max_tool_turns")
-    temperature_field = _number_field("temperature")
-    top_p_field = _number_field("top_p")
-    max_tokens_field = _number_field("max_tokens")
-    retries_field = _number_field("retries")
+    def top_p_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
+        return self._field("top_p", meta, self._number(children[0]))
+
+    def max_tokens_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
+        return self._field("max_tokens", meta, self._number(children[0]))
+
+    def retries_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
+        return self._field("retries", meta, self._number(children[0]))
 
     # flow and statements
-    @v_args(meta=True)
     def flow(self, meta: Any, children: list[Any]) -> ast.Flow:
-        return ast.Flow(span=self._span(meta), body=children[0])
+        return _Flow(span=_span(meta), body=children[0])
 
-    @v_args(meta=True)
     def block(self, meta: Any, children: list[Any]) -> ast.Block:
-        return ast.Block(span=self._span(meta), statements=tuple(children))
+        return _Block(span=_span(meta), statements=tuple(children))
 
-    @v_args(meta=True)
     def assign(self, meta: Any, children: list[Any]) -> ast.Assign:
-        return ast.Assign(span=self._span(meta), target=self._name(children[0]),
-                          value=children[1])
+        return _Assign(span=_span(meta), target=_name(children[0]),
+                                          value=children[1])
 
-    @v_args(meta=True)
     def if_stmt(self, meta: Any, children: list[Any]) -> ast.If:
-        return ast.If(span=self._span(meta), condition=children[0], then=children[1],
-                      otherwise=children[2] if len(children) > 2 else None)
+        return _If(span=_span(meta), condition=children[0],
+                                      then=children[1],
+                                      otherwise=children[2] if len(children) > 2 else None)
 
-    def else_block(self, children: list[Any]) -> ast.Block:
+    def else_block(self, meta: Any, children: list[Any]) -> ast.Block:
         block: ast.Block = children[0]
         return block
 
-    @v_args(meta=True)
     def match_stmt(self, meta: Any, children: list[Any]) -> ast.Match:
         cases = tuple(child for child in children[1:] if isinstance(child, ast.Case))
         otherwise = children[-1] if isinstance(children[-1], ast.Block) else None
-        return ast.Match(span=self._span(meta), subject=self._name(children[0]), cases=cases,
-                         otherwise=otherwise)
+        return _Match(span=_span(meta), subject=_name(children[0]),
+                                         cases=cases, otherwise=otherwise)
 
-    @v_args(meta=True)
     def case(self, meta: Any, children: list[Any]) -> ast.Case:
-        return ast.Case(span=self._span(meta), members=children[0], body=children[1])
+        return _Case(span=_span(meta), members=children[0],
+                                        body=children[1])
 
-    @v_args(meta=True)
     def loop_stmt(self, meta: Any, children: list[Any]) -> ast.Loop:
         until = children[1] if len(children) == 3 else None
-        return ast.Loop(span=self._span(meta), max_iterations=self._number(children[0]),
-                        until=until, body=children[-1])
+        return _Loop(span=_span(meta),
+                                        max_iterations=self._number(children[0]),
+                                        until=until, body=children[-1])
 
-    def until(self, children: list[Any]) -> ast.Cond:
+    def until(self, meta: Any, children: list[Any]) -> ast.Cond:
         cond: ast.Cond = children[0]
         return cond
 
     when = until
 
-    @v_args(meta=True)
     def graph_stmt(self, meta: Any, children: list[Any]) -> ast.Graph:
-        return ast.Graph(span=self._span(meta), max_steps=self._number(children[0]),
-                         items=tuple(children[1:]))
+        return _Graph(span=_span(meta), max_steps=self._number(children[0]),
+                                         items=tuple(children[1:]))
 
-    @v_args(meta=True)
     def graph_start(self, meta: Any, children: list[Token]) -> ast.GraphStart:
-        return ast.GraphStart(span=self._span(meta), node=self._name(children[0]))
+        return _GraphStart(span=_span(meta), node=_name(children[0]))
 
-    @v_args(meta=True)
     def graph_node(self, meta: Any, children: list[Any]) -> ast.GraphNode:
-        return ast.GraphNode(span=self._span(meta), name=self._name(children[0]),
-                             value=children[1])
+        return _GraphNode(span=_span(meta), name=_name(children[0]),
+                                             value=children[1])
 
-    @v_args(meta=True)
     def graph_edge(self, meta: Any, children: list[Any]) -> ast.GraphEdge:
-        return ast.GraphEdge(span=self._span(meta), source=self._name(children[0]),
-                             target=self._name(children[1]),
-                             when=children[2] if len(children) > 2 else None)
+        return _GraphEdge(span=_span(meta), source=_name(children[0]),
+                                             target=_name(children[1]),
+                                             when=children[2] if len(children) > 2 else None)
 
     # conditions
     def _cond(self, op: str, meta: Any, children: list[Token]) -> ast.Cond:
-        value = self._name(children[1]) if len(children) > 1 else None
-        return ast.Cond(span=self._span(meta), op=op,  # type: ignore[arg-type]
-                        subject=self._name(children[0]), value=value)
+        value = _name(children[1]) if len(children) > 1 else None
+        return _Cond(span=_span(meta), op=op, subject=_name(children[0]),
+                                        value=value)
 
-    @v_args(meta=True)
     def cond_is(self, meta: Any, children: list[Token]) -> ast.Cond:
         return self._cond("is", meta, children)
 
-    @v_args(meta=True)
     def cond_not(self, meta: Any, children: list[Token]) -> ast.Cond:
         return self._cond("not", meta, children)
 
-    @v_args(meta=True)
     def cond_eq(self, meta: Any, children: list[Token]) -> ast.Cond:
         return self._cond("eq", meta, children)
 
-    @v_args(meta=True)
     def cond_ne(self, meta: Any, children: list[Token]) -> ast.Cond:
         return self._cond("ne", meta, children)
 
     # expressions
-    @v_args(meta=True)
     def ref(self, meta: Any, children: list[Token]) -> ast.Ref:
-        return ast.Ref(span=self._span(meta), name=str(children[0]))
+        return _Ref(span=_span(meta), name=str(children[0]))
 
-    @v_args(meta=True)
     def call(self, meta: Any, children: list[Any]) -> ast.Call:
         args = children[1] if len(children) > 1 else ()
-        return ast.Call(span=self._span(meta), callee=self._name(children[0]), args=args)
+        return _Call(span=_span(meta), callee=_name(children[0]), args=args)
 
-    def args(self, children: list[Any]) -> tuple[ast.Arg, ...]:
+    def args(self, meta: Any, children: list[Any]) -> tuple[ast.Arg, ...]:
         return tuple(child if isinstance(child, ast.Arg)
-                     else ast.Arg(span=child.span, keyword=None, value=child)
+                     else _Arg(span=child.span, keyword=None, value=child)
                      for child in children)
 
-    @v_args(meta=True)
     def keyword_arg(self, meta: Any, children: list[Any]) -> ast.Arg:
-        return ast.Arg(span=self._span(meta), keyword=self._name(children[0]), value=children[1])
+        return _Arg(span=_span(meta), keyword=_name(children[0]),
+                                       value=children[1])
 
-    @v_args(meta=True)
     def list_expr(self, meta: Any, children: list[Any]) -> ast.ListExpr:
-        return ast.ListExpr(span=self._span(meta), items=tuple(children))
+        return _ListExpr(span=_span(meta), items=tuple(children))
 
-    @v_args(meta=True)
     def string(self, meta: Any, children: list[Token]) -> ast.StringLit:
-        return ast.StringLit(span=self._span(meta), value=unescape(str(children[0])))
+        return _StringLit(span=_span(meta), value=unescape(str(children[0])))
 
-    @v_args(meta=True)
     def number(self, meta: Any, children: list[Token]) -> ast.NumberLit:
         return self._number(children[0])
 
-    @v_args(meta=True)
     def true(self, meta: Any, children: list[Token]) -> ast.BoolLit:
-        return ast.BoolLit(span=self._span(meta), value=True)
+        return _BoolLit(span=_span(meta), value=True)
 
-    @v_args(meta=True)
     def false(self, meta: Any, children: list[Token]) -> ast.BoolLit:
-        return ast.BoolLit(span=self._span(meta), value=False)
+        return _BoolLit(span=_span(meta), value=False)
