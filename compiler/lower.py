@@ -4,12 +4,12 @@ declared output becomes an `output` node fed by the output name's final value.""
 
 from __future__ import annotations
 
-from compiler.builder import Builder, Context, out
-from compiler.ir import IR, OUT, Declaration, InputNode, OutputNode, Port
-from compiler.lower_stmt import lower_block
-from compiler.resolve import fail, resolve_agent, resolve_type
 from collections.abc import Mapping
 
+from compiler.builder import Builder, Context, out
+from compiler.ir import IR, OUT, AgentSettings, Declaration, InputNode, OutputNode, Port
+from compiler.lower_stmt import lower_block
+from compiler.resolve import fail, resolve_agent, resolve_type
 from masdsl import ast
 
 
