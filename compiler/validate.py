@@ -58,7 +58,7 @@ def ir_problems(ir: IR) -> list[str]:
         elif target_port.constant is not None:
             problems.append(f"{edge.target}.{edge.target_port} has both a constant and an edge")
     for node in ir.nodes():
-        incoming = ir.in_edges(node.id)
+        incoming = [data["edge"] for _, _, data in ir.graph.in_edges(node.id, data=True)]
         if sum(edge.kind == "guard" for edge in incoming) > 1:
             problems.append(f"{node.id} has more than one guard")
         fed = [edge.target_port for edge in incoming if edge.kind == "data"]
