@@ -19,7 +19,7 @@ from masdsl.checker import check
 from masdsl.diagnostics import MasError
 from tests.strategies import mutated_sources, programs
 
-PROPERTY = settings(max_examples=25, deadline=None,
+PROPERTY = settings(max_examples=20, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
