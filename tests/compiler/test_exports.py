@@ -4,6 +4,7 @@ published JSON Schema; DOT and Mermaid; Graphviz rendering errors."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import jsonschema
 import pytest
@@ -66,3 +67,15 @@ def test_render_without_graphviz_says_so(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(export_dot.shutil, "which", lambda name: None)
     with pytest.raises(GraphvizMissing, match="Graphviz 'dot' is not installed"):
         render("digraph {}", "svg")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+def test_graphviz_accepts_the_dot_of_every_construct() -> None:
+    ir, _ = optimised(SOURCE)
+    svg = render(to_dot(ir), "svg")
+    assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
+    graph, _ = optimised(spec("    graph max_steps 4 {\n      start s\n"
+                              "      node s = solver(question, r)\n"
+                              "      node r = critic(question, s)\n      edge s -> r\n"
+                              "      edge r -> s when r == revise\n    }\n    answer = s"))
+    assert b"<svg" in render(to_dot(graph), "svg")
