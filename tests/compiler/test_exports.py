@@ -79,3 +79,17 @@ def test_graphviz_accepts_the_dot_of_every_construct() -> None:
                               "      node r = critic(question, s)\n      edge s -> r\n"
                               "      edge r -> s when r == revise\n    }\n    answer = s"))
     assert b"<svg" in render(to_dot(graph), "svg")
+
+
+def test_package_exposes_compile_load_and_validate() -> None:
+    import compiler
+
+    compiled = compiler.compile(VALID_SOURCE)
+    assert compiler.load(compiler.to_json(compiled.ir)) == compiled.ir
+    assert compiler.validate_ir(compiled.ir) is compiled.ir
+    assert compiler.analyze(compiled.ir) == compiled.stats
+    with pytest.raises(AttributeError):
+        compiler.nothing  # noqa: B018
+
+
+VALID_SOURCE = spec("    answer = vote(ensemble(solver, n: 2, question))")
