@@ -175,7 +175,7 @@ def table_row(result: Mapping[str, JsonValue]) -> str:
     compile_rate = summary.get("compile_rate")
     shown_rate = "—" if compile_rate is None else f"{100 * compile_rate:.0f}%"
     tokens = summary["mean_prompt_tokens"] + summary["mean_completion_tokens"]
-    model = result.get("model") or "embedded"
+    model = result.get("model") or "default"
     return (f"| {result['task']} | {result['system']} | {result['engine']} / {model} "
             f"| {summary['items']} | {summary['executions']} "
             f"| {100 * summary['accuracy']:.1f}% | {shown_rate} "
