@@ -22,9 +22,9 @@ TASK = "arithmetic@1"  # "Calculate a + b." items, generated offline by reasonin
 
 
 def solve(request: ChatRequest) -> str:
-    """Answers the arithmetic item in the request correctly."""
-    match = re.search(r"Calculate (.*?)\.", last_user(request))
-    return f"ANSWER: {eval(match.group(1))}" if match else "ANSWER: 0"  # noqa: S307
+    """Answers the arithmetic item in the request correctly (level 1 items are `a + b`)."""
+    match = re.search(r"Calculate (\d+) \+ (\d+)\.", last_user(request))
+    return f"ANSWER: {int(match[1]) + int(match[2])}" if match else "ANSWER: 0"
 
 
 def config(**changes: object) -> BenchConfig:
