@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
                         help="designer mode: tokens per design (default 384)")
     parser.add_argument("--concurrency", type=int, default=16, metavar="N",
                         help="items in flight at once (default 16)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="llama.cpp CPU threads (default all cores; 1 is faster on a "
+                        "machine other jobs keep busy)")
     parser.add_argument("--name", help="the run's name (default from task, system, engine)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run, keeping its finished items")
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         constrained=not args.unconstrained, design_only=args.design_only, split=args.split,
         limit=args.limit, engine=args.engine, model=args.model, samples=args.samples,
         seed=args.seed, max_tokens=args.max_tokens, design_max_tokens=args.design_max_tokens,
-        concurrency=args.concurrency, name=args.name)
+        concurrency=args.concurrency, name=args.name, threads=args.threads)
     from runtime.engines.base import EngineError
 
     try:
