@@ -39,7 +39,8 @@ from runtime.engines.base import Capabilities, ChatRequest, Completion, Engine, 
 
 SYSTEMS_DIR = Path(__file__).parent / "systems"
 DESIGNER_DEFAULT = "embedded"  # the engine's own default model plays the designer
-IDENTITY_IGNORED = ("limit", "concurrency", "name", "threads")  # may change between resumed sessions
+# Settings that may change between the sessions of a resumed run.
+IDENTITY_IGNORED = ("limit", "concurrency", "name", "threads")
 
 
 class BenchError(Exception):
