@@ -189,3 +189,8 @@ def test_report_without_results_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="no benchmark results"):
         write_report(tmp_path)
     assert main(["bench", "report", "--out", str(tmp_path / "missing")]) == 2
+
+
+def test_threads_apply_to_llamacpp_only(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="--threads applies to the llamacpp engine only"):
+        run_bench(config(engine="openai", threads=1), tmp_path)
