@@ -9,6 +9,7 @@ sampling, the token is consumed so the matcher follows the sequence.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,11 @@ class GrammarConstraint:
         if self._tokenizer is None:
             from llguidance.llamacpp import lltokenizer_from_vocab
 
-            self._tokenizer = lltokenizer_from_vocab(self._vocab, n_vocab=self._vocab_size)
+            # It calls llama_cpp's deprecated `llama_token_get_attr` once per token (49k
+            # warnings); the call is correct, only its name is old.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self._tokenizer = lltokenizer_from_vocab(self._vocab, n_vocab=self._vocab_size)
         return self._tokenizer
 
     def matcher(self, lark_text: str) -> SequenceMatcher:

@@ -41,10 +41,13 @@ class ContextSettings:
     sequence_context: int = 2048
     max_sequences: int = 16
     batch_tokens: int = 512
-    threads: int = 0  # 0: all cores
+    threads: int = 0  # 0: half the cores
 
     def thread_count(self) -> int:
-        return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)
+        """Threads for llama.cpp. Default: half the cores, since the sampler's Python runs
+        beside it and llama.cpp's threads spin-wait; on a busy 2-core machine 2 threads
+        decoded 10x slower than 1."""
+        return self.threads if self.threads > 0 else max(1, (os.cpu_count() or 2) // 2)
 
 
 @dataclass(frozen=True)

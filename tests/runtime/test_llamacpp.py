@@ -24,7 +24,7 @@ except ModelNotFoundError as missing:  # pragma: no cover - depends on the envir
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LlamaCppEngine]:
-    built = LlamaCppEngine(settings=ContextSettings(sequence_context=1024, max_sequences=16))
+    built = LlamaCppEngine(settings=ContextSettings(sequence_context=1024, max_sequences=16, threads=1))
     yield built
     asyncio.run(built.close())
 
@@ -146,7 +146,7 @@ def test_bad_grammar_is_an_error_completion(engine: LlamaCppEngine) -> None:
 def test_close_stops_the_worker_and_refuses_new_work() -> None:
     from runtime.engines.base import EngineError
 
-    engine = LlamaCppEngine(settings=ContextSettings(sequence_context=256, max_sequences=2))
+    engine = LlamaCppEngine(settings=ContextSettings(sequence_context=256, max_sequences=2, threads=1))
     asyncio.run(engine.close())
     assert not engine._worker.is_alive()
     with pytest.raises(EngineError, match="closed"):
