@@ -151,3 +151,40 @@ def test_close_stops_the_worker_and_refuses_new_work() -> None:
     assert not engine._worker.is_alive()
     with pytest.raises(EngineError, match="closed"):
         asyncio.run(engine.generate([ask("hi")]))
+
+
+MAS_PROMPT = (
+    "Write a masdsl spec. Example:\n"
+    'mas qa { input question: text output answer: text agent solver -> text { role "Solve." } '
+    "flow { answer = solver(question) } }\n"
+    "Now write a spec with a solver and a verifier."
+)
+
+
+@pytest.mark.slow
+def test_masdsl_grammar_constrains_every_prefix(engine: LlamaCppEngine) -> None:
+    """10 samples under the shipped grammar: each finished one parses with the Lark parser;
+    each unfinished one (max_tokens reached) is a prefix llguidance re-validates in full."""
+    from llguidance import LLMatcher
+
+    from grammar import grammar_text, parser
+
+    requests = [
+        ChatRequest(
+            messages=(Message("user", MAS_PROMPT),),
+            sampling=Sampling(temperature=0.7, max_tokens=200, seed=seed),
+            grammar=grammar_text(),
+        )
+        for seed in range(10)
+    ]
+    completions = run(engine, requests)
+    tokenizer = engine._grammar._lltokenizer()
+    finished = 0
+    for completion in completions:
+        assert completion.finish_reason in ("stop", "length"), completion.error
+        if completion.finish_reason == "stop":
+            finished += 1
+            parser().parse(completion.text)
+        checker = LLMatcher(tokenizer, LLMatcher.grammar_from_lark(grammar_text()), log_level=0)
+        assert checker.validate_tokens(list(completion.token_ids)) == len(completion.token_ids)
+    print(f"masdsl grammar: {finished}/10 samples finished within 200 tokens")
