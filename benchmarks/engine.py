@@ -66,9 +66,7 @@ async def batched_tokens_per_second(
     )
 
 
-async def compare(
-    engine: Engine, levels: Sequence[int], max_tokens: int
-) -> list[Throughput]:
+async def compare(engine: Engine, levels: Sequence[int], max_tokens: int) -> list[Throughput]:
     """One warm-up call, then one measurement per concurrency level."""
     await batched_tokens_per_second(engine, DEFAULT_PROMPTS[:1], max_tokens=8)
     results = []

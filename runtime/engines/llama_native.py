@@ -1,10 +1,10 @@
 """A thin, typed wrapper over llama.cpp's low-level C API (through `llama_cpp` ctypes).
 
 The high-level `llama_cpp.Llama` class decodes one sequence at a time. Batching several
-sequences per decode step needs the raw API: one context with `n_seq_max` sequences (each with its own
-KV stream), a `llama_batch` that mixes tokens of many sequences, and `llama_memory_seq_rm`
-to free a finished sequence's cells. This module owns those pointers and nothing else: no
-scheduling, no sampling. It is used from one thread only (the engine's worker).
+sequences per decode step needs the raw API: one context with `n_seq_max` sequences (each
+with its own KV stream), a `llama_batch` that mixes tokens of many sequences, and
+`llama_memory_seq_rm` to free a finished sequence's cells. This module owns those pointers
+and nothing else: no scheduling, no sampling. It is used from one thread only (the engine's worker).
 """
 
 from __future__ import annotations

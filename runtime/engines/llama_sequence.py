@@ -127,4 +127,3 @@ def error_completion(
         prompt_text=prompt_text,
         error=message,
     )
-

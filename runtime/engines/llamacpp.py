@@ -68,6 +68,9 @@ class LlamaCppEngine:
         )
         self._inbox: queue.Queue[_Submission | None] = queue.Queue()
         self._closing = threading.Event()
+        # Held while submitting and while closing, so no request slips into the inbox after
+        # the worker has drained it for the last time.
+        self._submit_lock = threading.Lock()
         self._worker = threading.Thread(target=self._run, name=f"{name}-decode", daemon=True)
         self._worker.start()
 
@@ -75,21 +78,23 @@ class LlamaCppEngine:
 
     async def generate(self, requests: list[ChatRequest]) -> list[Completion]:
         """Complete every request; the i-th completion answers the i-th request."""
-        if self._closing.is_set():
-            raise EngineError(f"engine {self.name!r} is closed")
         futures: list[Future[Completion]] = []
-        for request in requests:
-            future: Future[Completion] = Future()
-            self._inbox.put((request, future))
-            futures.append(future)
+        with self._submit_lock:
+            if self._closing.is_set():
+                raise EngineError(f"engine {self.name!r} is closed")
+            for request in requests:
+                future: Future[Completion] = Future()
+                self._inbox.put((request, future))
+                futures.append(future)
         return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
 
     async def close(self) -> None:
         """Stop the worker (unfinished requests fail with `EngineError`) and free the model."""
         if self._closing.is_set() and not self._worker.is_alive():
             return
-        self._closing.set()
-        self._inbox.put(None)
+        with self._submit_lock:
+            self._closing.set()
+            self._inbox.put(None)
         await asyncio.to_thread(self._worker.join)
 
     def render_prompt(self, request: ChatRequest) -> str:
@@ -121,20 +126,23 @@ class LlamaCppEngine:
             for sequence in active.values():
                 _settle_exception(sequence.future, EngineError(message))
             active.clear()
-            self._closing.set()
         finally:
+            with self._submit_lock:
+                self._closing.set()
             reason = EngineError(f"engine {self.name!r} closed before the request finished")
             for sequence in active.values():
                 _settle_exception(sequence.future, reason)
             for item in waiting:
-                _settle_exception(item.future if isinstance(item, DecodingSequence) else item[1], reason)
+                _settle_exception(
+                    item.future if isinstance(item, DecodingSequence) else item[1], reason
+                )
             while True:
                 try:
-                    item = self._inbox.get_nowait()
+                    submission = self._inbox.get_nowait()
                 except queue.Empty:
                     break
-                if item is not None:
-                    _settle_exception(item[1], reason)
+                if submission is not None:
+                    _settle_exception(submission[1], reason)
             self._model.close()
 
     def _collect(self, waiting: deque[_Waiting], block: bool) -> bool:

@@ -24,7 +24,9 @@ except ModelNotFoundError as missing:  # pragma: no cover - depends on the envir
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LlamaCppEngine]:
-    built = LlamaCppEngine(settings=ContextSettings(sequence_context=1024, max_sequences=16, threads=1))
+    built = LlamaCppEngine(
+        settings=ContextSettings(sequence_context=1024, max_sequences=16, threads=1)
+    )
     yield built
     asyncio.run(built.close())
 
@@ -48,7 +50,7 @@ def test_fixed_seed_is_identical_alone_and_inside_a_batch(engine: LlamaCppEngine
     target = ask("Write a short poem about the sea.", temperature=1.0, max_tokens=24, seed=7)
     [alone] = run(engine, [target])
     others = [
-        ask(f"Name {n} animals that live in the forest.", temperature=0.9, max_tokens=30, seed=n)
+        ask(f"Name {n} animals that live in the forest.", temperature=0.9, max_tokens=16, seed=n)
         for n in range(7)
     ]
     batched = run(engine, [*others[:3], target, *others[3:]])
@@ -84,11 +86,21 @@ def test_end_of_sequence_stops_with_its_token_recorded(engine: LlamaCppEngine) -
 
 
 def test_stop_string_truncates_text(engine: LlamaCppEngine) -> None:
-    [free] = run(engine, [ask("Count from 1 to 20, separated by commas.", temperature=0.0,
-                              max_tokens=40)])
+    [free] = run(
+        engine, [ask("Count from 1 to 20, separated by commas.", temperature=0.0, max_tokens=40)]
+    )
     assert "5" in free.text
-    [stopped] = run(engine, [ask("Count from 1 to 20, separated by commas.", temperature=0.0,
-                                 max_tokens=40, stop=("5",))])
+    [stopped] = run(
+        engine,
+        [
+            ask(
+                "Count from 1 to 20, separated by commas.",
+                temperature=0.0,
+                max_tokens=40,
+                stop=("5",),
+            )
+        ],
+    )
     assert stopped.finish_reason == "stop"
     assert "5" not in stopped.text
     assert stopped.text == free.text[: free.text.index("5")]
@@ -105,8 +117,10 @@ def test_over_long_prompt_is_an_error_completion_not_an_exception(engine: LlamaC
 def test_sixteen_concurrent_callers_all_complete(engine: LlamaCppEngine) -> None:
     async def many() -> list[list[Completion]]:
         return await asyncio.gather(
-            *(engine.generate([ask(f"Say the number {n}.", max_tokens=8, seed=n)])
-              for n in range(16))
+            *(
+                engine.generate([ask(f"Say the number {n}.", max_tokens=4, seed=n)])
+                for n in range(16)
+            )
         )
 
     results = asyncio.run(many())
@@ -146,7 +160,9 @@ def test_bad_grammar_is_an_error_completion(engine: LlamaCppEngine) -> None:
 def test_close_stops_the_worker_and_refuses_new_work() -> None:
     from runtime.engines.base import EngineError
 
-    engine = LlamaCppEngine(settings=ContextSettings(sequence_context=256, max_sequences=2, threads=1))
+    engine = LlamaCppEngine(
+        settings=ContextSettings(sequence_context=256, max_sequences=2, threads=1)
+    )
     asyncio.run(engine.close())
     assert not engine._worker.is_alive()
     with pytest.raises(EngineError, match="closed"):
