@@ -9,7 +9,6 @@ design compiles, 1 otherwise, 2 for usage and engine errors.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
@@ -49,6 +48,8 @@ def _fields(items: list[str], default: tuple[tuple[str, str], ...]) -> tuple[tup
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from masdsl.render import render_diagnostics
     from runtime.api import make_engine
     from runtime.designer import Interface, design
