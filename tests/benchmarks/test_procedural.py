@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
-from benchmarks.tasks import TaskError, get_task
+from benchmarks.tasks import MissingDataPackage, TaskError, get_task
 from benchmarks.tasks.procedural import levels_of, procedural_names
 
 pytest.importorskip("reasoning_gym")
@@ -53,3 +54,9 @@ def test_difficulty_knob_and_its_errors() -> None:
         get_task("gsm8k", difficulty=2)
     with pytest.raises(TaskError, match="no split"):
         get_task("gsm8k").load("train")
+
+
+def test_missing_reasoning_gym_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "reasoning_gym", None)  # makes `import` fail
+    with pytest.raises(MissingDataPackage, match=r"pip install reasoning-gym==0\.1\.25"):
+        get_task("chain_sum").load("test", limit=1)
