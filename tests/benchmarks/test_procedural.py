@@ -60,3 +60,12 @@ def test_missing_reasoning_gym_names_the_package(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "reasoning_gym", None)  # makes `import` fail
     with pytest.raises(MissingDataPackage, match=r"pip install reasoning-gym==0\.1\.25"):
         get_task("chain_sum").load("test", limit=1)
+
+
+def test_a_wrong_number_containing_the_right_one_earns_nothing() -> None:
+    task = get_task("chain_sum")
+    item = next(i for i in task.load("test", limit=20, seed=0) if len(i.reference) == 1)
+    wrong = f"ANSWER: 1{item.reference}"
+    verdict = task.verify(item, wrong)
+    assert verdict.reward == 0.0 and not verdict.correct
+    assert task.verify(item, f"ANSWER: {item.reference}").reward == 1.0
