@@ -119,6 +119,8 @@ def test_builtin_table_is_consistent() -> None:
         for param in builtin.params:
             if param.kind is ValueKind.INTEGER:
                 assert param.limit is not None and hasattr(Limits(), param.limit)
+    assert [name for name, builtin in BUILTINS.items() if builtin.subject.takes_agents] == \
+        ["ensemble", "debate", "reflect"]
     vote = BUILTINS["vote"]
     strategy = vote.param("strategy")
     assert strategy is not None and set(strategy.choices) == set(VOTE_STRATEGY_PARAMS)
