@@ -66,6 +66,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS307": (Severity.ERROR, "missing flow"),
     "MAS308": (Severity.ERROR, "input rebound"),
     "MAS309": (Severity.WARNING, "dead node"),
+    "MAS310": (Severity.ERROR, "interface mismatch"),
     # bounds and limits
     "MAS401": (Severity.ERROR, "value out of range"),
     "MAS402": (Severity.ERROR, "loop bound out of range"),

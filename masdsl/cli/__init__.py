@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules, in the order `masc --help` lists them.
-COMMANDS: tuple[str, ...] = ("grammar",)
+COMMANDS: tuple[str, ...] = ("check", "fmt", "compile", "graph", "run", "design", "grammar")
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
 
