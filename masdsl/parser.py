@@ -33,6 +33,39 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
+_Span = trusted(Span)
+_AgentDecl = trusted(ast.AgentDecl)
+_AgentField = trusted(ast.AgentField)
+_Arg = trusted(ast.Arg)
+_Assign = trusted(ast.Assign)
+_Block = trusted(ast.Block)
+_BoolLit = trusted(ast.BoolLit)
+_Call = trusted(ast.Call)
+_Case = trusted(ast.Case)
+_Cond = trusted(ast.Cond)
+_EnumType = trusted(ast.EnumType)
+_Flow = trusted(ast.Flow)
+_Graph = trusted(ast.Graph)
+_GraphEdge = trusted(ast.GraphEdge)
+_GraphNode = trusted(ast.GraphNode)
+_GraphStart = trusted(ast.GraphStart)
+_If = trusted(ast.If)
+_InputDecl = trusted(ast.InputDecl)
+_ListExpr = trusted(ast.ListExpr)
+_ListType = trusted(ast.ListType)
+_Loop = trusted(ast.Loop)
+_Match = trusted(ast.Match)
+_Name = trusted(ast.Name)
+_NamedType = trusted(ast.NamedType)
+_NumberLit = trusted(ast.NumberLit)
+_OutputDecl = trusted(ast.OutputDecl)
+_Program = trusted(ast.Program)
+_Ref = trusted(ast.Ref)
+_StringLit = trusted(ast.StringLit)
+_TypeDecl = trusted(ast.TypeDecl)
+_Comment = trusted(ast.Comment)
+
+
 def decode_source(data: bytes, path: str = "<string>") -> str:
     """Decode a spec's bytes as UTF-8, or raise MAS001 located at the first bad byte."""
     try:
@@ -65,18 +98,31 @@ def parse(source: str | bytes, path: str = "<string>",
     except UnexpectedInput as error:
         raise MasError([_syntax_diagnostic(error, text, path)]) from None
     _check_depth(tree, text, path)
-    program = _ToAst(text, path).build(tree)
+    program = _ToAst(text, path, tuple(comments(text))).build(tree)
     assert isinstance(program, ast.Program)
-    return program.model_copy(update={"comments": tuple(comments(text)), "path": path})
+    return program
 
 
 def comments(text: str) -> list[ast.Comment]:
-    """Every `# ...` comment of a spec that parses, in order (strings are skipped over)."""
+    """Every `# ...` comment of a spec that parses, in order (strings are skipped over).
+
+    Lines are counted incrementally (a comment never spans lines), so this stays linear in
+    the size of the text however many comments it has."""
     found = []
+    line, line_start, scanned = 1, 0, 0
     for match in _COMMENT_OR_STRING.finditer(text):
-        if match.group("comment") is not None:
-            found.append(ast.Comment(
-                span=Span.of_range(text, match.start(), match.end()), text=match.group()))
+        if match.group("comment") is None:
+            continue
+        start, end = match.span()
+        newlines = text.count("\n", scanned, start)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", scanned, start) + 1
+        scanned = start
+        column = start - line_start + 1
+        span = _Span(start=start, end=end, line=line, column=column, end_line=line,
+                     end_column=column + end - start)
+        found.append(_Comment(span=span, text=match.group()))
     return found
 
 
@@ -169,38 +215,6 @@ def _check_depth(tree: Tree[Token], text: str, path: str) -> None:
 # bookkeeping rather than recounting lines in the text.
 
 
-_Span = trusted(Span)
-_AgentDecl = trusted(ast.AgentDecl)
-_AgentField = trusted(ast.AgentField)
-_Arg = trusted(ast.Arg)
-_Assign = trusted(ast.Assign)
-_Block = trusted(ast.Block)
-_BoolLit = trusted(ast.BoolLit)
-_Call = trusted(ast.Call)
-_Case = trusted(ast.Case)
-_Cond = trusted(ast.Cond)
-_EnumType = trusted(ast.EnumType)
-_Flow = trusted(ast.Flow)
-_Graph = trusted(ast.Graph)
-_GraphEdge = trusted(ast.GraphEdge)
-_GraphNode = trusted(ast.GraphNode)
-_GraphStart = trusted(ast.GraphStart)
-_If = trusted(ast.If)
-_InputDecl = trusted(ast.InputDecl)
-_ListExpr = trusted(ast.ListExpr)
-_ListType = trusted(ast.ListType)
-_Loop = trusted(ast.Loop)
-_Match = trusted(ast.Match)
-_Name = trusted(ast.Name)
-_NamedType = trusted(ast.NamedType)
-_NumberLit = trusted(ast.NumberLit)
-_OutputDecl = trusted(ast.OutputDecl)
-_Program = trusted(ast.Program)
-_Ref = trusted(ast.Ref)
-_StringLit = trusted(ast.StringLit)
-_TypeDecl = trusted(ast.TypeDecl)
-
-
 def _span(meta: Any) -> Span:
     return _Span(start=meta.start_pos, end=meta.end_pos, line=meta.line,
                                 column=meta.column, end_line=meta.end_line,
@@ -223,9 +237,10 @@ class _ToAst:
     `build` walks Lark's tree bottom-up and calls the method named after each rule with the
     rule's position (`meta`) and its already-built children."""
 
-    def __init__(self, text: str, path: str) -> None:
+    def __init__(self, text: str, path: str, comments: tuple[ast.Comment, ...] = ()) -> None:
         self.text = text
         self.path = path
+        self.comments = comments
         self.rules: dict[str, Any] = {}
 
     def build(self, tree: Tree[Token]) -> Any:
@@ -241,7 +256,9 @@ class _ToAst:
     def _number(self, token: Token) -> ast.NumberLit:
         text = str(token)
         span = _tok_span(token)
-        digits = sum(ch.isdigit() for ch in text.split("e")[0].split("E")[0])
+        # The grammar's mantissa is `-?[0-9]+(\.[0-9]+)?`: all digits but a sign and a dot.
+        mantissa = text.split("e")[0].split("E")[0]
+        digits = len(mantissa) - mantissa.startswith("-") - ("." in mantissa)
         value: int | float
         if any(ch in text for ch in ".eE"):
             value = float(text)
@@ -265,8 +282,8 @@ class _ToAst:
         return program
 
     def spec(self, meta: Any, children: list[Any]) -> ast.Program:
-        return _Program(span=_span(meta), name=_name(children[0]),
-                                           items=tuple(children[1:]))
+        return _Program(span=_span(meta), name=_name(children[0]), items=tuple(children[1:]),
+                        comments=self.comments, path=self.path)
 
     def input_decl(self, meta: Any, children: list[Any]) -> ast.InputDecl:
         return _InputDecl(span=_span(meta), name=_name(children[0]),
