@@ -47,6 +47,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS112": (Severity.ERROR, "unknown model"),
     "MAS113": (Severity.WARNING, "unused input"),
     "MAS114": (Severity.ERROR, "reserved name"),
+    "MAS115": (Severity.ERROR, "duplicate argument"),
     # types
     "MAS201": (Severity.ERROR, "type mismatch"),
     "MAS202": (Severity.ERROR, "invalid condition"),
@@ -65,6 +66,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS307": (Severity.ERROR, "missing flow"),
     "MAS308": (Severity.ERROR, "input rebound"),
     "MAS309": (Severity.WARNING, "dead node"),
+    "MAS310": (Severity.ERROR, "interface mismatch"),
     # bounds and limits
     "MAS401": (Severity.ERROR, "value out of range"),
     "MAS402": (Severity.ERROR, "loop bound out of range"),

@@ -1,0 +1,79 @@
+"""The compiler's Python API: `compile(source_or_program) -> CompiledSpec`.
+
+Source text is parsed, the front end checks it (names, types, bounds, limits), and only a
+program without errors is lowered, run through the pass pipeline, validated and analysed.
+A spec with errors raises `MasError` carrying every diagnostic (errors and warnings), so an
+invalid program never reaches lowering. `masdsl.compile` forwards here (imported lazily:
+imports run grammar -> masdsl -> compiler).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from compiler.ir import IR, AgentSettings
+from compiler.lower import lower
+from compiler.passes import PASSES, Pass, run_passes
+from compiler.stats import Stats, analyze, limit_diagnostics
+from compiler.validate import validate_ir
+from masdsl import ast
+from masdsl.diagnostics import Diagnostic, MasError, sort_diagnostics
+from masdsl.parser import parse
+
+
+@dataclass(frozen=True)
+class CompiledSpec:
+    """A compiled spec: the optimised, validated IR; the warnings found on the way (front
+    end and passes, in source order); and the static statistics."""
+
+    program: ast.Program
+    ir: IR
+    stats: Stats
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The IR as sorted node-link JSON (see `compiler.export_json.to_json`)."""
+        from compiler.export_json import to_json
+
+        return to_json(self.ir, indent)
+
+
+def front_end(program: ast.Program, limits: Any = None
+              ) -> tuple[list[Diagnostic], dict[str, AgentSettings]]:
+    """The checker's diagnostics for a parsed program (names, types, bounds, limits) and
+    its resolved agent settings (only complete when there is no error)."""
+    from masdsl import checker
+
+    analysis = checker.analyze(program) if limits is None else checker.analyze(
+        program, limits=limits)
+    agents = {name: AgentSettings.model_validate(settings, from_attributes=True)
+              for name, settings in analysis.agents.items() if settings.output is not None}
+    return list(analysis.diagnostics), agents
+
+
+def compile(source_or_program: str | bytes | ast.Program, *, path: str = "<string>",
+            limits: Any = None, max_llm_calls: int | None = None,
+            max_generated_tokens: int | None = None,
+            passes: Sequence[Pass] = PASSES) -> CompiledSpec:
+    """Compile a spec (text, bytes or a parsed `Program`). Raises `MasError` with located
+    diagnostics when the spec has errors, including MAS408/MAS409 when the worst-case LLM
+    calls or generated tokens exceed `max_llm_calls` / `max_generated_tokens`."""
+    program = (source_or_program if isinstance(source_or_program, ast.Program)
+               else parse(source_or_program, path))
+    diagnostics, agents = front_end(program, limits)
+    if any(item.is_error for item in diagnostics):
+        raise MasError(sort_diagnostics(diagnostics))
+    # The IR is validated once, after the passes (each pass keeps the invariants; the tests
+    # validate after lowering and after every pass).
+    ir, found = run_passes(lower(program, agents), passes)
+    diagnostics += found
+    validate_ir(ir)
+    stats = analyze(ir)
+    diagnostics += limit_diagnostics(stats, program.name.span, program.path, max_llm_calls,
+                                     max_generated_tokens)
+    diagnostics = sort_diagnostics(diagnostics)
+    if any(item.is_error for item in diagnostics):
+        raise MasError(diagnostics)
+    return CompiledSpec(program=program, ir=ir, stats=stats, diagnostics=tuple(diagnostics))

@@ -1,0 +1,229 @@
+"""Lowering of the builtin patterns into explicit nodes, one function per pattern:
+
+- `ensemble` -> one `ensemble_member` agent node per sample, and a `collect` node;
+- `vote` -> a `vote` node (majority/weighted), a `vote_tiebreak` agent node guarded by the
+  vote's `tied` port, and a `merge`; or a `vote_judge` agent node (consensus);
+- `debate` -> a `debate_turn` node per round per debater, and a `debate_judge`;
+- `reflect` -> `reflect_answer`, then per round a `reflect_critique`, an optional `branch`
+  on the critique (the `stop` test), a `reflect_revise` guarded by it, and a `merge`.
+"""
+
+from __future__ import annotations
+
+from compiler.builder import Builder, Context, Guard, Value, out
+from compiler.ir import OUT, TEXT, TIED, BranchNode, CollectNode, MergeNode, Port, VoteNode
+from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
+from compiler.resolve import domain_of, fail
+from masdsl import ast
+from masdsl.types import BOOL, List
+from masdsl.types import TEXT as TEXT_TYPE
+
+
+def lower_builtin(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """Dispatch a builtin pattern call to its lowering function."""
+    lowerings = {"ensemble": lower_ensemble, "vote": lower_vote, "debate": lower_debate,
+                 "reflect": lower_reflect}
+    return lowerings[call.callee.value](builder, context, env, call)
+
+
+def _split(call: ast.Call) -> tuple[list[ast.Arg], dict[str, ast.Expr]]:
+    positional = [arg for arg in call.args if arg.keyword is None]
+    keywords = {arg.keyword.value: arg.value for arg in call.args if arg.keyword is not None}
+    return positional, keywords
+
+
+def _integer(builder: Builder, keywords: dict[str, ast.Expr], key: str, default: int) -> int:
+    expr = keywords.get(key)
+    if expr is None:
+        return default
+    if not isinstance(expr, ast.NumberLit) or not float(expr.value).is_integer():
+        raise fail(builder.program, expr.span, "MAS207", f"'{key}' must be an integer")
+    return int(expr.value)
+
+
+def _agent_names(builder: Builder, expr: ast.Expr) -> list[ast.Ref]:
+    items = expr.items if isinstance(expr, ast.ListExpr) else (expr,)
+    refs = [item for item in items if isinstance(item, ast.Ref)]
+    if len(refs) != len(items) or not refs:
+        raise fail(builder.program, expr.span, "MAS203", "expected an agent or a list of agents")
+    return refs
+
+
+def _agent_keyword(builder: Builder, call: ast.Call, keywords: dict[str, ast.Expr],
+                   key: str) -> ast.Ref:
+    expr = keywords.get(key)
+    if not isinstance(expr, ast.Ref):
+        raise fail(builder.program, (expr or call).span, "MAS109" if expr is None else "MAS203",
+                   f"'{call.callee.value}' needs an agent as '{key}'")
+    return expr
+
+
+def _first(builder: Builder, call: ast.Call, positional: list[ast.Arg]) -> ast.Expr:
+    if not positional:
+        raise fail(builder.program, call.span, "MAS109",
+                   f"'{call.callee.value}' needs a first argument")
+    return positional[0].value
+
+
+def lower_ensemble(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """K samples of each listed agent, collected in order into a list."""
+    positional, keywords = _split(call)
+    refs = _agent_names(builder, _first(builder, call, positional))
+    samples = _integer(builder, keywords, "n", 1)
+    inputs = lower_data_args(builder, context, env, positional[1:])
+    members: list[Value] = []
+    for ref in refs:
+        agent = agent_settings(builder, ref.name, ref.span)
+        for _ in range(samples):
+            index = len(members)
+            members.append(add_agent_node(builder, context, "ensemble_member", agent, call.span,
+                                          inputs, member=index,
+                                          label=f"{agent.name}[{index}]"))
+    element = members[0].type
+    ports = [Port(name=f"member_{index}", type=element) for index in range(len(members))]
+    list_type = List(element=element)
+    node_id = builder.new_id("collect_ensemble")
+    builder.add(CollectNode(id=node_id, span=call.span, label="ensemble", scope=context.scope,
+                            inputs=tuple(ports), outputs=(Port(name=OUT, type=list_type),)),
+                context, list(zip(ports, members, strict=True)))
+    return out(node_id, list_type)
+
+
+def lower_vote(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """Majority or weighted vote (with an optional tiebreak agent), or consensus by a judge."""
+    positional, keywords = _split(call)
+    candidates = lower_expr(builder, context, env, _first(builder, call, positional),
+                            "candidates")
+    if candidates is None or not isinstance(candidates.type, List):
+        raise fail(builder.program, call.span, "MAS206", "vote needs a list of candidates")
+    element = candidates.type.element
+    extras = lower_data_args(builder, context, env, positional[1:])
+    strategy_expr = keywords.get("strategy")
+    strategy = strategy_expr.name if isinstance(strategy_expr, ast.Ref) else "majority"
+    judge_inputs = [("candidates", candidates), *extras]
+    if strategy == "consensus":
+        judge = agent_settings(builder, _agent_keyword(builder, call, keywords, "judge").name,
+                               call.span)
+        return add_agent_node(builder, context, "vote_judge", judge, call.span, judge_inputs)
+    if strategy not in ("majority", "weighted"):
+        raise fail(builder.program, call.span, "MAS207", f"unknown strategy '{strategy}'")
+    weights = None
+    if strategy == "weighted":
+        weights_expr = keywords.get("weights")
+        if not isinstance(weights_expr, ast.ListExpr) or not all(
+                isinstance(item, ast.NumberLit) for item in weights_expr.items):
+            raise fail(builder.program, call.span, "MAS109", "weighted vote needs weights")
+        weights = tuple(float(item.value) for item in weights_expr.items
+                        if isinstance(item, ast.NumberLit))
+    tiebreak = keywords.get("tiebreak") if strategy == "majority" else None
+    port = Port(name="candidates", type=candidates.type)
+    outputs = [Port(name=OUT, type=element)]
+    if tiebreak is not None:
+        outputs.append(Port(name=TIED, type=BOOL))
+    node_id = builder.new_id(f"vote_{strategy}")
+    builder.add(VoteNode(id=node_id, span=call.span, label=f"vote {strategy}",
+                         scope=context.scope, strategy=strategy,
+                         weights=weights, has_tiebreak=tiebreak is not None, inputs=(port,),
+                         outputs=tuple(outputs)), context, [(port, candidates)])
+    voted = out(node_id, element)
+    if tiebreak is None:
+        return voted
+    judge = agent_settings(builder, _agent_keyword(builder, call, keywords, "tiebreak").name,
+                           call.span)
+    tied = Context(guard=Guard(Value(node_id, TIED, BOOL), ("true",)), scope=context.scope,
+                   pending=context.pending)
+    broken = add_agent_node(builder, tied, "vote_tiebreak", judge, call.span, judge_inputs)
+    return merge(builder, context, call, "vote", [voted, broken])
+
+
+def merge(builder: Builder, context: Context, node: ast.Node, name: str,
+          values: list[Value]) -> Value:
+    """A `merge` node taking the last present of `values` (no node when there is one)."""
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) == 1:
+        return distinct[0]
+    ports = [Port(name=f"in_{index}", type=value.type) for index, value in enumerate(distinct)]
+    node_id = builder.new_id(f"merge_{name}")
+    builder.add(MergeNode(id=node_id, span=node.span, label=f"merge {name}", name=name,
+                          scope=context.scope, inputs=tuple(ports),
+                          outputs=(Port(name=OUT, type=distinct[0].type),)),
+                context, list(zip(ports, distinct, strict=True)))
+    return out(node_id, distinct[0].type)
+
+
+def lower_debate(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """Rounds unrolled: each debater answers seeing the inputs and every earlier answer;
+    then the judge decides seeing the inputs and all answers."""
+    positional, keywords = _split(call)
+    refs = _agent_names(builder, _first(builder, call, positional))
+    rounds = _integer(builder, keywords, "rounds", 1)
+    judge = agent_settings(builder, _agent_keyword(builder, call, keywords, "judge").name,
+                           call.span)
+    inputs = lower_data_args(builder, context, env, positional[1:])
+    answers: list[tuple[str, Value]] = []
+    for round_ in range(1, rounds + 1):
+        this_round = []
+        for index, ref in enumerate(refs):
+            agent = agent_settings(builder, ref.name, ref.span)
+            answer = add_agent_node(builder, context, "debate_turn", agent, call.span,
+                                    [*inputs, *answers], member=index, round_=round_,
+                                    label=f"{agent.name} round {round_}")
+            this_round.append((f"round{round_}_{agent.name}",
+                               Value(answer.node, TEXT, TEXT_TYPE)))
+        answers.extend(this_round)
+    return add_agent_node(builder, context, "debate_judge", judge, call.span,
+                          [*inputs, *answers], round_=rounds)
+
+
+def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """Answer, then per round critique -> (stop test) -> revise; the result is the last
+    answer produced."""
+    positional, keywords = _split(call)
+    refs = _agent_names(builder, _first(builder, call, positional))
+    agent = agent_settings(builder, refs[0].name, refs[0].span)
+    critic = agent_settings(builder, _agent_keyword(builder, call, keywords, "critic").name,
+                            call.span)
+    rounds = _integer(builder, keywords, "rounds", 1)
+    stop = _stop_value(builder, keywords.get("stop"))
+    inputs = lower_data_args(builder, context, env, positional[1:])
+    answer = add_agent_node(builder, context, "reflect_answer", agent, call.span, inputs,
+                            round_=0, label=f"{agent.name} answer")
+    results = [answer]
+    current = context
+    for round_ in range(1, rounds + 1):
+        answer_text = Value(results[-1].node, TEXT, TEXT_TYPE)
+        critique = add_agent_node(builder, current, "reflect_critique", critic, call.span,
+                                  [*inputs, ("answer", answer_text)], round_=round_,
+                                  label=f"{critic.name} critique {round_}")
+        if stop is not None:
+            domain = domain_of(critic.output)
+            if stop not in domain:
+                raise fail(builder.program, call.span, "MAS106",
+                           f"'{stop}' is not a value of the critic's output")
+            branch_id = builder.new_id(f"stop_{critic.name}")
+            port = Port(name="subject", type=critic.output)
+            builder.add(BranchNode(id=branch_id, span=call.span, label=f"stop? round {round_}",
+                                   scope=current.scope, origin="reflect_stop", domain=domain,
+                                   inputs=(port,), outputs=(Port(name=OUT, type=critic.output),)),
+                        current, [(port, critique)])
+            current = Context(guard=Guard(out(branch_id, critic.output),
+                                          tuple(value for value in domain if value != stop)),
+                              scope=context.scope, pending=context.pending)
+        critique_text = Value(critique.node, TEXT, TEXT_TYPE)
+        results.append(add_agent_node(
+            builder, current, "reflect_revise", agent, call.span,
+            [*inputs, ("answer", answer_text), ("critique", critique_text)], round_=round_,
+            label=f"{agent.name} revise {round_}"))
+    if stop is None:
+        return results[-1]
+    return merge(builder, context, call, f"reflect_{agent.name}", results)
+
+
+def _stop_value(builder: Builder, expr: ast.Expr | None) -> str | None:
+    if expr is None:
+        return None
+    if isinstance(expr, ast.Ref):
+        return expr.name
+    if isinstance(expr, ast.BoolLit):
+        return "true" if expr.value else "false"
+    raise fail(builder.program, expr.span, "MAS207", "'stop' must be a member or true/false")

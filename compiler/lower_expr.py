@@ -1,0 +1,144 @@
+"""Lowering of expressions: references, literals, lists and agent calls. The builtin patterns
+(`ensemble`, `vote`, `debate`, `reflect`) are in `lower_builtins`; each construct has its own
+function. A function returns the `Value` the expression evaluates to, or None when it is
+statically absent (a loop body's reference to a name bound later in the body, on the first
+iteration)."""
+
+from __future__ import annotations
+
+from compiler.builder import Builder, Context, Value, out, unique_labels
+from compiler.ir import (
+    OUT,
+    AgentKind,
+    AgentNode,
+    AgentSettings,
+    ListNode,
+    LiteralNode,
+    Port,
+)
+from compiler.ir import (
+    TEXT as TEXT_PORT,
+)
+from compiler.resolve import fail
+from masdsl import ast
+from masdsl.spans import Span
+from masdsl.types import BOOL, NUMBER, TEXT, List, Type
+
+Env = dict[str, Value]
+BUILTINS = ("ensemble", "vote", "debate", "reflect")
+
+
+def lower_expr(builder: Builder, context: Context, env: Env, expr: ast.Expr,
+               label: str = "value") -> Value | None:
+    """Lower any expression (dispatch by kind)."""
+    if isinstance(expr, ast.Ref):
+        return lower_ref(builder, context, env, expr)
+    if isinstance(expr, ast.StringLit | ast.NumberLit | ast.BoolLit):
+        return lower_literal(builder, context, expr, label)
+    if isinstance(expr, ast.ListExpr):
+        return lower_list(builder, context, env, expr, label)
+    if expr.callee.value in BUILTINS:
+        from compiler.lower_builtins import lower_builtin
+
+        return lower_builtin(builder, context, env, expr)
+    return lower_agent_call(builder, context, env, expr)
+
+
+def lower_ref(builder: Builder, context: Context, env: Env, ref: ast.Ref) -> Value | None:
+    """A reference to a bound value or input; absent for a loop-carried name not yet bound."""
+    if ref.name in env:
+        return env[ref.name]
+    if ref.name in context.pending:
+        return None
+    if ref.name in builder.agents:
+        raise fail(builder.program, ref.span, "MAS204",
+                   f"agent '{ref.name}' is used as a value")
+    raise fail(builder.program, ref.span, "MAS101", f"'{ref.name}' is not bound here")
+
+
+def literal_type(expr: ast.StringLit | ast.NumberLit | ast.BoolLit) -> Type:
+    if isinstance(expr, ast.StringLit):
+        return TEXT
+    return BOOL if isinstance(expr, ast.BoolLit) else NUMBER
+
+
+def lower_literal(builder: Builder, context: Context,
+                  expr: ast.StringLit | ast.NumberLit | ast.BoolLit, label: str) -> Value:
+    """A literal becomes a `literal` node (constant folding later moves it into its user)."""
+    type_ = literal_type(expr)
+    node = LiteralNode(id=builder.new_id(f"literal_{label}"), span=expr.span, label=label,
+                       scope=context.scope, value=expr.value,
+                       outputs=(Port(name=OUT, type=type_),))
+    builder.add(node, context, [])
+    return out(node.id, type_)
+
+
+def lower_list(builder: Builder, context: Context, env: Env, expr: ast.ListExpr,
+               label: str) -> Value:
+    """`[a, b]` as a data value: a `list` node over its present items."""
+    items = [lower_expr(builder, context, env, item, f"{label}_{index}")
+             for index, item in enumerate(expr.items)]
+    present = [item for item in items if item is not None]
+    element = present[0].type if present else TEXT
+    list_type = List(element=element)
+    node_id = builder.new_id(f"list_{label}")
+    ports = [Port(name=f"item_{index}", type=item.type) for index, item in enumerate(present)]
+    node = ListNode(id=node_id, span=expr.span, label=label, scope=context.scope,
+                    inputs=tuple(ports), outputs=(Port(name=OUT, type=list_type),))
+    builder.add(node, context, list(zip(ports, present, strict=True)))
+    return out(node_id, list_type)
+
+
+def argument_label(arg: ast.Arg, index: int) -> str:
+    """Positional data args are labelled by their variable name (or the callee of a nested
+    call); keyword args by their keyword."""
+    if arg.keyword is not None:
+        return arg.keyword.value
+    if isinstance(arg.value, ast.Ref):
+        return arg.value.name
+    if isinstance(arg.value, ast.Call):
+        return arg.value.callee.value
+    return f"input_{index}"
+
+
+def lower_data_args(builder: Builder, context: Context, env: Env,
+                    args: list[ast.Arg]) -> list[tuple[str, Value]]:
+    """Lower data arguments to labelled values, dropping statically absent ones."""
+    labels = unique_labels([argument_label(arg, index) for index, arg in enumerate(args)])
+    lowered = []
+    for label, arg in zip(labels, args, strict=True):
+        value = lower_expr(builder, context, env, arg.value, label)
+        if value is not None:
+            lowered.append((label, value))
+    return lowered
+
+
+def lower_agent_call(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """`solver(question, hint: h)`: one `agent_call` node."""
+    agent = agent_settings(builder, call.callee.value, call.callee.span)
+    inputs = lower_data_args(builder, context, env, list(call.args))
+    return add_agent_node(builder, context, "agent_call", agent, call.span, inputs)
+
+
+def agent_settings(builder: Builder, name: str, span: Span) -> AgentSettings:
+    if name not in builder.agents:
+        raise fail(builder.program, span, "MAS104", f"'{name}' is not an agent")
+    return builder.agents[name]
+
+
+def add_agent_node(builder: Builder, context: Context, kind: AgentKind, agent: AgentSettings,
+                   span: Span, inputs: list[tuple[str, Value]], *, member: int | None = None,
+                   round_: int | None = None, label: str | None = None) -> Value:
+    """Add one agent node with labelled inputs (in order) and return its typed `out`."""
+    labels = unique_labels([name for name, _ in inputs])
+    ports = [Port(name=name, type=value.type)
+             for name, (_, value) in zip(labels, inputs, strict=True)]
+    node_id = builder.new_id(f"{kind}_{agent.name}")
+    node = AgentNode(id=node_id, kind=kind, span=span, label=label or agent.name,
+                     scope=context.scope, agent=agent, member=member, round=round_,
+                     inputs=tuple(ports),
+                     outputs=(Port(name=OUT, type=agent.output), Port(name=TEXT_PORT,
+                                                                      type=TEXT)))
+    builder.add(node, context, [(port, value) for port, (_, value)
+                                in zip(ports, inputs, strict=True)])
+    return out(node_id, agent.output)

@@ -1,0 +1,117 @@
+"""The builtin patterns (`ensemble`, `vote`, `debate`, `reflect`) as plain data.
+
+The checker validates calls against this table; the compiler and the runtime read it to
+lower and execute the same calls, so it holds no behaviour, only the shape of each pattern:
+its subject (the first positional argument), its keyword parameters and what each accepts.
+Every further positional argument of a builtin call is a data input shown to its agents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ValueKind(StrEnum):
+    """What an argument of a builtin must be."""
+
+    AGENT = "agent"                  # one agent name
+    AGENTS = "agents"                # a list of agent names `[A, B]`
+    AGENT_OR_AGENTS = "agent_or_agents"
+    VALUE_LIST = "value_list"        # a data value of type list[T]
+    INTEGER = "integer"              # an integer literal
+    NUMBERS = "numbers"              # a list of number literals, each >= 0
+    CHOICE = "choice"                # one name out of `choices`
+    MEMBER = "member"                # an enum member of an agent's output, or true/false
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a builtin. `limit` names the `Limits` field bounding an integer."""
+
+    name: str
+    kind: ValueKind
+    required: bool = False
+    minimum: int | None = None
+    limit: str | None = None
+    choices: tuple[str, ...] = ()
+    default: str | int | None = None
+    doc: str = ""
+
+    @property
+    def takes_agents(self) -> bool:
+        """True when the argument names agents rather than carrying data."""
+        return self.kind in (ValueKind.AGENT, ValueKind.AGENTS, ValueKind.AGENT_OR_AGENTS)
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A builtin pattern: `name(subject, keyword: value, ..., data inputs...)`."""
+
+    name: str
+    subject: Param
+    params: tuple[Param, ...]
+    result: str
+    doc: str
+
+    def param(self, name: str) -> Param | None:
+        """The keyword parameter called `name`, or None when the pattern has none."""
+        return next((param for param in self.params if param.name == name), None)
+
+
+VOTE_STRATEGIES = ("majority", "weighted", "consensus")
+
+# Which keyword parameters each vote strategy accepts (beyond `strategy`) and requires.
+VOTE_STRATEGY_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "majority": (frozenset({"tiebreak"}), frozenset()),
+    "weighted": (frozenset({"weights"}), frozenset({"weights"})),
+    "consensus": (frozenset({"judge"}), frozenset({"judge"})),
+}
+
+BUILTINS: dict[str, Builtin] = {
+    "ensemble": Builtin(
+        name="ensemble",
+        subject=Param("agents", ValueKind.AGENT_OR_AGENTS, required=True,
+                      doc="one agent sampled n times, or a list of agents sharing one "
+                          "output type"),
+        params=(Param("n", ValueKind.INTEGER, minimum=1, limit="max_fanout",
+                      doc="samples per agent; required for a single agent, default 1 for "
+                          "a list"),),
+        result="list[T] where T is the agents' output type",
+        doc="Independent samples; fan-out = n × agents."),
+    "vote": Builtin(
+        name="vote",
+        subject=Param("values", ValueKind.VALUE_LIST, required=True,
+                      doc="the candidates, a value of type list[T]"),
+        params=(Param("strategy", ValueKind.CHOICE, choices=VOTE_STRATEGIES,
+                      default="majority", doc="how the winner is chosen"),
+                Param("tiebreak", ValueKind.AGENT,
+                      doc="majority only: an agent with output T that breaks ties"),
+                Param("weights", ValueKind.NUMBERS,
+                      doc="weighted only (required): one weight >= 0 per candidate"),
+                Param("judge", ValueKind.AGENT,
+                      doc="consensus only (required): an agent with output T that decides")),
+        result="T",
+        doc="Reduce a list of candidates to one value."),
+    "debate": Builtin(
+        name="debate",
+        subject=Param("debaters", ValueKind.AGENTS, required=True,
+                      doc="at least two agents, at most max_fanout"),
+        params=(Param("judge", ValueKind.AGENT, required=True,
+                      doc="decides after the last round"),
+                Param("rounds", ValueKind.INTEGER, required=True, minimum=1,
+                      limit="max_loop", doc="rounds in which every debater answers")),
+        result="the judge's output type",
+        doc="Debaters answer in rounds, each seeing the earlier rounds; a judge decides."),
+    "reflect": Builtin(
+        name="reflect",
+        subject=Param("agent", ValueKind.AGENT, required=True, doc="answers and revises"),
+        params=(Param("critic", ValueKind.AGENT, required=True,
+                      doc="critiques each answer"),
+                Param("rounds", ValueKind.INTEGER, required=True, minimum=1,
+                      limit="max_loop", doc="at most this many critique/revise rounds"),
+                Param("stop", ValueKind.MEMBER,
+                      doc="stop early when the critic's verdict equals this member")),
+        result="the agent's output type",
+        doc="Answer, then up to `rounds` times critique and revise; worst case 1 + 2R calls."),
+}

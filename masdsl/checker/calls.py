@@ -1,0 +1,293 @@
+"""Calls: agent calls and the builtin patterns, typed against `builtins.BUILTINS`.
+
+An agent call `a(x, label: y)` returns the agent's output type; its arguments are data
+(MAS204 for an agent), each labelled once (MAS115). A builtin call takes its subject as the
+first positional argument, known keywords only (MAS108), each once (MAS115), the required
+ones (MAS109); further positional arguments are data inputs. Pattern-specific rules are in
+`_ensemble`, `_vote`, `_debate` and `_reflect`.
+"""
+
+from __future__ import annotations
+
+from masdsl import ast
+from masdsl.checker.analysis import AgentSettings
+from masdsl.checker.builtins import BUILTINS, VOTE_STRATEGIES, VOTE_STRATEGY_PARAMS, Builtin
+from masdsl.checker.context import (
+    Context,
+    is_integer,
+    list_of,
+    render,
+    same_type,
+    suggest,
+)
+from masdsl.checker.expressions import Scope, agent_ref, static_length, value_type
+from masdsl.types import Enum, List, Primitive, Type
+
+# Which diagnostic a builtin integer outside its range gets, by the limit bounding it.
+_RANGE_CODES = {"max_fanout": "MAS403", "max_loop": "MAS402"}
+
+
+def call_type(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type | None:
+    """Type a call (agent or builtin), recording its type; None when unknown."""
+    ctx.count_node(call.callee.span)
+    if ctx.too_deep(depth, call.callee.span):
+        return None
+    name = call.callee.value
+    builtin = BUILTINS.get(name)
+    if builtin is not None:
+        result = _builtin_call(ctx, scope, call, builtin, depth)
+    else:
+        result = _agent_call(ctx, scope, call, depth)
+    return ctx.record(call, "call", result)
+
+
+def _agent_call(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type | None:
+    name = call.callee.value
+    agent = ctx.agents.get(name)
+    if agent is None:
+        if name in scope.bound or name in ctx.flow_names or name in ctx.outputs \
+                or name in ctx.type_aliases:
+            ctx.report("MAS104", call.callee.span, f"'{name}' is not an agent and cannot be "
+                       "called", help="only agents and ensemble, vote, debate, reflect can "
+                                      "be called")
+        else:
+            ctx.report("MAS101", call.callee.span, f"undefined name '{name}'",
+                       help=suggest(name, [*ctx.agents, *BUILTINS])
+                       or f'declare the agent: agent {name} {{ role "..." }}')
+    else:
+        ctx.used_agents.add(name)
+    labels: set[str] = set()
+    for arg in call.args:
+        label = arg.keyword.value if arg.keyword is not None else (
+            arg.value.name if isinstance(arg.value, ast.Ref) else None)
+        if label is not None:
+            if label in labels:
+                ctx.report("MAS115", arg.keyword.span if arg.keyword else arg.span,
+                           f"the input '{label}' is passed twice",
+                           help="give each input its own label: `label: value`")
+            labels.add(label)
+        value_type(ctx, scope, arg.value, depth)
+    return None if agent is None else agent.output
+
+
+def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
+                  depth: int) -> Type | None:
+    positional: list[ast.Expr] = []
+    keywords: dict[str, ast.Arg] = {}
+    for arg in call.args:
+        if arg.keyword is None:
+            positional.append(arg.value)
+            continue
+        key = arg.keyword.value
+        if key in keywords:
+            ctx.report("MAS115", arg.keyword.span, f"'{key}' is given twice",
+                       help="keep one of them")
+        elif builtin.param(key) is None:
+            accepted = ", ".join(param.name for param in builtin.params)
+            ctx.report("MAS108", arg.keyword.span,
+                       f"{builtin.name} has no parameter '{key}'",
+                       help=suggest(key, [p.name for p in builtin.params])
+                       or f"{builtin.name} accepts: {accepted}; data inputs are positional")
+        else:
+            keywords[key] = arg
+    for param in builtin.params:
+        if param.required and param.name not in keywords:
+            ctx.report("MAS109", call.callee.span,
+                       f"{builtin.name} needs '{param.name}: ...'", help=param.doc)
+    for data in positional[1:]:
+        value_type(ctx, scope, data, depth)
+    if not positional:
+        ctx.report("MAS109", call.callee.span,
+                   f"{builtin.name} needs its {builtin.subject.name} as the first argument",
+                   help=builtin.subject.doc)
+        return None
+    subject = positional[0]
+    if builtin.name == "ensemble":
+        return _ensemble(ctx, scope, call, subject, keywords)
+    if builtin.name == "vote":
+        return _vote(ctx, scope, call, subject, keywords, depth)
+    if builtin.name == "debate":
+        return _debate(ctx, scope, subject, keywords)
+    return _reflect(ctx, scope, subject, keywords)
+
+
+def _integer(ctx: Context, builtin: str, arg: ast.Arg | None) -> int | None:
+    """A builtin's integer parameter, checked against its minimum and its limit."""
+    if arg is None or arg.keyword is None:
+        return None
+    param = BUILTINS[builtin].param(arg.keyword.value)
+    assert param is not None
+    value = arg.value
+    if not is_integer(value):
+        shown = value.value if isinstance(value, ast.NumberLit) else "this"
+        ctx.report("MAS207", value.span, f"{param.name} must be a whole number, not {shown}",
+                   help=f"write e.g. {param.name}: 3")
+        return None
+    assert isinstance(value, ast.NumberLit) and isinstance(value.value, int)
+    high = getattr(ctx.limits, param.limit) if param.limit else None
+    low = param.minimum if param.minimum is not None else 0
+    if value.value < low or (high is not None and value.value > high):
+        code = _RANGE_CODES.get(param.limit or "", "MAS207")
+        ctx.report(code, value.span, f"{param.name} {value.value} is outside {low}..{high}",
+                   help=f"the limit {param.limit} is {high}" if param.limit else None)
+        return None
+    return value.value
+
+
+def _agents(ctx: Context, scope: Scope, subject: ast.Expr, role: str,
+            single_ok: bool) -> tuple[list[tuple[ast.Expr, AgentSettings | None]], bool]:
+    """The agents of an `A` or `[A, B]` subject, and whether it was a single agent."""
+    if isinstance(subject, ast.ListExpr):
+        return [(item, agent_ref(ctx, scope, item, role)) for item in subject.items], False
+    if single_ok or not isinstance(subject, ast.Ref):
+        return [(subject, agent_ref(ctx, scope, subject, role))], True
+    if agent_ref(ctx, scope, subject, role) is not None:  # else already reported
+        ctx.report("MAS203", subject.span, f"{role} expects a list of agents: [a, b]",
+                   help="write the debaters as a list")
+    return [], True
+
+
+def _ensemble(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
+              keywords: dict[str, ast.Arg]) -> Type | None:
+    agents, single = _agents(ctx, scope, subject, "ensemble", single_ok=True)
+    n = _integer(ctx, "ensemble", keywords.get("n"))
+    if single and "n" not in keywords:
+        ctx.report("MAS109", call.callee.span, "an ensemble of one agent needs 'n: K'",
+                   help="say how many samples to draw, e.g. ensemble(solver, n: 3, question)")
+    if not agents:
+        ctx.report("MAS403", subject.span, "an ensemble needs at least one agent",
+                   help="list the agents: ensemble([a, b], question)")
+        return None
+    fanout = (n if n is not None else 1) * len(agents)
+    if (n is not None or "n" not in keywords) and fanout > ctx.limits.max_fanout:
+        ctx.report("MAS403", subject.span, f"the ensemble fans out to {fanout} calls; the "
+                   f"limit is {ctx.limits.max_fanout}", help="use fewer agents or samples")
+    element: Type | None = None
+    for item, agent in agents:
+        if agent is None or agent.output is None:
+            return None
+        if element is None:
+            element = agent.output
+        elif not same_type(element, agent.output):
+            ctx.report("MAS201", item.span, f"ensemble agents must share one output type: "
+                       f"'{agent.name}' returns {render(agent.output)}, the first returns "
+                       f"{render(element)}", help="give the agents the same `-> Type`")
+            return None
+    if element is None:
+        return None
+    if (n is not None or "n" not in keywords) and not ctx.muted:
+        ctx.static_lengths[(call.span.start, call.span.end, "call")] = fanout
+    return list_of(element)
+
+
+def _vote(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
+          keywords: dict[str, ast.Arg], depth: int) -> Type | None:
+    values = value_type(ctx, scope, subject, depth)
+    element: Type | None = None
+    if isinstance(values, List):
+        element = values.element
+    elif values is not None:
+        ctx.report("MAS206", subject.span, f"vote needs a list of candidates; this is "
+                   f"{render(values)}", help="vote over an ensemble(...) or a [a, b] list")
+    strategy = "majority"
+    strategy_arg = keywords.get("strategy")
+    if strategy_arg is not None:
+        chosen = strategy_arg.value
+        if isinstance(chosen, ast.Ref) and chosen.name in VOTE_STRATEGIES:
+            strategy = chosen.name
+        else:
+            ctx.report("MAS207", chosen.span, "unknown vote strategy",
+                       help="strategy is one of: " + ", ".join(VOTE_STRATEGIES))
+            strategy = ""
+    if strategy:
+        allowed, required = VOTE_STRATEGY_PARAMS[strategy]
+        for key in ("tiebreak", "weights", "judge"):
+            arg = keywords.get(key)
+            if arg is not None and key not in allowed and arg.keyword is not None:
+                ctx.report("MAS108", arg.keyword.span,
+                           f"'{key}' does not apply to strategy {strategy}",
+                           help="tiebreak goes with majority, weights with weighted, judge "
+                                "with consensus")
+        for key in sorted(required - keywords.keys()):
+            span = strategy_arg.value.span if strategy_arg else call.callee.span
+            ctx.report("MAS109", span, f"strategy {strategy} needs '{key}: ...'",
+                       help="weighted needs weights: [w1, ...]; consensus needs judge: agent")
+    for key in ("tiebreak", "judge"):
+        arg = keywords.get(key)
+        if arg is None:
+            continue
+        agent = agent_ref(ctx, scope, arg.value, f"vote's {key}")
+        if agent is not None and agent.output is not None and element is not None \
+                and not same_type(agent.output, element):
+            ctx.report("MAS201", arg.value.span, f"the {key} '{agent.name}' returns "
+                       f"{render(agent.output)} but the candidates are {render(element)}",
+                       help=f"declare it `agent {agent.name} -> {render(element)}`")
+    weights = keywords.get("weights")
+    if weights is not None:
+        _weights(ctx, weights.value, static_length(ctx, subject))
+    return element
+
+
+def _weights(ctx: Context, value: ast.Expr, expected: int | None) -> None:
+    if not isinstance(value, ast.ListExpr) or not value.items:
+        ctx.report("MAS207", value.span, "weights must be a list of numbers",
+                   help="write weights: [1, 2, 1], one per candidate")
+        return
+    for item in value.items:
+        if not isinstance(item, ast.NumberLit) or item.value < 0:
+            ctx.report("MAS207", item.span, "a weight must be a number >= 0",
+                       help="write weights as non-negative number literals")
+    if expected is not None and len(value.items) != expected:
+        ctx.report("MAS207", value.span, f"{len(value.items)} weights for {expected} "
+                   "candidates", help="give exactly one weight per candidate")
+
+
+def _debate(ctx: Context, scope: Scope, subject: ast.Expr,
+            keywords: dict[str, ast.Arg]) -> Type | None:
+    debaters, _ = _agents(ctx, scope, subject, "debate", single_ok=False)
+    if isinstance(subject, ast.ListExpr) and not 2 <= len(debaters) <= ctx.limits.max_fanout:
+        ctx.report("MAS403", subject.span, f"a debate needs 2..{ctx.limits.max_fanout} "
+                   f"debaters, not {len(debaters)}", help="list at least two debaters")
+    _integer(ctx, "debate", keywords.get("rounds"))
+    judge_arg = keywords.get("judge")
+    if judge_arg is None:
+        return None
+    judge = agent_ref(ctx, scope, judge_arg.value, "debate's judge")
+    return None if judge is None else judge.output
+
+
+def _reflect(ctx: Context, scope: Scope, subject: ast.Expr,
+             keywords: dict[str, ast.Arg]) -> Type | None:
+    agent = agent_ref(ctx, scope, subject, "reflect")
+    _integer(ctx, "reflect", keywords.get("rounds"))
+    critic_arg = keywords.get("critic")
+    critic = agent_ref(ctx, scope, critic_arg.value, "reflect's critic") \
+        if critic_arg is not None else None
+    stop = keywords.get("stop")
+    if stop is not None and critic is not None and critic.output is not None:
+        _stop(ctx, stop.value, critic)
+    return None if agent is None else agent.output
+
+
+def _stop(ctx: Context, value: ast.Expr, critic: AgentSettings) -> None:
+    verdict = critic.output
+    if isinstance(verdict, Enum):
+        if not isinstance(value, ast.Ref):
+            ctx.report("MAS201", value.span, f"stop must name a member of {render(verdict)}",
+                       help="members: " + ", ".join(verdict.members))
+        elif value.name not in verdict.members:
+            ctx.report("MAS106", value.span, f"'{value.name}' is not a member of "
+                       f"{render(verdict)}", help=suggest(value.name, verdict.members)
+                       or "members: " + ", ".join(verdict.members))
+        return
+    if isinstance(verdict, Primitive) and verdict.name == "bool":
+        if not isinstance(value, ast.BoolLit):
+            ctx.report("MAS201", value.span, "the critic returns bool: stop must be true or "
+                       "false", help="write stop: true")
+        return
+    ctx.report("MAS201", value.span, f"stop needs a critic whose output is an enum or bool; "
+               f"'{critic.name}' returns {render(verdict)}",
+               help=f"declare e.g. `agent {critic.name} -> enum {{ approve, revise }}`")
+
+
+

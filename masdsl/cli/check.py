@@ -1,0 +1,54 @@
+"""`masc check FILE...`: parse and check specs, print diagnostics and a summary.
+
+Exit 0 when no file has an error (warnings allowed), 1 when any has, 2 when a file cannot be
+read. Only the language core is imported (no networkx, torch or engines), so the command
+starts fast; `benchmarks/parse.py` measures it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from masdsl.cli._files import ReadFailure, display_text, read_source
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check", help="parse and check specs (names, types, bounds, limits)",
+        description="Parse and check .mas specs and print their diagnostics.")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="spec files; - reads stdin")
+    parser.add_argument("--output-format", choices=("concise", "full"), default="full",
+                        help="one line per diagnostic, or with the source line (default)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from masdsl.checker import check
+    from masdsl.diagnostics import Diagnostic, MasError, sort_diagnostics
+    from masdsl.parser import decode_source, parse
+    from masdsl.render import render_diagnostics
+
+    found: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    unreadable = False
+    for name in args.files:
+        try:
+            source = read_source(name)
+        except ReadFailure as failure:
+            print(failure, file=sys.stderr)
+            unreadable = True
+            continue
+        sources[source.path] = display_text(source.data)
+        try:
+            program = parse(decode_source(source.data, source.path), source.path)
+        except MasError as error:
+            found.extend(error.diagnostics)
+            continue
+        found.extend(check(program))
+    found = sort_diagnostics(found)
+    sys.stdout.write(render_diagnostics(found, sources, args.output_format))
+    if unreadable:
+        return 2
+    return 1 if any(d.is_error for d in found) else 0

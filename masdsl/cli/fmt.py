@@ -1,0 +1,112 @@
+"""`masc fmt FILE...`: rewrite specs in the canonical layout.
+
+Files are rewritten in place through a temporary file and `os.replace`, so a file is never
+left half-written. `--check` writes nothing and exits 1 when a file would change; `--diff`
+prints a unified diff instead of writing. `-` reads standard input and writes standard
+output. A file that does not parse is reported and left untouched (exit 1); a file that
+cannot be read or written is exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import os
+import sys
+import tempfile
+from typing import Any
+
+from masdsl.cli._files import ReadFailure, display_text, read_source
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "fmt", help="format specs in the canonical layout",
+        description="Format .mas specs in place (canonical, idempotent, keeps comments).")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="spec files; - reads stdin")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 and list the files that would change")
+    mode.add_argument("--diff", action="store_true",
+                      help="write nothing; print a unified diff of the changes")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from masdsl.diagnostics import MasError
+    from masdsl.formatter import format_source
+    from masdsl.parser import decode_source
+    from masdsl.render import render_diagnostics
+
+    status = 0
+    changed = unchanged = 0
+    for name in args.files:
+        try:
+            source = read_source(name)
+        except ReadFailure as failure:
+            print(failure, file=sys.stderr)
+            status = 2
+            continue
+        try:
+            original = decode_source(source.data, source.path)
+            formatted = format_source(original, source.path)
+        except MasError as error:
+            sys.stderr.write(render_diagnostics(
+                error.diagnostics, {source.path: display_text(source.data)}, "full"))
+            print(f"masc: {source.path} was not formatted: it does not parse",
+                  file=sys.stderr)
+            status = max(status, 1)
+            continue
+        if formatted == original:
+            unchanged += 1
+            if source.is_stdin and not (args.check or args.diff):
+                sys.stdout.write(formatted)
+            continue
+        changed += 1
+        if args.diff:
+            sys.stdout.writelines(difflib.unified_diff(
+                original.splitlines(keepends=True), formatted.splitlines(keepends=True),
+                fromfile=source.path, tofile=source.path))
+            status = max(status, 1)
+        elif args.check:
+            print(f"would reformat {source.path}")
+            status = max(status, 1)
+        elif source.is_stdin:
+            sys.stdout.write(formatted)
+        else:
+            try:
+                write_atomically(source.path, formatted)
+            except OSError as error:
+                print(f"masc: cannot write {source.path}: {error.strerror or error}",
+                      file=sys.stderr)
+                status = 2
+    if not (len(args.files) == 1 and args.files[0] == "-"):
+        verb = "would be reformatted" if args.check or args.diff else "reformatted"
+        print(f"{_files(changed)} {verb}, {_files(unchanged)} already formatted",
+              file=sys.stderr)
+    return status
+
+
+def _files(count: int) -> str:
+    return f"{count} file" if count == 1 else f"{count} files"
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Replace `path` with `text` (UTF-8) so that readers see the old or the new file, never
+    a partial one; the file's permission bits are kept."""
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = os.stat(path).st_mode & 0o7777
+    descriptor, temporary = tempfile.mkstemp(
+        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

@@ -1,0 +1,74 @@
+"""What to tell a model about the answer format, and how to show a value in another prompt.
+
+`format_instructions(type)` is appended to an agent's prompt; it is short and concrete (an
+example line) because a 135M model copies examples far better than it follows descriptions.
+`retry_message(type, failure)` is the user message after a reply `runtime.values.parse_value`
+could not read. `render_value(value, type)` shows a value as an input to another agent.
+"""
+
+from __future__ import annotations
+
+import json
+
+from masdsl.types import Enum, List, Primitive, Type
+from runtime.values import ParseFailure, Value, to_json
+
+
+def _example_items(element: Type) -> str:
+    if isinstance(element, List):
+        return "[[1, 2], [3]]"
+    if isinstance(element, Enum):
+        return json.dumps(list(element.members[:2]))
+    return {"number": "[3, 1.5, 42]", "bool": "[true, false]", "code": '["print(1)", "x = 2"]',
+            "text": '["first item", "second item"]'}[element.name]
+
+
+def format_instructions(type_: Type) -> str:
+    """The lines to append to a prompt so the reply can be parsed as `type_`."""
+    if isinstance(type_, List):
+        return ("End your reply with one line: ANSWER: followed by a JSON list.\n"
+                f"For example: ANSWER: {_example_items(type_.element)}")
+    if isinstance(type_, Enum):
+        return ("End your reply with one line: ANSWER: followed by exactly one of: "
+                f"{', '.join(type_.members)}.\nFor example: ANSWER: {type_.members[0]}")
+    return {
+        "number": "End your reply with one line: ANSWER: followed by the number only.\n"
+                  "For example: ANSWER: 42",
+        "bool": "End your reply with one line: ANSWER: yes or ANSWER: no",
+        "code": "Put your complete final code in one fenced code block:\n```\n<code>\n```",
+        "text": "End your reply with one line: ANSWER: followed by your final answer.",
+    }[type_.name]
+
+
+def retry_message(type_: Type, failure: ParseFailure) -> str:
+    """The message that asks the model to answer again in the right format."""
+    return f"I could not read your answer ({failure.reason}).\n{format_instructions(type_)}"
+
+
+def _scalar(value: Value, type_: Primitive | Enum) -> str:
+    if isinstance(type_, Enum):
+        return str(value)
+    if type_.name == "bool":
+        return "yes" if value is True else "no"
+    if type_.name == "number" and isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.12g}"
+    if type_.name == "code":
+        return f"```\n{str(value).rstrip()}\n```"
+    return str(value)
+
+
+def render_value(value: Value, type_: Type) -> str:
+    """`value` as prompt text: numbers plainly, bools as yes/no, code fenced, lists numbered
+    one item per line (nested lists as JSON); raises ValueError if `value` is not a `type_`."""
+    data = to_json(value, type_)  # validates
+    if isinstance(type_, List):
+        assert isinstance(value, tuple)
+        if not value:
+            return "(empty list)"
+        if isinstance(type_.element, List):
+            return json.dumps(data)
+        element = type_.element
+        separator = "\n" if isinstance(element, Primitive) and element.name == "code" else " "
+        return "\n".join(f"{index}.{separator}{_scalar(item, element)}"
+                         for index, item in enumerate(value, start=1))
+    return _scalar(value, type_)
