@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 
 JsonValue = Any  # JSON-compatible values (outputs, verifier details)
 OUTPUT_CHARS = 2_000  # outputs and designs are truncated to this many characters
+_SYNTAX = re.compile(r": MAS00\d ")  # a rendered syntax diagnostic
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,14 @@ class Outcome:
     def key(self) -> tuple[str, int]:
         return (self.item_id, self.sample)
 
+    @property
+    def parsed(self) -> bool | None:
+        """Designer mode: whether the design parsed (no syntax diagnostic, MAS001-MAS005),
+        whatever the checker then said; None in system mode."""
+        if self.compiled is None:
+            return None
+        return self.compiled or not any(_SYNTAX.search(line) for line in self.diagnostics)
+
     def to_json(self) -> dict[str, JsonValue]:
         record = asdict(self)
         record["diagnostics"] = list(self.diagnostics)
@@ -68,7 +78,9 @@ class Outcome:
 class Summary:
     """Aggregates over a run's outcomes. Accuracy is the fraction of executions judged
     correct (pass@1 averaged over samples); costs are means per execution, designer calls
-    included. `compile_rate` is the fraction of designs that compiled (designer mode)."""
+    included. In designer mode `parse_rate` is the fraction of designs that parsed and
+    `compile_rate` the fraction that also passed the checker and matched the task's
+    interface (both None in system mode)."""
 
     executions: int
     items: int
@@ -79,11 +91,13 @@ class Summary:
     mean_completion_tokens: float
     failed: int
     compile_rate: float | None
+    parse_rate: float | None = None
 
 
 def summarize(outcomes: Sequence[Outcome]) -> Summary:
     count = len(outcomes)
     designs = [o.compiled for o in outcomes if o.compiled is not None]
+    parsed = [o.parsed for o in outcomes if o.parsed is not None]
 
     def mean(values: Sequence[float]) -> float:
         return sum(values) / len(values) if values else 0.0
@@ -98,6 +112,7 @@ def summarize(outcomes: Sequence[Outcome]) -> Summary:
         mean_completion_tokens=mean([o.completion_tokens for o in outcomes]),
         failed=sum(1 for o in outcomes if o.status != "ok"),
         compile_rate=mean([1.0 if ok else 0.0 for ok in designs]) if designs else None,
+        parse_rate=mean([1.0 if ok else 0.0 for ok in parsed]) if parsed else None,
     )
 
 
@@ -164,7 +179,7 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-TABLE_HEADER = ("| task | system | engine / model | items | runs | accuracy | compile rate "
+TABLE_HEADER = ("| task | system | engine / model | items | runs | accuracy | parse / compile "
                 "| LLM calls / run | tokens / run | wall s |\n"
                 "|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -172,8 +187,9 @@ TABLE_HEADER = ("| task | system | engine / model | items | runs | accuracy | co
 def table_row(result: Mapping[str, JsonValue]) -> str:
     """One markdown row for a result file's content."""
     summary = result["summary"]
-    compile_rate = summary.get("compile_rate")
-    shown_rate = "—" if compile_rate is None else f"{100 * compile_rate:.0f}%"
+    compile_rate, parse_rate = summary.get("compile_rate"), summary.get("parse_rate")
+    shown_rate = "—" if compile_rate is None else (
+        f"{100 * (parse_rate or 0):.0f}% / {100 * compile_rate:.0f}%")
     tokens = summary["mean_prompt_tokens"] + summary["mean_completion_tokens"]
     model = result.get("model") or "default"
     return (f"| {result['task']} | {result['system']} | {result['engine']} / {model} "

@@ -112,8 +112,9 @@ def test_spec_with_errors_is_a_failure_per_item(tmp_path: Path) -> None:
 
 def test_designer_mode_records_compile_success_per_item(tmp_path: Path) -> None:
     spec = Path(SINGLE).read_text()
+    no_flow = "mas parsed_only {\n  input question: text\n  output answer: number\n}\n"
     replies = iter([f"Here:\n```\n{spec}\n```", "mas oops {", f"```\n{spec}\n```",
-                    "no spec at all"])
+                    no_flow])
 
     def reply(request: ChatRequest) -> str:
         if "Design a multi-agent system" in last_user(request):
@@ -126,6 +127,8 @@ def test_designer_mode_records_compile_success_per_item(tmp_path: Path) -> None:
     compiled = [o["compiled"] for o in result["items"]]
     assert compiled == [True, False, True, False]
     assert result["summary"]["compile_rate"] == 0.5
+    assert result["summary"]["parse_rate"] == 0.75  # the spec without a flow parses
+    assert any("MAS307" in line for line in result["items"][3]["diagnostics"])
     assert result["summary"]["accuracy"] == 0.5
     failed = result["items"][1]
     assert failed["status"] == "compile_error" and failed["diagnostics"]
