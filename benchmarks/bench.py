@@ -132,6 +132,13 @@ def _failure(item: Item, sample: int, diagnostics: Sequence[str], *,
                    completion_tokens=completion_tokens)
 
 
+def _question(item: Item) -> str:
+    """What the designer is shown: the `question` input, or every input by name."""
+    if "question" in item.inputs:
+        return item.inputs["question"]
+    return "\n".join(f"{name}: {value}" for name, value in item.inputs.items())
+
+
 def _rendered(diagnostics: Sequence[Any]) -> list[str]:
     from masdsl.render import render_concise
 
@@ -208,8 +215,6 @@ class _Runner:
         """Designer mode: one design for the item; compile; run it unless design-only."""
         from runtime.designer import design_from_completion, design_request, library
         from runtime.engines.base import Sampling
-        from trainer.rollout import _question
-
         assert self.designer is not None
         examples = library(("single_agent", "self_consistency", "solver_verifier"))
         request = design_request(
