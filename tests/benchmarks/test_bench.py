@@ -153,6 +153,28 @@ def test_design_only_runs_nothing_but_the_designer(tmp_path: Path) -> None:
     assert result["system"] == "designer[embedded]-compile"
 
 
+def test_no_comments_grammar_drops_the_comment_rule(tmp_path: Path) -> None:
+    from lark import Lark
+    from lark.exceptions import UnexpectedInput
+
+    import grammar
+    from benchmarks.bench import grammar_without_comments
+
+    strict = Lark(grammar_without_comments(), parser="lalr", lexer="contextual")
+    spec = Path(SINGLE).read_text()
+    without = "\n".join(line for line in spec.splitlines() if not line.startswith("#"))
+    strict.parse(without)
+    with pytest.raises(UnexpectedInput):
+        strict.parse(spec)  # the leading comment line
+    engine = ScriptedEngine(lambda request: without)
+    engine.capabilities = Capabilities(batching=True, logprobs=True, grammar=True,
+                                       token_ids=True, max_context=1 << 20)
+    run_bench(config(system=None, designer="embedded", design_only=True, no_comments=True,
+                     limit=1), tmp_path, engine=engine)
+    assert engine.requests[0].grammar == grammar_without_comments()
+    assert engine.requests[0].grammar != grammar.grammar_text()
+
+
 def test_unknown_task_exits_2_listing_the_tasks(capsys: pytest.CaptureFixture[str],
                                                 tmp_path: Path) -> None:
     code = main(["bench", "no_such_task", "--system", SINGLE, "--out", str(tmp_path)])
