@@ -382,6 +382,10 @@ def _make_engine(config: BenchConfig, model: str | None) -> Engine:
 
 
 def _check_identity(found: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """Refuse to resume across a change of settings; a setting the progress file predates
+    counts as its default."""
+    defaults = BenchConfig(task="").identity()
+    found = {**defaults, **found}
     differing = sorted(key for key in wanted if found.get(key) != wanted[key])
     if differing:
         details = ", ".join(f"{key}: was {found.get(key)!r}, now {wanted[key]!r}"
