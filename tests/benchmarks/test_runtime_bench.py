@@ -103,3 +103,24 @@ def test_cli_overhead_only_writes_markdown(tmp_path, capsys) -> None:  # type: i
     text = output.read_text()
     assert "| layers | 10 |" in text and "langgraph" in text
     assert "Scheduler overhead" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_throughput_on_the_embedded_engine_at_a_tiny_size() -> None:
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("runtime.engines.llamacpp")
+    from benchmarks.runtime import embedded_engine
+
+    async def measure():  # type: ignore[no-untyped-def]
+        engine = embedded_engine()
+        try:
+            return await measure_throughput(engine, spec_ir(max_tokens=4), executions=2)
+        finally:
+            await engine.close()
+
+    result = asyncio.run(measure())
+    assert result.llm_calls >= 6  # 2 executions x 3 samples, plus any format retries
+    # every run generated tokens (llama.cpp logits can differ slightly with the batch's
+    # composition, so the counts need not be identical)
+    assert min(result.concurrent_tokens, result.raw_tokens, result.sequential_tokens) > 0
+    assert result.raw_tokens <= 4 * result.llm_calls
