@@ -223,10 +223,12 @@ class _Layout:
             if node.otherwise is None:
                 self._close(depth, node.then)
             else:
-                other = node.otherwise
-                self.lines.append(_Line(depth, "} else {", node.then.span.end - 1,
-                                        other.span.start + 1, other.span.line, depth + 1))
-                self._block(depth, other)
+                # `} else {` is one line; it takes a comment that followed the `}` (in
+                # canonical text that is also the comment after the `{`).
+                then = node.then.span
+                self.lines.append(_Line(depth, "} else {", then.end - 1, then.end,
+                                        then.end_line, depth + 1))
+                self._block(depth, node.otherwise)
         elif isinstance(node, ast.Match):
             self._open(depth, f"match {node.subject.value}", node.span.start, node.subject)
             for case in node.cases:

@@ -81,7 +81,6 @@ def test_check_missing_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_check_reports_checker_diagnostics(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("masdsl.checker", reason="the checker (branch `checker`) is not merged")
     spec = tmp_path / "undefined.mas"
     spec.write_text("mas s {\n  output a: text\n  flow {\n    a = nowhere\n  }\n}\n")
     assert main(["check", "--output-format", "concise", str(spec)]) == 1
@@ -186,3 +185,13 @@ def test_atomic_write_failure_keeps_the_original(tmp_path: Path) -> None:
 def test_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fmt"]) == 2
     assert main(["check", "--output-format", "fancy", "x.mas"]) == 2
+
+
+def test_check_warnings_alone_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "unused.mas"
+    spec.write_text(CLEAN.replace("  flow {", "  agent idle {\n    role \"Idle.\"\n  }\n\n"
+                                             "  flow {"))
+    assert main(["check", "--output-format", "concise", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert f"{spec}:9:9: MAS105" in out
+    assert out.endswith("Found 1 warning.\n")

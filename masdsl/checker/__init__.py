@@ -20,13 +20,15 @@ from masdsl.checker.context import RESERVED, Context
 from masdsl.checker.declarations import declare
 from masdsl.checker.expressions import Scope
 from masdsl.checker.flow import check_block, collect_bound_names
+from masdsl.construct import trusted
 from masdsl.diagnostics import Diagnostic, sort_diagnostics
 from masdsl.limits import Limits
-from masdsl.spans import Span
+from masdsl.spans import NO_SPAN
 from masdsl.types import Type
 
 DEFAULT_TOOLS: frozenset[str] = frozenset({"python", "calculator"})
 _DEFAULT_LIMITS = Limits()
+_analysis = trusted(Analysis)
 
 __all__ = ["BUILTINS", "DEFAULT_TOOLS", "AgentSettings", "Analysis", "Builtin",
            "ExpressionKey", "Param", "ValueKind", "analyze", "check"]
@@ -41,8 +43,7 @@ def analyze(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,
     an agent's `model` may name besides `executor` and `designer` (None: any name)."""
     ctx = Context(limits=limits, tools=frozenset(tools), engines=engines, path=program.path)
     if program.span.end > limits.max_bytes:
-        ctx.report("MAS407", Span.model_construct(
-            start=0, end=0, line=1, column=1, end_line=1, end_column=1),
+        ctx.report("MAS407", NO_SPAN,
             f"the spec is over {limits.max_bytes:,} bytes", help="split the system or raise "
             "max_bytes")
     declare(ctx, program)
@@ -78,7 +79,7 @@ def analyze(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,
         for name, bound_type in source.items():
             if bound_type is not None:
                 bindings.setdefault(name, bound_type)
-    return Analysis.model_construct(
+    return _analysis(
         diagnostics=tuple(sort_diagnostics(ctx.diagnostics)),
         type_aliases={name: alias for name, alias in ctx.type_aliases.items()
                       if alias is not None},

@@ -16,10 +16,15 @@ from dataclasses import dataclass, field
 
 from masdsl import ast
 from masdsl.checker.analysis import AgentSettings, ExpressionKey
+from masdsl.construct import trusted
 from masdsl.diagnostics import CODES, Diagnostic, Severity
 from masdsl.limits import Limits
 from masdsl.spans import Span
 from masdsl.types import Enum, List, Primitive, Type
+
+_diagnostic = trusted(Diagnostic)
+_list = trusted(List)
+_span = trusted(Span)
 
 RESERVED = frozenset({"ensemble", "vote", "debate", "reflect", "text", "number", "bool",
                       "code", "list", "enum", "end", "true", "false"})
@@ -59,7 +64,7 @@ class Context:
         if self.muted:
             return
         severity, _ = CODES[code]
-        self.diagnostics.append(Diagnostic.model_construct(
+        self.diagnostics.append(_diagnostic(
             code=code, severity=severity, span=span, message=message, help=help,
             path=self.path))
 
@@ -69,21 +74,27 @@ class Context:
             self.expression_types[(expr.span.start, expr.span.end, kind)] = value_type
         return value_type
 
-    def count_node(self, span: Span) -> None:
-        """Count one statement or call against `max_nodes` (MAS405, reported once)."""
+    def count_node(self, span: Span, head: bool = False) -> None:
+        """Count one statement or call against `max_nodes` (MAS405, reported once at `span`,
+        or at its first character when `head`)."""
         if self.muted:
             return
         self.node_count += 1
         if self.node_count == self.limits.max_nodes + 1:
-            self.report("MAS405", span, f"the flow has more than {self.limits.max_nodes} "
+            where = head_span(span, 1) if head else span
+            self.report("MAS405", where, f"the flow has more than {self.limits.max_nodes} "
                         "statements and calls", help="split the system or raise max_nodes")
 
-    def too_deep(self, depth: int, span: Span) -> bool:
-        """True (after reporting MAS406) when `depth` exceeds `max_depth`: stop descending."""
+    def too_deep(self, depth: int, span: Span, head: bool = False) -> bool:
+        """True (after reporting MAS406 at `span`, or its first character when `head`) when
+        `depth` exceeds `max_depth`: the caller stops descending."""
         if depth <= self.limits.max_depth:
             return False
+        if self.walk_cut_short or self.muted:
+            return True  # one MAS406 per spec, reported by the real walk, not an inference
         self.walk_cut_short = True
-        self.report("MAS406", span, f"nesting deeper than {self.limits.max_depth} blocks "
+        where = head_span(span, 1) if head else span
+        self.report("MAS406", where, f"nesting deeper than {self.limits.max_depth} blocks "
                     "and calls", help="bind inner calls to names first, then use the names")
         return True
 
@@ -106,7 +117,7 @@ def same_type(left: Type, right: Type) -> bool:
 
 def list_of(element: Type) -> List:
     """`list[element]` without re-validating an already valid type."""
-    return List.model_construct(element=element)
+    return _list(element=element)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
@@ -124,7 +135,7 @@ def is_integer(node: object) -> bool:
 def head_span(span: Span, length: int) -> Span:
     """The first `length` characters of a one-line start of `span` (a keyword's span)."""
     end = min(span.end, span.start + length)
-    return Span.model_construct(start=span.start, end=end, line=span.line, column=span.column,
+    return _span(start=span.start, end=end, line=span.line, column=span.column,
                                 end_line=span.line, end_column=span.column + (end - span.start))
 
 

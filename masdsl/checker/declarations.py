@@ -21,8 +21,10 @@ from masdsl.checker.analysis import (
 )
 from masdsl.checker.context import RESERVED, Context, head_span, is_integer, suggest
 from masdsl.checker.typenames import TypeResolver
+from masdsl.construct import trusted
 from masdsl.types import TEXT, Type
 
+_agent_settings = trusted(AgentSettings)
 _KIND_WORDS = {"input": "an input", "output": "an output", "type_decl": "a type",
                "agent": "an agent"}
 
@@ -108,7 +110,7 @@ def agent_settings(ctx: Context, agent: ast.AgentDecl, resolver: TypeResolver) -
         found = values.get(key)
         return found if isinstance(found, int | float) else default
 
-    return AgentSettings.model_construct(
+    return _agent_settings(
         name=agent.name.value, output=output, role=role if isinstance(role, str) else "",
         tools=tool_names, max_tool_turns=int(number("max_tool_turns", default_turns)),
         temperature=float(number("temperature", DEFAULT_TEMPERATURE)),

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from masdsl import ast
 from masdsl.checker.context import Context, list_of, suggest
+from masdsl.construct import trusted
 from masdsl.types import BOOL, CODE, NUMBER, TEXT, Enum, Type
 
+_enum = trusted(Enum)
 _PRIMITIVES: dict[str, Type] = {"text": TEXT, "number": NUMBER, "bool": BOOL, "code": CODE}
 
 
@@ -62,7 +64,7 @@ class TypeResolver:
                 continue
             seen.add(member.value)
             members.append(member.value)
-        return Enum.model_construct(members=tuple(members), name=alias)
+        return _enum(members=tuple(members), name=alias)
 
     def _unknown(self, name: ast.Name) -> None:
         value = name.value

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules, in the order `masc --help` lists them.
-COMMANDS: tuple[str, ...] = ("check", "fmt", "compile", "graph", "grammar")
+COMMANDS: tuple[str, ...] = ("check", "fmt", "compile", "graph", "run", "design", "grammar")
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
 
@@ -28,13 +28,16 @@ def _version() -> str:
         return "0+unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser. With `only`, just that subcommand's module is imported and
+    registered (what `main` does when the command is known: `masc check` never imports the
+    modules of `run` or `train`); otherwise every subcommand, for `masc --help`."""
     parser = argparse.ArgumentParser(
         prog="masc", description="The masdsl compiler: check, format, compile, run and train "
         "multi-agent LLM systems written in .mas specs.")
     parser.add_argument("--version", action="version", version=f"masc {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (only,) if only in COMMANDS else COMMANDS:
         module = importlib.import_module(f"masdsl.cli.{name.replace('-', '_')}")
         module.register(subparsers)
     return parser
@@ -42,9 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `masc` with `argv` (default: the process's arguments) and return the exit code."""
-    parser = build_parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in arguments if not arg.startswith("-")), None)
+    parser = build_parser(command)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exit_:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exit_.code or 0)
     if args.command is None:

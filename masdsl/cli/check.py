@@ -25,6 +25,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from masdsl.checker import check
     from masdsl.diagnostics import Diagnostic, MasError, sort_diagnostics
     from masdsl.parser import decode_source, parse
     from masdsl.render import render_diagnostics
@@ -45,23 +46,9 @@ def run(args: argparse.Namespace) -> int:
         except MasError as error:
             found.extend(error.diagnostics)
             continue
-        found.extend(_check(program))
+        found.extend(check(program))
     found = sort_diagnostics(found)
     sys.stdout.write(render_diagnostics(found, sources, args.output_format))
     if unreadable:
         return 2
     return 1 if any(d.is_error for d in found) else 0
-
-
-def _check(program: Any) -> list[Any]:
-    """The checker's diagnostics. The checker lives in `masdsl.checker`; until it is merged,
-    only the parser's diagnostics are reported."""
-    import importlib
-
-    try:
-        checker = importlib.import_module("masdsl.checker")
-    except ModuleNotFoundError as error:
-        if error.name != "masdsl.checker":
-            raise
-        return []
-    return list(checker.check(program))

@@ -1,0 +1,77 @@
+"""Packing samples for the loss, and one update on a tiny randomly initialised Llama."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from trainer.config import LossConfig, PolicyConfig
+from trainer.schedule import Role
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from trainer.batch import TokenSample, pack, select_active  # noqa: E402
+from trainer.policy import make_policy, make_trainable  # noqa: E402
+from trainer.update import update_policy  # noqa: E402
+
+DESIGN = TokenSample(Role.DESIGNER, (1, 2), (3, 4, 5), (-0.1, -0.2, -0.3), (0.5, 0.5, 0.0))
+TURN = TokenSample(Role.EXECUTOR, (7,), (8,), (-1.0,), (-2.0,))
+
+
+def test_pack_aligns_completion_tokens_with_shifted_logprobs() -> None:
+    batch = pack([DESIGN, TURN], pad_id=0)
+    assert batch.input_ids.tolist() == [[1, 2, 3, 4, 5], [7, 8, 0, 0, 0]]
+    assert batch.attention_mask.tolist() == [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]
+    assert batch.loss_mask.tolist() == [[0, 1, 1, 1], [1, 0, 0, 0]]
+    assert batch.advantages.tolist() == [[0.0, 0.5, 0.5, 0.0], [-2.0, 0.0, 0.0, 0.0]]
+    assert batch.old_logprobs.flatten().tolist() == pytest.approx(
+        [0.0, -0.1, -0.2, -0.3, -1.0, 0.0, 0.0, 0.0])
+    assert batch.tokens == 4
+
+
+def test_inactive_roles_are_dropped_and_bad_samples_rejected() -> None:
+    assert select_active([DESIGN, TURN], {Role.EXECUTOR}) == [TURN]
+    assert select_active([DESIGN, TURN], {Role.DESIGNER, Role.EXECUTOR}) == [DESIGN, TURN]
+    with pytest.raises(ValueError, match="differ in length: 2, 1, 2"):
+        TokenSample(Role.DESIGNER, (1,), (2, 3), (0.0,), (0.0, 0.0))
+    with pytest.raises(ValueError, match="nothing to pack"):
+        pack([], pad_id=0)
+
+
+def tiny_policy(seed: int) -> Any:
+    torch.manual_seed(seed)
+    config = transformers.LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32,
+                                      num_hidden_layers=2, num_attention_heads=2,
+                                      num_key_value_heads=1, max_position_embeddings=32)
+    model = transformers.LlamaForCausalLM(config)
+    return make_policy(make_trainable(model, PolicyConfig(finetune="full")),
+                       LossConfig(learning_rate=1e-2, max_grad_norm=100.0))
+
+
+def test_micro_batches_give_the_gradient_of_one_token_mean() -> None:
+    samples = [DESIGN, TURN, TokenSample(Role.EXECUTOR, (9, 10), (11, 12), (-3.0, -3.0),
+                                         (1.0, -1.0))]
+    whole = update_policy(tiny_policy(0), samples, 0, LossConfig(max_grad_norm=100.0),
+                          micro_batch_size=3)
+    split = update_policy(tiny_policy(0), samples, 0, LossConfig(max_grad_norm=100.0),
+                          micro_batch_size=1)
+    assert whole["tokens"] == split["tokens"] == 6.0
+    assert whole["grad_norm"] > 0 and math.isfinite(whole["grad_norm"])
+    assert split["grad_norm"] == pytest.approx(whole["grad_norm"], rel=1e-4)
+    assert split["loss"] == pytest.approx(whole["loss"], rel=1e-4)
+
+
+def test_update_changes_the_weights_and_kl_needs_a_reference() -> None:
+    policy = tiny_policy(1)
+    before = [p.detach().clone() for p in policy.model.parameters()]
+    update_policy(policy, [DESIGN], 0, LossConfig())
+    assert any(not torch.equal(a, b) for a, b in zip(before, policy.model.parameters(),
+                                                      strict=True))
+    with pytest.raises(ValueError, match="needs a reference policy"):
+        update_policy(policy, [DESIGN], 0, LossConfig(kl_coef=0.1))
+    metrics = update_policy(policy, [DESIGN], 0, LossConfig(kl_coef=0.1),
+                            reference=tiny_policy(1))
+    assert metrics["kl"] > 0

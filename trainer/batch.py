@@ -1,0 +1,88 @@
+"""Pack token-level training samples of both roles into padded tensors for the loss.
+
+A `TokenSample` is one completion (a design, or one executor turn) with the prompt it was
+sampled from, the rollout's log-probabilities and the per-token advantages from
+`trainer.credit`. `pack` keeps the samples of the active roles (an inactive role's tokens
+carry no loss, so they are not even forwarded) and right-pads them into tensors aligned
+with `trainer.policy.token_logprobs` (position `t` scores token `t + 1`)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trainer.schedule import Role
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class TokenSample:
+    """One completion to train on; the three per-token tuples have one entry per completion
+    token."""
+
+    role: Role
+    prompt_ids: tuple[int, ...]
+    completion_ids: tuple[int, ...]
+    old_logprobs: tuple[float, ...]
+    advantages: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        sizes = {len(self.completion_ids), len(self.old_logprobs), len(self.advantages)}
+        if len(sizes) != 1:
+            raise ValueError(f"completion ids, old logprobs and advantages differ in length: "
+                             f"{len(self.completion_ids)}, {len(self.old_logprobs)}, "
+                             f"{len(self.advantages)}")
+        if not self.prompt_ids:
+            raise ValueError("a sample needs at least one prompt token")
+
+
+@dataclass(frozen=True)
+class PackedBatch:
+    """Right-padded tensors: `input_ids`/`attention_mask` are `[batch, length]`; `loss_mask`,
+    `advantages`, `old_logprobs` are `[batch, length - 1]` (shifted like the logprobs)."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    loss_mask: torch.Tensor
+    advantages: torch.Tensor
+    old_logprobs: torch.Tensor
+
+    @property
+    def tokens(self) -> int:
+        """Completion tokens that carry loss."""
+        return int(self.loss_mask.sum())
+
+
+def select_active(samples: Sequence[TokenSample],
+                  active_roles: Collection[Role]) -> list[TokenSample]:
+    """The samples whose role is trained at this step, in order."""
+    return [sample for sample in samples if sample.role in active_roles]
+
+
+def pack(samples: Sequence[TokenSample], pad_id: int) -> PackedBatch:
+    """Right-pad `samples` (at least one) into a `PackedBatch`; only completion tokens are
+    in the loss mask."""
+    import torch
+
+    if not samples:
+        raise ValueError("nothing to pack")
+    length = max(len(s.prompt_ids) + len(s.completion_ids) for s in samples)
+    rows = len(samples)
+    input_ids = torch.full((rows, length), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((rows, length), dtype=torch.long)
+    loss_mask = torch.zeros((rows, length - 1), dtype=torch.float32)
+    advantages = torch.zeros((rows, length - 1), dtype=torch.float32)
+    old_logprobs = torch.zeros((rows, length - 1), dtype=torch.float32)
+    for row, sample in enumerate(samples):
+        ids = sample.prompt_ids + sample.completion_ids
+        input_ids[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[row, :len(ids)] = 1
+        # completion token k sits at position len(prompt) + k, scored at shifted index - 1
+        first, last = len(sample.prompt_ids) - 1, len(ids) - 1
+        loss_mask[row, first:last] = 1.0
+        advantages[row, first:last] = torch.tensor(sample.advantages, dtype=torch.float32)
+        old_logprobs[row, first:last] = torch.tensor(sample.old_logprobs, dtype=torch.float32)
+    return PackedBatch(input_ids, attention_mask, loss_mask, advantages, old_logprobs)
