@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,10 @@ class _Absent:
 
 
 ABSENT = _Absent()
+
+AgentRunner = Callable[[AgentNode, Sequence[AgentInput], TurnContext], Awaitable[AgentOutcome]]
+"""How an agent node is run: `runtime.agent_turn.run_agent` unless told otherwise (a
+benchmark wraps it to time the node work apart from the scheduler's)."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +136,11 @@ class Executor:
     `designer`, or any name an agent's `model` field uses)."""
 
     def __init__(self, ir: IR, engines: Mapping[str, Engine], *,
-                 tools: ToolRegistry | None = None, budget: Budget | None = None) -> None:
+                 tools: ToolRegistry | None = None, budget: Budget | None = None,
+                 agent_runner: AgentRunner = run_agent) -> None:
         self.plan = Plan.of(ir)
         self.engines = engines
+        self.agent_runner = agent_runner
         self.tools = tools if tools is not None else default_tools()
         self.budget = budget or Budget()
 
@@ -349,7 +355,7 @@ class Executor:
             edge = next((e for e in node_plan.data_edges if e.target_port == port.name), None)
             raw = edge is not None and edge.source_port == TEXT
             agent_inputs.append(AgentInput(port.name, value, port.type, raw_text=raw))
-        outcome: AgentOutcome = await run_agent(node, agent_inputs, state.context)
+        outcome: AgentOutcome = await self.agent_runner(node, agent_inputs, state.context)
         state.values[(node.id, OUT)] = ABSENT if outcome.value is None else outcome.value
         state.values[(node.id, TEXT)] = outcome.text if outcome.text else ABSENT
         if outcome.failure is not None:
