@@ -24,6 +24,7 @@ from typing import Any
 from benchmarks.tasks.base import Task
 from runtime.designer import library
 from runtime.engines.base import Completion, Sampling
+from runtime.trace import TurnRecord
 from trainer.config import TrainConfig
 from trainer.credit import DesignSample, ExecutionSample
 from trainer.design_spans import design_sample
@@ -38,31 +39,18 @@ EXAMPLES = ("single_agent", "self_consistency", "solver_verifier")
 
 
 @dataclass(frozen=True)
-class SequenceRecord:
-    """One sampled completion: its prompt, its tokens and their rollout logprobs."""
-
-    prompt_ids: tuple[int, ...]
-    completion_ids: tuple[int, ...]
-    logprobs: tuple[float, ...]
-
-
-@dataclass(frozen=True)
 class UnitRecord:
     """What the trainer side needs of one unit (plain data: it crosses Ray by pickle).
 
+    `designer` is the designer's completion (prompt ids, token ids, logprobs);
     `executions[i].turns[j]` and `turns[i][j]` describe the same executor turn."""
 
     group: str
     design: DesignSample
-    designer: SequenceRecord
+    designer: Completion
     design_return: float
     executions: tuple[ExecutionSample, ...]
-    turns: tuple[tuple[SequenceRecord, ...], ...]
-
-
-def _sequence(completion: Completion) -> SequenceRecord:
-    return SequenceRecord(tuple(completion.prompt_token_ids), tuple(completion.token_ids),
-                          tuple(completion.logprobs))
+    turns: tuple[tuple[TurnRecord, ...], ...]
 
 
 def unit_record(group: str, design_id: str, done: DesignRollout, tokenizer: Any,
@@ -75,16 +63,14 @@ def unit_record(group: str, design_id: str, done: DesignRollout, tokenizer: Any,
     sample = design_sample(group, design_id, text, offsets, design.offset, design.compiled,
                            design.diagnostics)
     executions: list[ExecutionSample] = []
-    turns: list[tuple[SequenceRecord, ...]] = []
+    turns: list[tuple[TurnRecord, ...]] = []
     if design.compiled is not None:
         ir = design.compiled.ir
         for run in done.executions:
             executions.append(execution_sample(design_id, run.reward, run.result.turns, ir))
-            turns.append(tuple(SequenceRecord(tuple(t.prompt_token_ids),
-                                              tuple(t.completion_token_ids), tuple(t.logprobs))
-                               for t in run.result.turns))
+            turns.append(tuple(run.result.turns))
     mean = done.mean_reward
-    return UnitRecord(group=group, design=sample, designer=_sequence(completion),
+    return UnitRecord(group=group, design=sample, designer=completion,
                       design_return=compile_penalty if mean is None else mean,
                       executions=tuple(executions), turns=tuple(turns))
 
@@ -93,14 +79,14 @@ def openrlhf_sample(prompt: str, label: str, record: UnitRecord,
                     truncated: bool) -> dict[str, Any]:
     """OpenRLHF's sample dict for the designer completion of a unit, carrying the record."""
     designer = record.designer
-    start = len(designer.prompt_ids)
-    end = start + len(designer.completion_ids)
+    start = len(designer.prompt_token_ids)
+    end = start + len(designer.token_ids)
     turns = sum(len(t) for t in record.turns)
     mean_execution = (sum(e.reward for e in record.executions) / len(record.executions)
                       if record.executions else 0.0)
     return {
         "prompt": prompt, "label": label, "images": None, "mm_train_inputs": None,
-        "observation_tokens": [*designer.prompt_ids, *designer.completion_ids],
+        "observation_tokens": [*designer.prompt_token_ids, *designer.token_ids],
         "action_ranges": [(start, end)] if end > start else [],
         "rollout_log_probs": [0.0] * start + list(designer.logprobs),
         "reward": record.design_return, "scores": record.design_return,
