@@ -29,8 +29,6 @@ from trainer.openrlhf.credit_layout import (
 from trainer.openrlhf.unit import UnitRecord
 from trainer.schedule import BOTH, Role
 
-A = pytest.approx(1.0, abs=1e-5)  # a GRPO advantage of +1 (two values, eps 1e-6)
-
 
 def turn(completion: tuple[int, ...]) -> TurnRecord:
     return TurnRecord(execution_id="e", node_id="n1", turn_index=0, agent="solver",
@@ -60,12 +58,12 @@ def test_step_samples_apply_our_credit_per_design_token_and_per_turn() -> None:
     designer = [r.sample for r in rows if r.sample.role == Role.DESIGNER]
     executor = [r.sample for r in rows if r.sample.role == Role.EXECUTOR]
     # returns 0.5 and -1 (penalty) -> GRPO +1 / -1; design b: error token -1, the rest 0
-    assert designer[0].advantages == (A, A, A, A)
-    assert designer[1].advantages == (0.0, pytest.approx(-1.0, abs=1e-5))
+    assert designer[0].advantages == pytest.approx((1.0,) * 4, abs=1e-5)
+    assert designer[1].advantages == pytest.approx((0.0, -1.0), abs=1e-5)
     # executions rewarded 1 and 0 -> +1 / -1 on every token of their turns
     assert [s.completion_ids for s in executor] == [(20, 21), (22, 23)]
-    assert executor[0].advantages == (A, A)
-    assert executor[1].advantages == (pytest.approx(-1.0, abs=1e-5),) * 2
+    assert executor[0].advantages == pytest.approx((1.0, 1.0), abs=1e-5)
+    assert executor[1].advantages == pytest.approx((-1.0, -1.0), abs=1e-5)
     assert [r.reward for r in rows] == [0.5, -1.0, 1.0, 0.0]
 
 
@@ -78,7 +76,7 @@ def test_the_schedule_selects_roles() -> None:
 
 def test_sequence_mode_gives_every_designer_token_the_design_advantage() -> None:
     rows = step_samples(units(), CreditConfig(designer_mode="sequence"), {Role.DESIGNER})
-    assert rows[1].sample.advantages == (pytest.approx(-1.0, abs=1e-5),) * 2
+    assert rows[1].sample.advantages == pytest.approx((-1.0, -1.0), abs=1e-5)
 
 
 SAMPLE = TokenSample(Role.EXECUTOR, prompt_ids=(5, 6, 7), completion_ids=(8, 9),

@@ -64,8 +64,13 @@ def test_a_missing_model_is_reported_before_ray_is_asked(tmp_path: Path) -> None
 def test_more_gpus_than_ray_reports_fails_with_the_shape(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     submitted: list[list[str]] = []
+
+    def submit(argv: list[str]) -> int:
+        submitted.append(argv)
+        return 0
+
     code = launch(write(tmp_path, CLUSTER), out=out, err=err, cluster_gpus=lambda: 8.0,
-                  versions=no_problems, submit=lambda argv: submitted.append(argv) or 0)
+                  versions=no_problems, submit=submit)
     assert code == 2 and submitted == [] and out.getvalue() == ""
     message = err.getvalue()
     assert "asks for 40 GPU(s) (nodes=2 x gpus_per_node=8 + vllm_engines=4 x " \
