@@ -37,7 +37,7 @@ def generator_class(base: type[Any], train: TrainConfig, gpu: OpenRLHFConfig) ->
     """A subclass of OpenRLHF's `SamplesGenerator` that emits our rows."""
     schedule = Schedule(train.schedule.kind, train.schedule.switch_every)
 
-    class MasdslSamplesGenerator(base):  # type: ignore[misc, valid-type]
+    class MasdslSamplesGenerator(base):  # type: ignore[misc]
         masdsl_step = gpu.start_step
 
         def _process_response_into_experience(self, response: dict[str, Any],
@@ -51,7 +51,7 @@ def generator_class(base: type[Any], train: TrainConfig, gpu: OpenRLHFConfig) ->
             samples, pass_rate, consumed, exhausted = super().generate_samples(**generate_kwargs)
             if not samples:
                 return samples, pass_rate, consumed, exhausted
-            units = [getattr(sample, "masdsl_unit", None) for sample in samples]
+            units: list[Any] = [getattr(sample, "masdsl_unit", None) for sample in samples]
             if any(unit is None for unit in units):
                 raise RuntimeError("a rollout came back without a masdsl unit: is "
                                    "--train.agent_func_path trainer/openrlhf/agent_func.py?")
@@ -68,7 +68,7 @@ def generator_class(base: type[Any], train: TrainConfig, gpu: OpenRLHFConfig) ->
 def experience_maker_class(base: type[Any]) -> type[Any]:
     """A subclass of OpenRLHF's `RemoteExperienceMaker` that keeps our advantages."""
 
-    class MasdslExperienceMaker(base):  # type: ignore[misc, valid-type]
+    class MasdslExperienceMaker(base):  # type: ignore[misc]
         def compute_advantages_and_returns(self, experiences: list[Any]) -> list[Any]:
             return finalize_advantages(experiences)
 
