@@ -145,3 +145,26 @@ def test_adapter_turns_engine_problems_into_error_completions() -> None:
                                make_params=identity)
     (completion,) = asyncio.run(rejecting.generate([request(grammar="start: 'a'")]))
     assert completion.finish_reason == "error" and completion.error == "grammar rejected"
+
+
+def test_openrlhf_can_load_the_agent_file_by_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenRLHF loads `--train.agent_func_path` with `spec_from_file_location` and calls
+    `AgentExecutor()` without arguments; the configs come from the runtime env."""
+    import importlib.util
+
+    from trainer.openrlhf.command import JobPaths
+    from trainer.openrlhf.config import SETTINGS_VARIABLE, OpenRLHFConfig, settings_json
+    from trainer.openrlhf.launcher import job_paths
+
+    base = pytest.importorskip("openrlhf.utils.agent").AgentExecutorBase
+    paths: JobPaths = job_paths(config())
+    spec = importlib.util.spec_from_file_location("agent_module", paths.agent_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert issubclass(module.AgentExecutor, base)
+    monkeypatch.delenv(SETTINGS_VARIABLE, raising=False)
+    with pytest.raises(RuntimeError, match="masc train CONFIG --backend openrlhf"):
+        module.AgentExecutor()
+    monkeypatch.setenv(SETTINGS_VARIABLE, settings_json(config(5), OpenRLHFConfig(model="m")))
+    assert module.AgentExecutor().runner.train.rollout.executions_per_design == 5
