@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,7 +178,7 @@ class Executor:
                 status = "failed"
             result = ExecutionResult(ExecutionRecord(
                 execution_id=execution_id, spec=self.plan.ir.name, inputs=dict(inputs),
-                outputs=outputs, failures=state.failures, status=status,  # type: ignore[arg-type]
+                outputs=outputs, failures=state.failures, status=status,
                 llm_calls=tracker.llm_calls, prompt_tokens=tracker.prompt_tokens,
                 completion_tokens=tracker.completion_tokens, wall_s=tracker.elapsed(),
                 seed=seed), turns)
@@ -309,14 +308,14 @@ class Executor:
             put[(node.id, OUT)] = ABSENT
             put[(node.id, TIED)] = False
             return
-        scores: Counter[str] = Counter()
+        scores: dict[str, float] = {}
         first: dict[str, Value] = {}
         for index, value in enumerate(candidates):
             key = _value_key(value)
             first.setdefault(key, value)
             weight = node.weights[index] if node.strategy == "weighted" and node.weights and \
                 index < len(node.weights) else 1.0
-            scores[key] += weight
+            scores[key] = scores.get(key, 0.0) + weight
         best = max(scores.values())
         leaders = [key for key in first if scores[key] == best]
         tied = node.has_tiebreak and len(leaders) > 1
