@@ -16,6 +16,7 @@ side (`trainer.openrlhf.credit_layout`), not here.
 from __future__ import annotations
 
 import itertools
+import uuid
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -135,7 +136,8 @@ class UnitRunner:
             constrained=self.train.sampling.constrained, design_sampling=sampling,
             examples=self._examples)
         (done,) = question.designs
-        record = unit_record(label, f"{label}#{number}", done, tokenizer,
+        # Unique across rollout actors: two actors may run units of the same question.
+        record = unit_record(label, f"{number}-{uuid.uuid4().hex}", done, tokenizer,
                              self.train.credit.compile_penalty)
         truncated = done.design.completion.finish_reason == "length"
         return openrlhf_sample(prompt, label, record, truncated)
