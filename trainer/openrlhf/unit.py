@@ -36,7 +36,8 @@ from trainer.samples import execution_sample
 from trainer.tokens import token_char_offsets
 
 EXAMPLES = ("single_agent", "self_consistency", "solver_verifier")
-"""Baseline systems shown to the designer (as `runtime.designer.design` does)."""
+"""Baseline systems shown to the designer when the config does not say (as
+`runtime.designer.design` does)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,10 @@ class UnitRunner:
         self._make_params = make_params
         self._tasks: dict[str, Task] = dict(tasks or {})
         self._counter = itertools.count()
-        self._examples = library(EXAMPLES)
+        # The CPU trainer's `sampling.examples` (on branch trainloop) when the config has it,
+        # so both backends show the designer the same systems; else the runtime's default.
+        names = tuple(getattr(train.sampling, "examples", EXAMPLES))
+        self._examples = library(names) if names else []
 
     def task(self, name: str) -> Task:
         if name not in self._tasks:
