@@ -96,7 +96,11 @@ def launch(config_path: str | Path, *, dry_run: bool = False, out: IO[str] = sys
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     print(command.render(), file=out)
     run = submit or (lambda argv: subprocess.run(argv, check=False).returncode)
-    return run(command.argv())
+    try:
+        return run(command.argv())
+    except OSError as error:  # no `ray` executable on PATH
+        print(f"cannot run `ray job submit` ({error}); pip install 'masdsl[gpu]'", file=err)
+        return EXIT_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:

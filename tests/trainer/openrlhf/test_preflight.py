@@ -118,3 +118,13 @@ def test_a_good_config_writes_the_prompts_and_submits(tmp_path: Path) -> None:
     task, item = item_from_label(records[0]["label"])
     assert task == "arithmetic" and records[0]["input"] == item.inputs["question"]
     assert len({r["label"] for r in records}) > 1
+
+
+def test_a_missing_ray_executable_is_a_message(tmp_path: Path) -> None:
+    def no_ray(argv: list[str]) -> int:
+        raise FileNotFoundError(2, "No such file or directory", "ray")
+
+    err = io.StringIO()
+    assert launch(write(tmp_path, ONE_GPU), out=io.StringIO(), err=err,
+                  cluster_gpus=lambda: 1.0, versions=no_problems, submit=no_ray) == 2
+    assert "cannot run `ray job submit`" in err.getvalue()
