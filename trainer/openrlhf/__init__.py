@@ -8,6 +8,7 @@ vLLM rollout engines; this package plugs masdsl into it.
 - `command`: the TOML config -> `ray job submit -- python -m openrlhf.cli.train_ppo_ray ...`.
 - `preflight`: bad input (missing model, too few GPUs, wrong versions) fails before GPU work.
 - `launcher`: writes the prompt data set and prints (`--dry-run`) or submits the job.
+- `labels`: a prompt's label carries its task name and the whole item (for the verifier).
 - `engine_adapter`: OpenRLHF's vLLM actor as a `runtime.engines.base.Engine`.
 - `unit`: one hierarchical rollout unit (a design + N executions) through `trainer.rollout`.
 - `agent_func`: the file given to `--train.agent_func_path` (OpenRLHF's `AgentExecutor`).
