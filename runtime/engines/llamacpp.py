@@ -26,7 +26,7 @@ import numpy as np
 
 from runtime.engines.base import Capabilities, ChatRequest, Completion, EngineError
 from runtime.engines.chat_template import CHATML_TEMPLATE, ChatTemplate, ChatTemplateError
-from runtime.engines.gguf_model import resolve_model_path
+from runtime.engines.embedded import resolve_model_path
 from runtime.engines.grammar_constraint import GrammarConstraint, GrammarError
 from runtime.engines.llama_native import BatchEntry, ContextSettings, LlamaModel
 from runtime.engines.llama_sequence import DecodingSequence, error_completion

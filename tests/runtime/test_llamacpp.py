@@ -12,7 +12,8 @@ pytest.importorskip("llama_cpp")
 pytest.importorskip("llguidance")
 
 from runtime.engines.base import ChatRequest, Completion, Engine, Message, Sampling
-from runtime.engines.gguf_model import ModelNotFoundError, default_model_path
+from runtime.engines.embedded import ModelNotFoundError
+from runtime.engines.embedded import embedded_gguf_path as default_model_path
 from runtime.engines.llama_native import ContextSettings
 from runtime.engines.llamacpp import LlamaCppEngine
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.engines.gguf_model import ModelNotFoundError, resolve_model_path
+from runtime.engines.embedded import ModelNotFoundError, resolve_model_path
 from runtime.engines.token_sampling import raw_logprob, sample_token
 
 LOGITS = np.array([1.0, 3.0, 2.0, -1.0, 2.9], dtype=np.float32)

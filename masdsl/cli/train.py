@@ -1,0 +1,86 @@
+"""`masc train CONFIG [--resume DIR] [--steps N]` and `masc train plot RUN`.
+
+`masc train CONFIG` trains as the TOML config says (see `docs/training.md`), writing
+checkpoints, `metrics.jsonl` and TensorBoard events under its `output_dir`, with a progress
+bar and ETA on stderr. `--resume DIR` continues a run from its newest checkpoint (CONFIG may
+then be left out: the run's saved config is used); `--steps N` overrides the number of
+steps. `masc train plot RUN` writes PNG curves into `RUN/plots/`. torch is imported only
+when a run starts. Exit 0 on success, 2 for configuration, usage and I/O errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ERROR = 0, 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train the designer/executor policy with RL (or plot a run)",
+        description="Train with hierarchical GRPO as CONFIG says, resume a run, or "
+        "`masc train plot RUN` to draw its curves.")
+    parser.add_argument("target", nargs="*", metavar="CONFIG | plot RUN",
+                        help="a training config (.toml), or `plot` and a run directory")
+    parser.add_argument("--resume", metavar="DIR", type=Path,
+                        help="continue the run in DIR (or from the checkpoint DIR)")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="train until N steps in total (overrides the config)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def _fail(message: str) -> int:
+    print(f"masc train: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _plot(run_dir: str) -> int:
+    from trainer.plot import plot_run
+
+    try:
+        written = plot_run(Path(run_dir))
+    except (FileNotFoundError, OSError) as error:
+        return _fail(str(error))
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainer.config import ConfigError, TrainConfig, load_config
+
+    target: list[str] = args.target
+    if target[:1] == ["plot"]:
+        if len(target) != 2 or args.resume or args.steps:
+            return _fail("usage: masc train plot RUN")
+        return _plot(target[1])
+    if len(target) > 1:
+        return _fail(f"expected one config file, got {len(target)} arguments")
+    if args.steps is not None and args.steps < 1:
+        return _fail("--steps must be at least 1")
+    from trainer.loop import TrainError, load_run_config, train
+
+    try:
+        config: TrainConfig
+        if target:
+            config = load_config(target[0])
+        elif args.resume is not None:
+            run_dir = args.resume if (args.resume / "config.json").is_file() \
+                else args.resume.parent.parent
+            config = load_run_config(run_dir)
+        else:
+            return _fail("give a CONFIG file, or --resume DIR")
+        if args.steps is not None:
+            config = config.model_copy(update={"steps": args.steps})
+        summary = train(config, resume=args.resume, progress=not args.quiet)
+    except (ConfigError, TrainError, ValueError, FileNotFoundError) as error:
+        return _fail(str(error))
+    print(f"trained {summary.steps} steps; run directory: {summary.run_dir}")
+    for record in summary.evals[-1:]:
+        print(f"held-out accuracy after step {record['step']}: {record['accuracy']:.3f} "
+              f"(compile rate {record['compile_rate']:.3f})")
+    return EXIT_OK

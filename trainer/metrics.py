@@ -1,0 +1,197 @@
+"""Training metrics: what one step or evaluation measured, written as JSONL and TensorBoard.
+
+`step_metrics` summarises a rollout (reward per role, compile-success rate, the share of
+designs using each construct, LLM calls per design); `MetricsLog` appends one JSON object per
+line to `metrics.jsonl` (and scalars to TensorBoard when the `tensorboard` package is
+installed); `Progress` prints a progress bar with an ETA. Constructs are read from the
+compiled IR's node kinds (see `docs/ir.md`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from trainer.rollout import QuestionRollout
+
+CONSTRUCTS = ("single", "ensemble", "reflection", "debate", "router", "loop")
+METRICS_FILE = "metrics.jsonl"
+
+
+def constructs_of(ir: Any) -> frozenset[str]:
+    """The constructs a compiled design uses: `ensemble` (ensemble members or a vote),
+    `reflection`, `debate`, `router` (if/match branches or a graph), `loop`; `single` when it
+    uses none of them (plain agent calls only)."""
+    found: set[str] = set()
+    for node in ir.nodes():
+        kind = node.kind
+        if kind in ("ensemble_member", "collect", "vote", "vote_judge", "vote_tiebreak"):
+            found.add("ensemble")
+        elif kind.startswith("reflect_"):
+            found.add("reflection")
+        elif kind.startswith("debate_"):
+            found.add("debate")
+        elif kind == "graph_step":
+            found.add("router")
+        elif kind == "branch":
+            origin = getattr(node, "origin", "")
+            if origin in ("if", "match"):
+                found.add("router")
+            elif origin == "loop_until":
+                found.add("loop")
+    return frozenset(found or {"single"})
+
+
+def _mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values) if values else 0.0
+
+
+def rollout_metrics(rollouts: Sequence[QuestionRollout], compile_penalty: float,
+                    prefix: str = "") -> dict[str, float]:
+    """Summary of a rollout: `designer_reward` (mean design return, the compile penalty for
+    designs that did not compile), `executor_reward` (mean execution reward), `accuracy`
+    (share of correct executions; a design that did not compile counts as one wrong answer),
+    `compile_rate`, `construct/<name>` (share of compiled designs using each construct),
+    `llm_calls_per_design` (mean LLM calls of an execution of a compiled design), and token
+    counts."""
+    returns: list[float] = []
+    rewards: list[float] = []
+    correct: list[float] = []
+    calls: list[float] = []
+    shares = dict.fromkeys(CONSTRUCTS, 0.0)
+    compiled = designs = 0
+    design_tokens = executor_tokens = 0
+    for question in rollouts:
+        for design in question.designs:
+            designs += 1
+            design_tokens += len(design.design.completion.token_ids)
+            if design.design.compiled is None:
+                returns.append(compile_penalty)
+                correct.append(0.0)
+                continue
+            compiled += 1
+            for construct in constructs_of(design.design.compiled.ir):
+                shares[construct] += 1.0
+            returns.append(design.mean_reward if design.mean_reward is not None else 0.0)
+            for execution in design.executions:
+                rewards.append(execution.reward)
+                correct.append(1.0 if execution.verdict.correct else 0.0)
+                calls.append(float(len(execution.result.turns)))
+                executor_tokens += sum(len(t.completion_token_ids)
+                                       for t in execution.result.turns)
+    metrics = {
+        "designer_reward": _mean(returns),
+        "executor_reward": _mean(rewards),
+        "accuracy": _mean(correct),
+        "compile_rate": compiled / designs if designs else 0.0,
+        "llm_calls_per_design": _mean(calls),
+        "designer_tokens": float(design_tokens),
+        "executor_tokens": float(executor_tokens),
+    }
+    for construct, count in shares.items():
+        metrics[f"construct/{construct}"] = count / compiled if compiled else 0.0
+    return {prefix + key: value for key, value in metrics.items()}
+
+
+class MetricsLog:
+    """Appends records to `<run>/metrics.jsonl` (flushed and fsync'ed per record) and their
+    numeric fields to TensorBoard under `<run>/tensorboard` when `tensorboard` is installed."""
+
+    def __init__(self, run_dir: Path, resume_step: int | None = None) -> None:
+        self.path = run_dir / METRICS_FILE
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume_step is not None:
+            truncate_metrics(self.path, resume_step)
+        self._file = self.path.open("a", encoding="utf-8")
+        self._writer: Any = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(
+                str(run_dir / "tensorboard"),
+                purge_step=None if resume_step is None else resume_step + 1)
+        except ImportError:  # tensorboard is optional: JSONL is the record of truth
+            self._writer = None
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Append one record (it must hold `kind` and `step`)."""
+        self._file.write(json.dumps(dict(record), sort_keys=True) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        if self._writer is not None:
+            for key, value in record.items():
+                if isinstance(value, int | float) and not isinstance(value, bool) \
+                        and key != "step":
+                    self._writer.add_scalar(f"{record['kind']}/{key}", value, record["step"])
+            self._writer.flush()
+
+    def close(self) -> None:
+        self._file.close()
+        if self._writer is not None:
+            self._writer.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Every complete record of a metrics file (a torn last line is ignored)."""
+    records = []
+    if not path.is_file():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Keep only the records of steps up to `step` (what the checkpoint being resumed had
+    seen), rewriting the file atomically."""
+    kept = [record for record in read_metrics(path) if int(record.get("step", 0)) <= step]
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept),
+                       encoding="utf-8")
+    os.replace(staging, path)
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else \
+        f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+class Progress:
+    """A one-line progress bar with the step rate and ETA (redrawn in place on a terminal,
+    one line per step otherwise)."""
+
+    def __init__(self, total: int, start: int = 0, stream: TextIO | None = None,
+                 width: int = 24) -> None:
+        self.total, self.start, self.width = total, start, width
+        self.stream = stream if stream is not None else sys.stderr
+        self.began = time.monotonic()
+
+    def line(self, done: int, fields: Iterable[tuple[str, float]] = ()) -> str:
+        elapsed = time.monotonic() - self.began
+        fresh = done - self.start
+        rate = elapsed / fresh if fresh > 0 else 0.0
+        eta = rate * (self.total - done)
+        filled = int(self.width * done / self.total) if self.total else self.width
+        bar = "#" * filled + "." * (self.width - filled)
+        extra = " ".join(f"{name}={value:.3g}" for name, value in fields)
+        return (f"train [{bar}] {done}/{self.total} {rate:.1f}s/step "
+                f"elapsed {_clock(elapsed)} ETA {_clock(eta)} {extra}").rstrip()
+
+    def update(self, done: int, fields: Iterable[tuple[str, float]] = ()) -> None:
+        text = self.line(done, fields)
+        if self.stream.isatty():
+            self.stream.write("\r" + text + ("\n" if done >= self.total else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
