@@ -59,6 +59,7 @@ def render_table(results: Sequence[dict[str, Any]]) -> str:
 def render_plot(results: Sequence[dict[str, Any]], path: Path) -> None:
     """Accuracy (%) against mean tokens per execution, labelled by system."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -70,14 +71,19 @@ def render_plot(results: Sequence[dict[str, Any]], path: Path) -> None:
         chosen = [r for r in results if r["task"] == task and not r.get("design_only")]
         if not chosen:
             continue
-        costs = [r["summary"]["mean_prompt_tokens"] + r["summary"]["mean_completion_tokens"]
-                 for r in chosen]
+        costs = [max(1.0, r["summary"]["mean_prompt_tokens"] +  # log axis: no zero
+                     r["summary"]["mean_completion_tokens"]) for r in chosen]
         accuracies = [100 * r["summary"]["accuracy"] for r in chosen]
         axes.scatter(costs, accuracies, color=colours(index % 10), label=task, s=40)
         for result, cost, accuracy in zip(chosen, costs, accuracies, strict=True):
             axes.annotate(result["system"], (cost, accuracy), fontsize=7,
                           xytext=(4, 3), textcoords="offset points")
-    axes.set_xscale("symlog", linthresh=100)
+    axes.set_xscale("log")
+    low, high = axes.get_xlim()
+    axes.set_xticks([t for t in (20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000)
+                     if low <= t <= high])
+    axes.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes.set_xlabel("tokens per execution (prompt + generated)")
     axes.set_ylabel("accuracy (%)")
     axes.set_ylim(-3, 103)
