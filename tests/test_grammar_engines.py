@@ -89,3 +89,27 @@ def test_the_syntax_check_catches_newer_features() -> None:
                 "%import python.NAME"]:
         structure = _without_literals(bad)
         assert any(re.search(p, structure, flags=re.MULTILINE) for p in _FORBIDDEN), bad
+
+
+def test_the_decoding_grammar_is_a_bounded_comment_free_subset() -> None:
+    from lark import Lark
+    from lark.exceptions import UnexpectedInput
+
+    from masdsl.parser import comments
+
+    llguidance = pytest.importorskip("llguidance")
+    text = grammar.decoding_grammar_text()
+    assert llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("lark", text)) == ""
+    decoding = Lark(text, parser="lalr", lexer="contextual")
+    for path in EXAMPLES:
+        spec = path.read_text()
+        for comment in reversed(comments(spec)):
+            spec = spec[:comment.span.start] + spec[comment.span.end:]
+        decoding.parse(spec)          # comment-free examples are in the language
+        grammar.parser().parse(spec)  # and so in the shipped one
+    with pytest.raises(UnexpectedInput):
+        decoding.parse('mas a { # no comments\n }')
+    long_role = '"' + "x" * (grammar.DECODING_MAX_STRING + 1) + '"'
+    with pytest.raises(UnexpectedInput):
+        decoding.parse(f"mas a {{ agent b {{ role {long_role} }} }}")
+    grammar.parser().parse(f"mas a {{ agent b {{ role {long_role} }} }}")
