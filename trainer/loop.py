@@ -277,7 +277,7 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
     from runtime.engines.transformers_engine import TransformersEngine
     from trainer.policy import Policy, build_policies, load_model_and_tokenizer
 
-    policies = build_policies(config.policy, config.loss)
+    policies = build_policies(config.policy, config.loss, seed=config.seed)
     reference = None
     if config.loss.kl_coef > 0:
         model, _ = load_model_and_tokenizer(config.policy.model, config.policy.dtype,
@@ -318,12 +318,14 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = True
-          ) -> RunSummary:
+def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = True,
+          designer_engine: Callable[[Any], Any] | None = None) -> RunSummary:
     """Train for `config.steps` steps into `config.output_dir`. With `resume` (a run
     directory or one of its checkpoints), continue from its newest (or that) checkpoint: the
     weights, optimisers, RNG states, step, phase and data position are restored, so the run
-    continues exactly; `config.steps` may be raised to train longer."""
+    continues exactly; `config.steps` may be raised to train longer. `designer_engine`, when
+    given, maps the designer policy's engine to the engine designs are sampled from (tests
+    script designs with it); by default designs are sampled from the policy itself."""
     from trainer.checkpoint import checkpoint_dirs
 
     run_dir = Path(config.output_dir)
@@ -341,6 +343,8 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     remove_partial(run_dir)
     _seed_everything(config.seed)
     run = _prepare(config, run_dir)
+    if designer_engine is not None:
+        run.designer = RoleEngine(designer_engine(run.designer.engine), run.designer.max_tokens)
     schedule = Schedule(config.schedule.kind, config.schedule.switch_every)
     start = 0
     if checkpoint is not None:

@@ -139,7 +139,7 @@ class MetricsLog:
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """Every complete record of a metrics file (a torn last line is ignored)."""
-    records = []
+    records: list[dict[str, Any]] = []
     if not path.is_file():
         return records
     for line in path.read_text(encoding="utf-8").splitlines():

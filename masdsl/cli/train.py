@@ -4,7 +4,8 @@
 checkpoints, `metrics.jsonl` and TensorBoard events under its `output_dir`, with a progress
 bar and ETA on stderr. `--resume DIR` continues a run from its newest checkpoint (CONFIG may
 then be left out: the run's saved config is used); `--steps N` overrides the number of
-steps. `masc train plot RUN` writes PNG curves into `RUN/plots/`. torch is imported only
+steps. `masc train plot RUN` writes PNG curves into `RUN/plots/` and a Markdown table of
+the metrics into `RUN/summary-metrics.md`. torch is imported only
 when a run starts. Exit 0 on success, 2 for configuration, usage and I/O errors.
 """
 
@@ -39,10 +40,13 @@ def _fail(message: str) -> int:
 
 
 def _plot(run_dir: str) -> int:
-    from trainer.plot import plot_run
+    from trainer.plot import plot_run, summarise_run
 
     try:
         written = plot_run(Path(run_dir))
+        summary = Path(run_dir) / "summary-metrics.md"
+        summary.write_text(summarise_run(Path(run_dir)), encoding="utf-8")
+        written.append(summary)
     except (FileNotFoundError, OSError) as error:
         return _fail(str(error))
     for path in written:
