@@ -317,6 +317,8 @@ async def run_bench_async(config: BenchConfig, out_dir: Path, *, engine: Engine 
         raise BenchError(f"engine '{designer.name}' cannot constrain decoding with a grammar; "
                          "use --unconstrained or another engine")
     capped = engine if config.max_tokens is None else TokenCap(engine, config.max_tokens)
+    model_path = getattr(engine, "model_path", None)
+    model_file = Path(model_path).name if model_path is not None else None
     runner = _Runner(config, task, capped, designer)
     if config.system is not None:
         runner.compile_system()
@@ -350,7 +352,8 @@ async def run_bench_async(config: BenchConfig, out_dir: Path, *, engine: Engine 
         "system": config.system_label(), "spec": config.system, "designer": config.designer,
         "constrained": config.constrained if config.designer else None,
         "no_comments": config.no_comments if config.designer else None,
-        "engine": config.engine, "model": config.model, "seed": config.seed,
+        "engine": config.engine, "model": config.model, "model_file": model_file,
+        "design_only": config.design_only, "seed": config.seed,
         "samples": config.samples, "limit": config.limit, "max_tokens": config.max_tokens,
         "threads": config.threads,
         "machine": machine(), "started": started_at,

@@ -191,10 +191,11 @@ def table_row(result: Mapping[str, JsonValue]) -> str:
     shown_rate = "—" if compile_rate is None else (
         f"{100 * (parse_rate or 0):.0f}% / {100 * compile_rate:.0f}%")
     tokens = summary["mean_prompt_tokens"] + summary["mean_completion_tokens"]
-    model = result.get("model") or "default"
+    model = result.get("model") or result.get("model_file") or "default"
+    accuracy = "—" if result.get("design_only") else f"{100 * summary['accuracy']:.1f}%"
     return (f"| {result['task']} | {result['system']} | {result['engine']} / {model} "
             f"| {summary['items']} | {summary['executions']} "
-            f"| {100 * summary['accuracy']:.1f}% | {shown_rate} "
+            f"| {accuracy} | {shown_rate} "
             f"| {summary['mean_llm_calls']:.2f} | {tokens:.0f} "
             f"({summary['mean_completion_tokens']:.0f} gen) | {result['wall_s']:.0f} |")
 

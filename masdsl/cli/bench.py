@@ -117,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     rate = summary["compile_rate"]
     print(f"{result['run']}: {summary['executions']} execution(s) on {summary['items']} "
           f"item(s), accuracy {100 * summary['accuracy']:.1f}%"
-          + ("" if rate is None else f", compile rate {100 * rate:.1f}%")
+          + ("" if rate is None else f", parse rate {100 * summary['parse_rate']:.1f}%, "
+             f"compile rate {100 * rate:.1f}%")
           + f", {summary['mean_llm_calls']:.2f} LLM calls and "
           f"{summary['mean_completion_tokens']:.0f} generated tokens per execution, "
           f"{result['wall_s']:.0f} s -> {Path(args.out) / (result['run'] + '.json')}")
