@@ -113,3 +113,23 @@ def test_the_decoding_grammar_is_a_bounded_comment_free_subset() -> None:
     with pytest.raises(UnexpectedInput):
         decoding.parse(f"mas a {{ agent b {{ role {long_role} }} }}")
     grammar.parser().parse(f"mas a {{ agent b {{ role {long_role} }} }}")
+
+
+def test_the_interface_decoding_grammar_forces_the_declarations_and_a_flow() -> None:
+    from lark import Lark
+    from lark.exceptions import UnexpectedInput
+
+    llguidance = pytest.importorskip("llguidance")
+    text = grammar.decoding_grammar_text((("question", "text"),), (("answer", "number"),))
+    assert llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("lark", text)) == ""
+    decoding = Lark(text, parser="lalr", lexer="contextual")
+    good = ('mas a { input question: text output answer: number '
+            'agent s -> number { role "x" } flow { answer = s(question) } }')
+    decoding.parse(good)
+    grammar.parser().parse(good)
+    for bad in ('mas a { input question: text output answer: text flow { answer = s(q) } }',
+                'mas a { input question: text output answer: number agent s { role "x" } }',
+                'mas a { agent s { role "x" } input question: text output answer: number '
+                'flow { answer = s(question) } }'):
+        with pytest.raises(UnexpectedInput):
+            decoding.parse(bad)
