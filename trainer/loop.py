@@ -43,7 +43,7 @@ from trainer.checkpoint import (
 from trainer.config import TaskRef, TrainConfig
 from trainer.design_spans import design_sample
 from trainer.engine_view import RoleEngine
-from trainer.metrics import MetricsLog, Progress, rollout_metrics
+from trainer.metrics import MetricsLog, Progress, design_records, rollout_metrics
 from trainer.rollout import QuestionRollout, rollout
 from trainer.samples import designer_token_sample, execution_sample, executor_token_samples
 from trainer.schedule import Role, Schedule
@@ -209,8 +209,10 @@ def _update(run: _Run, samples: Sequence[TokenSample], roles: frozenset[Role]
     return metrics
 
 
-def train_step(run: _Run, step: int, schedule: Schedule) -> dict[str, Any]:
-    """Run 0-based step `step` and return its metrics record."""
+def train_step(run: _Run, step: int, schedule: Schedule,
+               log: MetricsLog | None = None) -> dict[str, Any]:
+    """Run 0-based step `step` and return its metrics record (the step's designs go to
+    `log`'s `designs.jsonl`)."""
     config = run.config
     began = time.perf_counter()
     index = step % len(run.train_tasks)
@@ -225,6 +227,8 @@ def train_step(run: _Run, step: int, schedule: Schedule) -> dict[str, Any]:
     rollouts = _rollout(run, items, task, config.rollout.designs_per_question,
                         config.rollout.executions_per_design, step_seed(config.seed, step))
     rolled = time.perf_counter()
+    if log is not None:
+        log.write_designs(design_records(step + 1, rollouts))
     samples: list[TokenSample] = []
     for question_id, question in enumerate(rollouts):
         samples.extend(question_samples(question, question_id, run.policies.tokenizer, config))
@@ -366,7 +370,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
                 log.write(record)
                 evals.append(record)
         for step in range(start, config.steps):
-            last = train_step(run, step, schedule)
+            last = train_step(run, step, schedule, log)
             log.write(last)
             done = step + 1
             if config.eval_interval > 0 and (done % config.eval_interval == 0

@@ -99,6 +99,7 @@ def test_metrics_log_appends_and_truncates_on_resume(tmp_path: Path) -> None:
     assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl")] == [1, 2, 3]
     truncate_metrics(tmp_path / "metrics.jsonl", 2)
     assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl")] == [1, 2]
+    assert (tmp_path / "designs.jsonl").is_file()
 
 
 def test_data_order_is_a_deterministic_shuffle_of_epochs() -> None:

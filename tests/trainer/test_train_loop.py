@@ -124,3 +124,5 @@ def test_two_steps_train_and_resume_exactly(cache_dir: Path, tmp_path: Path) -> 
     resumed_records = [_comparable(r) for r in read_metrics(stopped / "metrics.jsonl")
                        if r["kind"] == "train"]
     assert resumed_records == [_comparable(r) for r in records]
+    assert read_metrics(stopped / "designs.jsonl") == \
+        read_metrics(straight.run_dir / "designs.jsonl")
