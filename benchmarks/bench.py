@@ -68,7 +68,6 @@ class BenchConfig:
     seed: int = 0
     max_tokens: int | None = None
     design_max_tokens: int = 384
-    no_comments: bool = False
     concurrency: int = 16
     name: str | None = None
     threads: int | None = None
@@ -76,7 +75,6 @@ class BenchConfig:
     def system_label(self) -> str:
         if self.designer is not None:
             mode = "" if self.constrained else "-unconstrained"
-            mode += "-nocomments" if self.no_comments and self.constrained else ""
             return f"designer[{self.designer}]{mode}" + ("-compile" if self.design_only else "")
         assert self.system is not None
         path = Path(self.system).resolve()
@@ -132,18 +130,6 @@ def _failure(item: Item, sample: int, diagnostics: Sequence[str], *,
                    status="compile_error", diagnostics=tuple(diagnostics), compiled=compiled,
                    design=design, llm_calls=llm_calls, prompt_tokens=prompt_tokens,
                    completion_tokens=completion_tokens)
-
-
-def grammar_without_comments() -> str:
-    """The shipped grammar minus `%ignore COMMENT`, for constrained decoding: with comments
-    allowed anywhere, a small model filled its whole token budget with `# prose` lines
-    (every design of the first constrained run ended unfinished, MAS004)."""
-    import grammar
-
-    text = grammar.grammar_text()
-    if "%ignore COMMENT" not in text:
-        raise BenchError("the grammar no longer ignores COMMENT; --no-comments has no effect")
-    return text.replace("%ignore COMMENT", "")
 
 
 def _question(item: Item) -> str:
@@ -236,8 +222,6 @@ class _Runner:
             constrained=self.config.constrained,
             sampling=Sampling(temperature=1.0, top_p=0.9, seed=seed,
                               max_tokens=self.config.design_max_tokens))
-        if self.config.constrained and self.config.no_comments:
-            request = replace(request, grammar=grammar_without_comments())
         started = time.monotonic()
         [completion] = await self.designer.generate([request])
         design = design_from_completion(completion, self.interface, self.config.constrained)
@@ -351,7 +335,6 @@ async def run_bench_async(config: BenchConfig, out_dir: Path, *, engine: Engine 
         "run": run, "task": config.task, "split": config.split,
         "system": config.system_label(), "spec": config.system, "designer": config.designer,
         "constrained": config.constrained if config.designer else None,
-        "no_comments": config.no_comments if config.designer else None,
         "engine": config.engine, "model": config.model, "model_file": model_file,
         "design_only": config.design_only, "seed": config.seed,
         "samples": config.samples, "limit": config.limit, "max_tokens": config.max_tokens,

@@ -89,7 +89,7 @@ def _versions() -> str:
 
     return (f"Python {platform.python_version()}, langgraph {version('langgraph')}, "
             f"llama-cpp-python {version('llama-cpp-python')}; {platform.machine()}, "
-            f"{os.cpu_count()} CPUs")
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
 
 
 def main(argv: list[str] | None = None) -> int:

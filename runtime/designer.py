@@ -153,7 +153,8 @@ def design_request(question: str, *, interface: Interface = Interface(),
     """The chat request that asks the designer model for one spec."""
     return ChatRequest(messages=designer_messages(question, interface, examples),
                        sampling=sampling,
-                       grammar=grammar.grammar_text() if constrained else None)
+                       grammar=grammar.decoding_grammar_text(interface.inputs, interface.outputs)
+                       if constrained else None)
 
 
 def design_from_completion(completion: Completion, interface: Interface,

@@ -66,7 +66,8 @@ def rng_state() -> dict[str, Any]:
     import torch
 
     version, python_state, gauss = random.getstate()
-    kind, keys, position, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    numpy_state: Any = np.random.get_state(legacy=True)
+    kind, keys, position, has_gauss, cached = numpy_state
     return {"torch": torch.get_rng_state(),
             "python": [version, list(python_state), gauss],
             "numpy": [kind, keys.tolist(), int(position), int(has_gauss), float(cached)]}

@@ -43,7 +43,7 @@ from trainer.checkpoint import (
 from trainer.config import TaskRef, TrainConfig
 from trainer.design_spans import design_sample
 from trainer.engine_view import RoleEngine
-from trainer.metrics import MetricsLog, Progress, rollout_metrics
+from trainer.metrics import MetricsLog, Progress, design_records, rollout_metrics
 from trainer.rollout import QuestionRollout, rollout
 from trainer.samples import designer_token_sample, execution_sample, executor_token_samples
 from trainer.schedule import Role, Schedule
@@ -209,8 +209,10 @@ def _update(run: _Run, samples: Sequence[TokenSample], roles: frozenset[Role]
     return metrics
 
 
-def train_step(run: _Run, step: int, schedule: Schedule) -> dict[str, Any]:
-    """Run 0-based step `step` and return its metrics record."""
+def train_step(run: _Run, step: int, schedule: Schedule,
+               log: MetricsLog | None = None) -> dict[str, Any]:
+    """Run 0-based step `step` and return its metrics record (the step's designs go to
+    `log`'s `designs.jsonl`)."""
     config = run.config
     began = time.perf_counter()
     index = step % len(run.train_tasks)
@@ -225,6 +227,8 @@ def train_step(run: _Run, step: int, schedule: Schedule) -> dict[str, Any]:
     rollouts = _rollout(run, items, task, config.rollout.designs_per_question,
                         config.rollout.executions_per_design, step_seed(config.seed, step))
     rolled = time.perf_counter()
+    if log is not None:
+        log.write_designs(design_records(step + 1, rollouts))
     samples: list[TokenSample] = []
     for question_id, question in enumerate(rollouts):
         samples.extend(question_samples(question, question_id, run.policies.tokenizer, config))
@@ -277,7 +281,7 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
     from runtime.engines.transformers_engine import TransformersEngine
     from trainer.policy import Policy, build_policies, load_model_and_tokenizer
 
-    policies = build_policies(config.policy, config.loss)
+    policies = build_policies(config.policy, config.loss, seed=config.seed)
     reference = None
     if config.loss.kl_coef > 0:
         model, _ = load_model_and_tokenizer(config.policy.model, config.policy.dtype,
@@ -318,12 +322,14 @@ def load_run_config(run_dir: Path) -> TrainConfig:
     return TrainConfig.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = True
-          ) -> RunSummary:
+def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = True,
+          designer_engine: Callable[[Any], Any] | None = None) -> RunSummary:
     """Train for `config.steps` steps into `config.output_dir`. With `resume` (a run
     directory or one of its checkpoints), continue from its newest (or that) checkpoint: the
     weights, optimisers, RNG states, step, phase and data position are restored, so the run
-    continues exactly; `config.steps` may be raised to train longer."""
+    continues exactly; `config.steps` may be raised to train longer. `designer_engine`, when
+    given, maps the designer policy's engine to the engine designs are sampled from (tests
+    script designs with it); by default designs are sampled from the policy itself."""
     from trainer.checkpoint import checkpoint_dirs
 
     run_dir = Path(config.output_dir)
@@ -341,6 +347,8 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     remove_partial(run_dir)
     _seed_everything(config.seed)
     run = _prepare(config, run_dir)
+    if designer_engine is not None:
+        run.designer = RoleEngine(designer_engine(run.designer.engine), run.designer.max_tokens)
     schedule = Schedule(config.schedule.kind, config.schedule.switch_every)
     start = 0
     if checkpoint is not None:
@@ -362,7 +370,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
                 log.write(record)
                 evals.append(record)
         for step in range(start, config.steps):
-            last = train_step(run, step, schedule)
+            last = train_step(run, step, schedule, log)
             log.write(last)
             done = step + 1
             if config.eval_interval > 0 and (done % config.eval_interval == 0

@@ -22,6 +22,25 @@ from trainer.rollout import QuestionRollout
 
 CONSTRUCTS = ("single", "ensemble", "reflection", "debate", "router", "loop")
 METRICS_FILE = "metrics.jsonl"
+DESIGNS_FILE = "designs.jsonl"
+
+
+def design_records(step: int, rollouts: Sequence[QuestionRollout]) -> list[dict[str, Any]]:
+    """One record per sampled design of a step: its text, whether it compiled, the codes of
+    its diagnostics, its constructs and its mean execution reward (kept so that what the
+    designer writes can be read, not just counted)."""
+    records = []
+    for question_index, question in enumerate(rollouts):
+        for design_index, rolled in enumerate(question.designs):
+            design = rolled.design
+            records.append({
+                "step": step, "question": question_index, "design": design_index,
+                "item": question.item.id, "compiled": design.compiled is not None,
+                "diagnostics": [d.code for d in design.diagnostics],
+                "constructs": sorted(constructs_of(design.compiled.ir))
+                if design.compiled is not None else [],
+                "mean_reward": rolled.mean_reward, "text": design.text[:4000]})
+    return records
 
 
 def constructs_of(ir: Any) -> frozenset[str]:
@@ -108,7 +127,9 @@ class MetricsLog:
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume_step is not None:
             truncate_metrics(self.path, resume_step)
+            truncate_metrics(run_dir / DESIGNS_FILE, resume_step)
         self._file = self.path.open("a", encoding="utf-8")
+        self._designs = (run_dir / DESIGNS_FILE).open("a", encoding="utf-8")
         self._writer: Any = None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -131,15 +152,22 @@ class MetricsLog:
                     self._writer.add_scalar(f"{record['kind']}/{key}", value, record["step"])
             self._writer.flush()
 
+    def write_designs(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append design records (see `design_records`) to `designs.jsonl`."""
+        for record in records:
+            self._designs.write(json.dumps(dict(record), sort_keys=True) + "\n")
+        self._designs.flush()
+
     def close(self) -> None:
         self._file.close()
+        self._designs.close()
         if self._writer is not None:
             self._writer.close()
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """Every complete record of a metrics file (a torn last line is ignored)."""
-    records = []
+    records: list[dict[str, Any]] = []
     if not path.is_file():
         return records
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -153,6 +181,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 def truncate_metrics(path: Path, step: int) -> None:
     """Keep only the records of steps up to `step` (what the checkpoint being resumed had
     seen), rewriting the file atomically."""
+    if not path.is_file():
+        return
     kept = [record for record in read_metrics(path) if int(record.get("step", 0)) <= step]
     staging = path.with_name(path.name + ".tmp")
     staging.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept),

@@ -69,3 +69,32 @@ def plot_run(run_dir: Path) -> list[Path]:
                 [(key, *_series(train, key)) for key in ("loss", "policy_loss", "kl",
                                                           "grad_norm")], "value"),
     ]
+
+
+def _window_mean(records: Sequence[dict[str, Any]], key: str) -> str:
+    values = [float(r[key]) for r in records if key in r]
+    return f"{sum(values) / len(values):.3f}" if values else "n/a"
+
+
+def summarise_run(run_dir: Path, window: int = 5) -> str:
+    """A Markdown summary of a run: train metrics averaged over the first and the last
+    `window` steps, and the first and last held-out evaluation."""
+    records = read_metrics(run_dir / METRICS_FILE)
+    train = [r for r in records if r.get("kind") == "train"]
+    evals = [r for r in records if r.get("kind") == "eval"]
+    first, last = train[:window], train[-window:]
+    lines = [f"# Training run `{run_dir.name}`", "",
+             f"{len(train)} steps; train metrics are means over the first and the last "
+             f"{min(window, len(train))} steps.", "",
+             "| metric | first steps | last steps |", "|---|---|---|"]
+    keys = ["designer_reward", "executor_reward", "compile_rate", "llm_calls_per_design",
+            "loss", "grad_norm", "time/step"] + [f"construct/{c}" for c in CONSTRUCTS]
+    for key in keys:
+        lines.append(f"| {key} | {_window_mean(first, key)} | {_window_mean(last, key)} |")
+    if evals:
+        lines += ["", "| held-out | " + " | ".join(f"after step {r['step']}" for r in evals)
+                  + " |", "|---" * (len(evals) + 1) + "|"]
+        for key in ("accuracy", "compile_rate", "designer_reward", "executor_reward"):
+            lines.append(f"| {key} | " + " | ".join(f"{float(r[key]):.3f}" for r in evals)
+                         + " |")
+    return "\n".join(lines) + "\n"

@@ -107,10 +107,16 @@ def make_policy(model: Any, loss: LossConfig) -> Policy:
     return Policy(model=model, optimizer=optimizer)
 
 
-def build_policies(policy: PolicyConfig, loss: LossConfig) -> Policies:
+def build_policies(policy: PolicyConfig, loss: LossConfig, seed: int | None = None) -> Policies:
     """Load the model once and build the role policies: one shared policy, or two
-    independent copies when `policy.sharing == "separate"`."""
+    independent copies when `policy.sharing == "separate"`. With `seed`, torch's RNG is
+    seeded after loading, so the LoRA initialisation does not depend on what loading (or a
+    first-time conversion of the embedded model) drew from it."""
     model, tokenizer = load_model_and_tokenizer(policy.model, policy.dtype, policy.cache_dir)
+    if seed is not None:
+        import torch
+
+        torch.manual_seed(seed)
     if policy.sharing == "shared":
         shared = make_policy(make_trainable(model, policy), loss)
         return Policies(designer=shared, executor=shared, tokenizer=tokenizer)

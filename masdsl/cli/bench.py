@@ -35,8 +35,6 @@ def register(subparsers: Any) -> None:
                         "model) write one system per item")
     parser.add_argument("--unconstrained", action="store_true",
                         help="designer mode: sample without the grammar constraint")
-    parser.add_argument("--no-comments", action="store_true",
-                        help="designer mode: constrain with the grammar minus comments")
     parser.add_argument("--design-only", action="store_true",
                         help="designer mode: record compile success only, run nothing")
     parser.add_argument("--limit", type=int, metavar="N", help="items to run (default all)")
@@ -95,14 +93,14 @@ def run(args: argparse.Namespace) -> int:
     if args.system is None and args.designer is None:
         print("masc: give --system SPEC or --designer MODEL", file=sys.stderr)
         return EXIT_ERROR
-    if (args.unconstrained or args.design_only or args.no_comments) and args.designer is None:
-        print("masc: --unconstrained, --no-comments and --design-only need --designer",
+    if (args.unconstrained or args.design_only) and args.designer is None:
+        print("masc: --unconstrained and --design-only need --designer",
               file=sys.stderr)
         return EXIT_ERROR
     config = BenchConfig(
         task=args.task, system=args.system, designer=args.designer,
         constrained=not args.unconstrained, design_only=args.design_only,
-        no_comments=args.no_comments, split=args.split,
+        split=args.split,
         limit=args.limit, engine=args.engine, model=args.model, samples=args.samples,
         seed=args.seed, max_tokens=args.max_tokens, design_max_tokens=args.design_max_tokens,
         concurrency=args.concurrency, name=args.name, threads=args.threads)

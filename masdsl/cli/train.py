@@ -4,7 +4,8 @@
 checkpoints, `metrics.jsonl` and TensorBoard events under its `output_dir`, with a progress
 bar and ETA on stderr. `--resume DIR` continues a run from its newest checkpoint (CONFIG may
 then be left out: the run's saved config is used); `--steps N` overrides the number of
-steps. `masc train plot RUN` writes PNG curves into `RUN/plots/`. torch is imported only
+steps. `masc train plot RUN` writes PNG curves into `RUN/plots/` and a Markdown table of
+the metrics into `RUN/summary-metrics.md`. torch is imported only
 when a run starts. Exit 0 on success, 2 for configuration, usage and I/O errors.
 """
 
@@ -30,6 +31,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--steps", type=int, metavar="N",
                         help="train until N steps in total (overrides the config)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--backend", choices=("torch", "openrlhf"), default="torch",
+                        help="torch: train here (CPU or one GPU); openrlhf: submit an OpenRLHF "
+                        "job to Ray (the config needs an [openrlhf] table; see docs/gpu.md)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with --backend openrlhf: print the ray job command, submit nothing")
     parser.set_defaults(run=run)
 
 
@@ -39,10 +45,13 @@ def _fail(message: str) -> int:
 
 
 def _plot(run_dir: str) -> int:
-    from trainer.plot import plot_run
+    from trainer.plot import plot_run, summarise_run
 
     try:
         written = plot_run(Path(run_dir))
+        summary = Path(run_dir) / "summary-metrics.md"
+        summary.write_text(summarise_run(Path(run_dir)), encoding="utf-8")
+        written.append(summary)
     except (FileNotFoundError, OSError) as error:
         return _fail(str(error))
     for path in written:
@@ -62,6 +71,14 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"expected one config file, got {len(target)} arguments")
     if args.steps is not None and args.steps < 1:
         return _fail("--steps must be at least 1")
+    if args.backend == "openrlhf":
+        if len(target) != 1 or args.resume or args.steps:
+            return _fail("usage: masc train CONFIG --backend openrlhf [--dry-run]")
+        from trainer.openrlhf.launcher import launch
+
+        return launch(target[0], dry_run=args.dry_run, out=sys.stdout, err=sys.stderr)
+    if args.dry_run:
+        return _fail("--dry-run needs --backend openrlhf")
     from trainer.loop import TrainError, load_run_config, train
 
     try:

@@ -153,26 +153,19 @@ def test_design_only_runs_nothing_but_the_designer(tmp_path: Path) -> None:
     assert result["system"] == "designer[embedded]-compile"
 
 
-def test_no_comments_grammar_drops_the_comment_rule(tmp_path: Path) -> None:
-    from lark import Lark
-    from lark.exceptions import UnexpectedInput
-
+def test_designer_mode_constrains_with_the_interface_decoding_grammar(tmp_path: Path) -> None:
     import grammar
-    from benchmarks.bench import grammar_without_comments
 
-    strict = Lark(grammar_without_comments(), parser="lalr", lexer="contextual")
     spec = Path(SINGLE).read_text()
-    without = "\n".join(line for line in spec.splitlines() if not line.startswith("#"))
-    strict.parse(without)
-    with pytest.raises(UnexpectedInput):
-        strict.parse(spec)  # the leading comment line
-    engine = ScriptedEngine(lambda request: without)
+    engine = ScriptedEngine(lambda request: spec)
     engine.capabilities = Capabilities(batching=True, logprobs=True, grammar=True,
                                        token_ids=True, max_context=1 << 20)
-    run_bench(config(system=None, designer="embedded", design_only=True, no_comments=True,
-                     limit=1), tmp_path, engine=engine)
-    assert engine.requests[0].grammar == grammar_without_comments()
-    assert engine.requests[0].grammar != grammar.grammar_text()
+    run_bench(config(system=None, designer="embedded", design_only=True, limit=1), tmp_path,
+              engine=engine)
+    sent = engine.requests[0].grammar
+    assert sent == grammar.decoding_grammar_text((("question", "text"),),
+                                                 (("answer", "number"),))
+    assert "%ignore COMMENT" not in sent and sent != grammar.grammar_text()
 
 
 def test_unknown_task_exits_2_listing_the_tasks(capsys: pytest.CaptureFixture[str],

@@ -83,7 +83,7 @@ def test_checkpoint_of_other_sharing_is_a_clear_error(tmp_path: Path) -> None:
     path = save_checkpoint(tmp_path, _policies(0), TrainerState(1, (0,), "executor"))
     one, two = _policies(0), _policies(1)
     separate = Policies(designer=one.designer, executor=two.designer, tokenizer=None)
-    with pytest.raises(ValueError, match="policy-designer.pt"):
+    with pytest.raises(ValueError, match=r"policy-designer\.pt"):
         load_checkpoint(path, separate)
     with pytest.raises(ValueError, match="not a complete checkpoint"):
         load_checkpoint(tmp_path, separate)
@@ -99,6 +99,7 @@ def test_metrics_log_appends_and_truncates_on_resume(tmp_path: Path) -> None:
     assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl")] == [1, 2, 3]
     truncate_metrics(tmp_path / "metrics.jsonl", 2)
     assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl")] == [1, 2]
+    assert (tmp_path / "designs.jsonl").is_file()
 
 
 def test_data_order_is_a_deterministic_shuffle_of_epochs() -> None:
@@ -133,3 +134,4 @@ def test_cli_errors_are_located_not_tracebacks(tmp_path: Path, capsys: pytest.Ca
          "compile_rate": 0.5, "construct/single": 1.0, "loss": 0.1}) + "\n")
     assert main(["train", "plot", str(tmp_path)]) == 0
     assert (tmp_path / "plots" / "rewards.png").stat().st_size > 1000
+    assert "| designer_reward | -1.000 | -1.000 |" in (tmp_path / "summary-metrics.md").read_text()

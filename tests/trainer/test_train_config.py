@@ -26,7 +26,7 @@ def test_cpu_demo_config_loads_with_the_documented_sizes() -> None:
     assert config.policy.model == "embedded"
     assert config.tasks.train[0].name == "arithmetic"
     assert (config.rollout.questions_per_step, config.rollout.designs_per_question,
-            config.rollout.executions_per_design) == (2, 4, 2)
+            config.rollout.executions_per_design) == (1, 4, 2)
     assert (config.steps, config.schedule.switch_every) == (30, 5)
 
 

@@ -166,3 +166,14 @@ def test_the_rebuilt_parser_rejects_pre_0_10_flag_names() -> None:
         parser.parse_args(["--agent_func_path", "x.py"])  # renamed in 0.10
     with pytest.raises(Exception, match="invalid choice"):
         parser.parse_args(["--algo.advantage.estimator", "grpo"])
+
+
+def test_masc_train_backend_openrlhf_dry_run(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from masdsl.cli import main
+
+    code = main(["train", str(write(tmp_path, ONE_GPU)), "--backend", "openrlhf", "--dry-run"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "ray job submit" in printed and "openrlhf.cli.train_ppo_ray" in printed
+    assert main(["train", str(write(tmp_path, ONE_GPU)), "--dry-run"]) == 2
