@@ -4,12 +4,14 @@ For every example spec (`examples/*.mas`) and for generated specs of about 10, 1
 1,000 IR nodes, it measures in one run: the raw Lark parse (`grammar.parser().parse`), the
 whole `masc compile` pipeline (parse, check, lower, passes, validate, stats, JSON text),
 their ratio, and the pipeline's cost per IR node (growth should be linear: a flat per-node
-cost). Times are the median of several repetitions, in milliseconds.
+cost). Times are the median of several repetitions, in milliseconds, taken with the garbage
+collector paused (as `timeit` does).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -46,11 +48,18 @@ def generated_spec(nodes: int) -> str:
 
 
 def _median_ms(action: Callable[[], object], repeat: int) -> float:
+    """Median wall time of `action`, with the garbage collector paused while timing (as
+    `timeit` does) and run between repetitions, so other heaps do not add random pauses."""
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            action()
+            times.append(time.perf_counter() - start)
+        finally:
+            gc.enable()
     return statistics.median(times) * 1000
 
 

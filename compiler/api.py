@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from compiler.ir import IR
+from compiler.ir import IR, AgentSettings
 from compiler.lower import lower
 from compiler.passes import PASSES, Pass, run_passes
 from compiler.stats import Stats, analyze, limit_diagnostics
@@ -40,13 +40,17 @@ class CompiledSpec:
         return to_json(self.ir, indent)
 
 
-def front_end_diagnostics(program: ast.Program, limits: Any = None) -> list[Diagnostic]:
-    """The checker's diagnostics for a parsed program (names, types, bounds, limits)."""
+def front_end(program: ast.Program, limits: Any = None
+              ) -> tuple[list[Diagnostic], dict[str, AgentSettings]]:
+    """The checker's diagnostics for a parsed program (names, types, bounds, limits) and
+    its resolved agent settings (only complete when there is no error)."""
     from masdsl import checker
 
     analysis = checker.analyze(program) if limits is None else checker.analyze(
         program, limits=limits)
-    return list(analysis.diagnostics)
+    agents = {name: AgentSettings.model_validate(settings, from_attributes=True)
+              for name, settings in analysis.agents.items() if settings.output is not None}
+    return list(analysis.diagnostics), agents
 
 
 def compile(source_or_program: str | bytes | ast.Program, *, path: str = "<string>",
@@ -58,11 +62,12 @@ def compile(source_or_program: str | bytes | ast.Program, *, path: str = "<strin
     calls or generated tokens exceed `max_llm_calls` / `max_generated_tokens`."""
     program = (source_or_program if isinstance(source_or_program, ast.Program)
                else parse(source_or_program, path))
-    diagnostics = front_end_diagnostics(program, limits)
+    diagnostics, agents = front_end(program, limits)
     if any(item.is_error for item in diagnostics):
         raise MasError(sort_diagnostics(diagnostics))
-    ir = validate_ir(lower(program))
-    ir, found = run_passes(ir, passes)
+    # The IR is validated once, after the passes (each pass keeps the invariants; the tests
+    # validate after lowering and after every pass).
+    ir, found = run_passes(lower(program, agents), passes)
     diagnostics += found
     validate_ir(ir)
     stats = analyze(ir)

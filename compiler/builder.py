@@ -58,15 +58,18 @@ class Builder:
     def add(self, node: IRNode, context: Context, inputs: list[tuple[Port, Value]]) -> None:
         """Add `node` with a data edge into each of its input ports from the given values,
         and the context's guard edge."""
+        # Edges are built with `model_construct` (no re-validation): every field comes from
+        # an already validated node, port or type, and `validate_ir` checks the result.
         self.nodes.append(node)
         for port, value in inputs:
-            self.edges.append(Edge(source=value.node, source_port=value.port, target=node.id,
-                                   target_port=port.name, type=value.type))
+            self.edges.append(Edge.model_construct(
+                source=value.node, source_port=value.port, target=node.id,
+                target_port=port.name, type=value.type, kind="data", when=None))
         if context.guard is not None:
             source = context.guard.source
-            self.edges.append(Edge(source=source.node, source_port=source.port, target=node.id,
-                                   target_port=GUARD, type=source.type, kind="guard",
-                                   when=context.guard.when))
+            self.edges.append(Edge.model_construct(
+                source=source.node, source_port=source.port, target=node.id,
+                target_port=GUARD, type=source.type, kind="guard", when=context.guard.when))
 
 
 def unique_labels(labels: list[str]) -> list[str]:

@@ -281,7 +281,11 @@ class IR:
 
     def guard_of(self, node_id: str) -> Edge | None:
         """The guard edge into a node, if it has one (a node has at most one)."""
-        return next((edge for edge in self.in_edges(node_id) if edge.kind == "guard"), None)
+        for _, _, data in self.graph.in_edges(node_id, data=True):
+            if data["edge"].kind == "guard":
+                edge: Edge = data["edge"]
+                return edge
+        return None
 
     def agent_nodes(self) -> Iterator[AgentNode]:
         return (node for node in self.nodes() if isinstance(node, AgentNode))

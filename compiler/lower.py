@@ -4,18 +4,22 @@ declared output becomes an `output` node fed by the output name's final value.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from compiler.builder import Builder, Context, out
-from compiler.ir import IR, OUT, Declaration, InputNode, OutputNode, Port
+from compiler.ir import IR, OUT, AgentSettings, Declaration, InputNode, OutputNode, Port
 from compiler.lower_stmt import lower_block
 from compiler.resolve import fail, resolve_agent, resolve_type
 from masdsl import ast
 
 
-def lower(program: ast.Program) -> IR:
-    """Lower a program the front end accepted into an (unoptimised) IR. Raises
-    `LoweringError` with a located diagnostic if the program is not well-formed."""
-    agents = {agent.name.value: resolve_agent(program, agent) for agent in program.agents}
-    builder = Builder(program=program, agents=agents)
+def lower(program: ast.Program, agents: Mapping[str, AgentSettings] | None = None) -> IR:
+    """Lower a program the front end accepted into an (unoptimised) IR. `agents` are the
+    checker's resolved agent settings (resolved here from the declarations when not given).
+    Raises `LoweringError` with a located diagnostic if the program is not well-formed."""
+    if agents is None:
+        agents = {agent.name.value: resolve_agent(program, agent) for agent in program.agents}
+    builder = Builder(program=program, agents=dict(agents))
     inputs = [Declaration(name=item.name.value, type=resolve_type(program, item.type),
                           span=item.span) for item in program.inputs]
     outputs = [Declaration(name=item.name.value, type=resolve_type(program, item.type),

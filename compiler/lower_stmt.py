@@ -253,6 +253,25 @@ def lower_graph(builder: Builder, context: Context, env: Env, statement: ast.Gra
         step_value = _add_step(builder, context, env, statement, graph_name, step, candidates,
                                following, edges, step_value)
         candidates = following
+    for name, node in nodes.items():
+        if name not in env:
+            _bind_absent(builder, context, env, node, pending)
+
+
+def _bind_absent(builder: Builder, context: Context, env: Env, node: ast.GraphNode,
+                 pending: frozenset[str]) -> None:
+    """Bind a graph node that can never run within `max_steps` to an always-absent value:
+    a `merge` without inputs. Its type is found by lowering the node's expression into a
+    scratch builder that is then thrown away."""
+    scratch = Builder(program=builder.program, agents=builder.agents)
+    value = lower_expr(scratch, Context(pending=pending), env, node.value, node.name.value)
+    if value is None:
+        return
+    node_id = builder.new_id(f"absent_{node.name.value}")
+    builder.add(MergeNode(id=node_id, span=node.span, label=f"{node.name.value} (never runs)",
+                          name=node.name.value, scope=context.scope,
+                          outputs=(Port(name=OUT, type=value.type),)), context, [])
+    env[node.name.value] = out(node_id, value.type)
 
 
 def _add_step(builder: Builder, context: Context, env: Env, statement: ast.Graph,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import networkx as nx
 
 from compiler.ir import GUARD, IR, BranchNode, GraphStepNode, InputNode, OutputNode
+from masdsl.types import Type
 
 
 class IRInvariantError(ValueError):
@@ -38,7 +39,7 @@ def ir_problems(ir: IR) -> list[str]:
         source_port = source.output_port(edge.source_port)
         if source_port is None:
             problems.append(f"{edge.source} has no output port '{edge.source_port}'")
-        elif source_port.type != edge.type:
+        elif not _same(source_port.type, edge.type):
             problems.append(f"edge {edge.source} -> {edge.target}: type "
                             f"{edge.type.render()} != source {source_port.type.render()}")
         if edge.kind == "guard":
@@ -52,13 +53,13 @@ def ir_problems(ir: IR) -> list[str]:
         target_port = target.input_port(edge.target_port)
         if target_port is None:
             problems.append(f"{edge.target} has no input port '{edge.target_port}'")
-        elif target_port.type != edge.type:
+        elif not _same(target_port.type, edge.type):
             problems.append(f"edge {edge.source} -> {edge.target}.{edge.target_port}: type "
                             f"{edge.type.render()} != port {target_port.type.render()}")
         elif target_port.constant is not None:
             problems.append(f"{edge.target}.{edge.target_port} has both a constant and an edge")
     for node in ir.nodes():
-        incoming = ir.in_edges(node.id)
+        incoming = [data["edge"] for _, _, data in ir.graph.in_edges(node.id, data=True)]
         if sum(edge.kind == "guard" for edge in incoming) > 1:
             problems.append(f"{node.id} has more than one guard")
         fed = [edge.target_port for edge in incoming if edge.kind == "data"]
@@ -72,6 +73,11 @@ def ir_problems(ir: IR) -> list[str]:
         problems.append("the IR has a cycle: every loop must be unrolled to its bound")
     problems += _interface_problems(ir)
     return problems
+
+
+def _same(left: Type, right: Type) -> bool:
+    """Type equality, with the common case (one shared type object) checked first."""
+    return left is right or left == right
 
 
 def _interface_problems(ir: IR) -> list[str]:

@@ -5,9 +5,12 @@ The public API, one function per stage:
     program = masdsl.parse(text_or_bytes, path)          # -> ast.Program, or raises MasError
     diagnostics = masdsl.check(program, limits=masdsl.Limits())   # -> sorted list[Diagnostic]
     analysis = masdsl.analyze(program)                   # -> Analysis (diagnostics + types)
+    compiled = masdsl.compile(text_or_program)            # -> CompiledSpec (IR, stats, warnings)
+    results = masdsl.run(spec, {"question": "..."}, engine="llamacpp")  # -> [ExecutionResult]
 
-`parse`, `check` and `analyze` are loaded on first use, so `import masdsl` stays cheap (no
-Lark until a spec is parsed); `Limits`, `Diagnostic` and `MasError` are plain models.
+Every stage is loaded on first use, so `import masdsl` stays cheap (no Lark until a spec is
+parsed, no networkx until one is compiled); imports still run one way (grammar -> masdsl ->
+compiler -> runtime): `compile` and `run` forward to the later packages lazily.
 """
 
 from __future__ import annotations
@@ -19,16 +22,20 @@ from masdsl.diagnostics import Diagnostic, MasError, Severity
 from masdsl.limits import Limits
 
 if TYPE_CHECKING:
+    from compiler.api import compile
     from masdsl.checker import analyze, check
     from masdsl.parser import parse
+    from runtime.api import run
 
-__all__ = ["Diagnostic", "Limits", "MasError", "Severity", "analyze", "check", "parse"]
+__all__ = ["Diagnostic", "Limits", "MasError", "Severity", "analyze", "check", "compile",
+           "parse", "run"]
 
-_LAZY = {"parse": "masdsl.parser", "check": "masdsl.checker", "analyze": "masdsl.checker"}
+_LAZY = {"parse": "masdsl.parser", "check": "masdsl.checker", "analyze": "masdsl.checker",
+         "compile": "compiler.api", "run": "runtime.api"}
 
 
 def __getattr__(name: str) -> Any:
-    """Load `parse`, `check` and `analyze` from their modules on first access."""
+    """Load each public function from its module on first access."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'masdsl' has no attribute {name!r}")

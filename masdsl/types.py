@@ -62,4 +62,4 @@ CODE = Primitive(name="code")
 
 def primitive(name: str) -> Primitive | None:
     """The primitive type called `name`, or None."""
-    return Primitive(name=name) if name in PRIMITIVES else None  # type: ignore[arg-type]
+    return Primitive(name=name) if name in PRIMITIVES else None

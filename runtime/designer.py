@@ -41,6 +41,10 @@ Flow statements (`x = ...` binds a value; outputs must be bound):
 Every loop and fan-out is bounded. Reply with the spec only."""
 
 
+# The paper's rollout settings for designs (temperature 1.0, top_p 0.9).
+DESIGN_SAMPLING = Sampling(temperature=1.0, top_p=0.9, max_tokens=512)
+
+
 @dataclass(frozen=True)
 class Interface:
     """What the task gives the system and what it expects back."""
@@ -73,7 +77,8 @@ class Design:
 def library(names: Sequence[str] | None = None) -> list[str]:
     """Hand-written baseline systems (`benchmarks/systems/*.mas`), used as few-shot examples."""
     folder = resources.files("benchmarks.systems")
-    files = sorted(item for item in folder.iterdir() if item.name.endswith(".mas"))
+    files = sorted((item for item in folder.iterdir() if item.name.endswith(".mas")),
+                   key=lambda item: item.name)
     chosen = [item for item in files if names is None or item.name[:-4] in names]
     return [item.read_text(encoding="utf-8") for item in chosen]
 
@@ -144,12 +149,12 @@ def compile_design(text: str, interface: Interface,
 
 def design_request(question: str, *, interface: Interface = Interface(),
                    examples: Sequence[str] = (), constrained: bool = True,
-                   sampling: Sampling = Sampling(temperature=1.0, top_p=0.9,
-                                                 max_tokens=512)) -> ChatRequest:
+                   sampling: Sampling = DESIGN_SAMPLING) -> ChatRequest:
     """The chat request that asks the designer model for one spec."""
     return ChatRequest(messages=designer_messages(question, interface, examples),
                        sampling=sampling,
-                       grammar=grammar.grammar_text() if constrained else None)
+                       grammar=grammar.decoding_grammar_text(interface.inputs, interface.outputs)
+                       if constrained else None)
 
 
 def design_from_completion(completion: Completion, interface: Interface,

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +50,10 @@ class _Absent:
 
 
 ABSENT = _Absent()
+
+AgentRunner = Callable[[AgentNode, Sequence[AgentInput], TurnContext], Awaitable[AgentOutcome]]
+"""How an agent node is run: `runtime.agent_turn.run_agent` unless told otherwise (a
+benchmark wraps it to time the node work apart from the scheduler's)."""
 
 
 @dataclass(frozen=True)
@@ -133,9 +136,11 @@ class Executor:
     `designer`, or any name an agent's `model` field uses)."""
 
     def __init__(self, ir: IR, engines: Mapping[str, Engine], *,
-                 tools: ToolRegistry | None = None, budget: Budget | None = None) -> None:
+                 tools: ToolRegistry | None = None, budget: Budget | None = None,
+                 agent_runner: AgentRunner = run_agent) -> None:
         self.plan = Plan.of(ir)
         self.engines = engines
+        self.agent_runner = agent_runner
         self.tools = tools if tools is not None else default_tools()
         self.budget = budget or Budget()
 
@@ -179,7 +184,7 @@ class Executor:
                 status = "failed"
             result = ExecutionResult(ExecutionRecord(
                 execution_id=execution_id, spec=self.plan.ir.name, inputs=dict(inputs),
-                outputs=outputs, failures=state.failures, status=status,  # type: ignore[arg-type]
+                outputs=outputs, failures=state.failures, status=status,
                 llm_calls=tracker.llm_calls, prompt_tokens=tracker.prompt_tokens,
                 completion_tokens=tracker.completion_tokens, wall_s=tracker.elapsed(),
                 seed=seed), turns)
@@ -309,14 +314,14 @@ class Executor:
             put[(node.id, OUT)] = ABSENT
             put[(node.id, TIED)] = False
             return
-        scores: Counter[str] = Counter()
+        scores: dict[str, float] = {}
         first: dict[str, Value] = {}
         for index, value in enumerate(candidates):
             key = _value_key(value)
             first.setdefault(key, value)
             weight = node.weights[index] if node.strategy == "weighted" and node.weights and \
                 index < len(node.weights) else 1.0
-            scores[key] += weight
+            scores[key] = scores.get(key, 0.0) + weight
         best = max(scores.values())
         leaders = [key for key in first if scores[key] == best]
         tied = node.has_tiebreak and len(leaders) > 1
@@ -350,7 +355,7 @@ class Executor:
             edge = next((e for e in node_plan.data_edges if e.target_port == port.name), None)
             raw = edge is not None and edge.source_port == TEXT
             agent_inputs.append(AgentInput(port.name, value, port.type, raw_text=raw))
-        outcome: AgentOutcome = await run_agent(node, agent_inputs, state.context)
+        outcome: AgentOutcome = await self.agent_runner(node, agent_inputs, state.context)
         state.values[(node.id, OUT)] = ABSENT if outcome.value is None else outcome.value
         state.values[(node.id, TEXT)] = outcome.text if outcome.text else ABSENT
         if outcome.failure is not None:

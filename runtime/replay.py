@@ -65,7 +65,7 @@ async def replay(ir: IR, records: Iterable[TurnRecord | ExecutionRecord], execut
     engine = TraceEngine(turns)
     models = {node.agent.model for node in ir.agent_nodes()} | {"executor"}
     engines: Mapping[str, TraceEngine] = {model: engine for model in models}
-    executor = Executor(ir, engines, tools=tools)  # type: ignore[arg-type]
+    executor = Executor(ir, engines, tools=tools)
     inputs = coerce_inputs(execution.inputs, ir.inputs)
     return await executor.run(inputs, seed=execution.seed or 0,
                               execution_id=execution_id)

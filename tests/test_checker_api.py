@@ -119,6 +119,8 @@ def test_builtin_table_is_consistent() -> None:
         for param in builtin.params:
             if param.kind is ValueKind.INTEGER:
                 assert param.limit is not None and hasattr(Limits(), param.limit)
+    assert [name for name, builtin in BUILTINS.items() if builtin.subject.takes_agents] == \
+        ["ensemble", "debate", "reflect"]
     vote = BUILTINS["vote"]
     strategy = vote.param("strategy")
     assert strategy is not None and set(strategy.choices) == set(VOTE_STRATEGY_PARAMS)
@@ -167,3 +169,15 @@ def test_checker_never_raises_on_mutated_specs(path: Path) -> None:
         checked += 1
         assert all(d.help for d in result.diagnostics)
     assert checked > 10
+
+
+def test_deeply_nested_blocks_report_mas406_once_per_cut_and_never_raise() -> None:
+    depth = 120
+    body = "o = a(q)"
+    for _ in range(depth):
+        body = f"if flag {{ {body} }} else {{ o = a(q) }}"
+    text = (f'mas s {{ input q: text input flag: bool output o: text agent a {{ role "r" }} '
+            f"flow {{ {body} }} }}")
+    found = check(parse(text))
+    assert [d.code for d in found] == ["MAS406"]
+    assert found[0].span.end - found[0].span.start == 1

@@ -89,3 +89,47 @@ def test_the_syntax_check_catches_newer_features() -> None:
                 "%import python.NAME"]:
         structure = _without_literals(bad)
         assert any(re.search(p, structure, flags=re.MULTILINE) for p in _FORBIDDEN), bad
+
+
+def test_the_decoding_grammar_is_a_bounded_comment_free_subset() -> None:
+    from lark import Lark
+    from lark.exceptions import UnexpectedInput
+
+    from masdsl.parser import comments
+
+    llguidance = pytest.importorskip("llguidance")
+    text = grammar.decoding_grammar_text()
+    assert llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("lark", text)) == ""
+    decoding = Lark(text, parser="lalr", lexer="contextual")
+    for path in EXAMPLES:
+        spec = path.read_text()
+        for comment in reversed(comments(spec)):
+            spec = spec[:comment.span.start] + spec[comment.span.end:]
+        decoding.parse(spec)          # comment-free examples are in the language
+        grammar.parser().parse(spec)  # and so in the shipped one
+    with pytest.raises(UnexpectedInput):
+        decoding.parse('mas a { # no comments\n }')
+    long_role = '"' + "x" * (grammar.DECODING_MAX_STRING + 1) + '"'
+    with pytest.raises(UnexpectedInput):
+        decoding.parse(f"mas a {{ agent b {{ role {long_role} }} }}")
+    grammar.parser().parse(f"mas a {{ agent b {{ role {long_role} }} }}")
+
+
+def test_the_interface_decoding_grammar_forces_the_declarations_and_a_flow() -> None:
+    from lark import Lark
+    from lark.exceptions import UnexpectedInput
+
+    llguidance = pytest.importorskip("llguidance")
+    text = grammar.decoding_grammar_text((("question", "text"),), (("answer", "number"),))
+    assert llguidance.LLMatcher.validate_grammar(llguidance.grammar_from("lark", text)) == ""
+    decoding = Lark(text, parser="lalr", lexer="contextual")
+    good = ('mas a { input question: text output answer: number '
+            'agent s -> number { role "x" } flow { answer = s(question) } }')
+    decoding.parse(good)
+    grammar.parser().parse(good)
+    for bad in ('mas a { input question: text output answer: text flow { answer = s(q) } }',
+                'mas a { input question: text output answer: number agent s { role "x" } }',
+                'mas a { agent s { role "x" } input question: text output answer: number '
+                'flow { answer = s(question) } }'):
+        with pytest.raises(UnexpectedInput):
+            decoding.parse(bad)

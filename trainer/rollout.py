@@ -15,7 +15,13 @@ from dataclasses import dataclass, replace
 
 from benchmarks.tasks.base import Item, Task, Verdict
 from runtime.budget import Budget
-from runtime.designer import Design, Interface, design_from_completion, design_request
+from runtime.designer import (
+    DESIGN_SAMPLING,
+    Design,
+    Interface,
+    design_from_completion,
+    design_request,
+)
 from runtime.engines.base import Engine, Sampling
 from runtime.executor import ExecutionResult, Executor
 from runtime.inputs import InputError, coerce_inputs
@@ -88,8 +94,7 @@ async def _execute(design: Design, item: Item, task: Task, engine: Engine, execu
 
 async def rollout(items: Sequence[Item], task: Task, *, designer: Engine, executor: Engine,
                   designs: int, executions: int, seed: int, constrained: bool = True,
-                  design_sampling: Sampling = Sampling(temperature=1.0, top_p=0.9,
-                                                       max_tokens=384),
+                  design_sampling: Sampling = DESIGN_SAMPLING,
                   examples: Sequence[str] = (), budget: Budget | None = None,
                   tools: ToolRegistry | None = None) -> list[QuestionRollout]:
     """Sample `designs` designs per item and run each compiled design `executions` times.

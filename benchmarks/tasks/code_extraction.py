@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
 CODE_START = re.compile(r"^(?:def |async def |class |import |from \S+ import |@)", re.MULTILINE)
@@ -34,7 +35,9 @@ def extract_code(reply: str) -> str:
 def parses(code: str) -> bool:
     """Whether `code` is syntactically valid Python."""
     try:
-        ast.parse(code)
+        with warnings.catch_warnings():  # replies may hold invalid escapes
+            warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+            ast.parse(code)
     except (SyntaxError, ValueError):
         return False
     return True

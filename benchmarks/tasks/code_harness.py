@@ -20,6 +20,7 @@ import ast
 import re
 import secrets
 import textwrap
+import warnings
 from dataclasses import dataclass
 
 CASE_SECONDS = 6.0
@@ -107,7 +108,9 @@ def contains_assert(node: ast.stmt) -> bool:
 def split_check(test_source: str, function: str = "check") -> tuple[tuple[str, str], ...]:
     """The top-level statements of `def check(candidate)` in `test_source`, each tagged
     "case" (it asserts something) or "setup"; raises ValueError when there is no `check`."""
-    tree = ast.parse(test_source)
+    with warnings.catch_warnings():  # dataset code has invalid escapes like '\\w'
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        tree = ast.parse(test_source)
     check = next((node for node in tree.body
                   if isinstance(node, ast.FunctionDef) and node.name == function), None)
     if check is None:

@@ -121,15 +121,21 @@ def load_procedural(spec: ProceduralSpec, difficulty: int, split: Split, limit: 
 
 
 def verify_procedural(spec: ProceduralSpec, item: Item, output: Output) -> Verdict:
-    """reasoning-gym's score of the answer extracted from `output`; correct when it is 1."""
+    """Reward 1 when reasoning-gym's scorer says the extracted answer is right, else 0.
+
+    reasoning-gym gives partial scores to wrong numbers that merely contain the right one
+    (gold 5, answer 15 scores 0.5); as an RL reward that would pay for wrong answers, so only
+    its full score counts. The raw score is kept in the details."""
     reasoning_gym = import_reasoning_gym(spec.name)
     extracted = extract_answer(output_text(output))
     if extracted is None:
         return Verdict(0.0, False, {"gold": item.reference, "extracted": None,
                                     "error": "no final answer found in the output"})
     score = reasoning_gym.get_score_answer_fn(spec.dataset)  # type: ignore[attr-defined]
-    reward = float(score(extracted.replace(" ", ""), dict(item.data["entry"])))  # type: ignore[call-overload]
-    return Verdict(reward, reward >= 1.0, {"gold": item.reference, "extracted": extracted})
+    raw = float(score(extracted.replace(" ", ""), dict(item.data["entry"])))  # type: ignore[call-overload]
+    correct = raw >= 1.0
+    return Verdict(1.0 if correct else 0.0, correct,
+                   {"gold": item.reference, "extracted": extracted, "score": raw})
 
 
 def procedural_task(name: str, difficulty: int = 1) -> Task:

@@ -25,9 +25,9 @@ def _backwards(ir: IR, starts: list[str], data_only: bool) -> set[str]:
     stack = list(starts)
     while stack:
         node_id = stack.pop()
-        for edge in ir.in_edges(node_id):
-            if (data_only and edge.kind != "data") or edge.source in seen:
+        for source, _, data in ir.graph.in_edges(node_id, data=True):
+            if (data_only and data["edge"].kind != "data") or source in seen:
                 continue
-            seen.add(edge.source)
-            stack.append(edge.source)
+            seen.add(source)
+            stack.append(source)
     return seen

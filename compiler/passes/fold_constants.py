@@ -17,7 +17,7 @@ def fold_constants(ir: IR) -> tuple[IR, list[Diagnostic]]:
     """Fold literals into their users until nothing changes."""
     nodes = {node.id: node for node in ir.nodes()}
     edges = ir.edges()
-    changed = True
+    changed, folded_any = True, False
     while changed:
         changed = False
         for node in list(nodes.values()):
@@ -45,6 +45,9 @@ def fold_constants(ir: IR) -> tuple[IR, list[Diagnostic]]:
             edges = [edge for edge in edges
                      if edge.source not in folded and edge.target not in folded]
             changed = True
+        folded_any = folded_any or changed
+    if not folded_any:
+        return ir, []
     return ir.replace(nodes.values(), edges), []
 
 

@@ -38,6 +38,11 @@ class Param:
     default: str | int | None = None
     doc: str = ""
 
+    @property
+    def takes_agents(self) -> bool:
+        """True when the argument names agents rather than carrying data."""
+        return self.kind in (ValueKind.AGENT, ValueKind.AGENTS, ValueKind.AGENT_OR_AGENTS)
+
 
 @dataclass(frozen=True)
 class Builtin:

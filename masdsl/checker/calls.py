@@ -30,7 +30,7 @@ _RANGE_CODES = {"max_fanout": "MAS403", "max_loop": "MAS402"}
 def call_type(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type | None:
     """Type a call (agent or builtin), recording its type; None when unknown."""
     ctx.count_node(call.callee.span)
-    if ctx.too_deep(depth, call.span):
+    if ctx.too_deep(depth, call.callee.span):
         return None
     name = call.callee.value
     builtin = BUILTINS.get(name)
@@ -141,9 +141,9 @@ def _agents(ctx: Context, scope: Scope, subject: ast.Expr, role: str,
         return [(item, agent_ref(ctx, scope, item, role)) for item in subject.items], False
     if single_ok or not isinstance(subject, ast.Ref):
         return [(subject, agent_ref(ctx, scope, subject, role))], True
-    agent_ref(ctx, scope, subject, role)
-    ctx.report("MAS203", subject.span, f"{role} expects a list of agents: [a, b]",
-               help="write the debaters as a list")
+    if agent_ref(ctx, scope, subject, role) is not None:  # else already reported
+        ctx.report("MAS203", subject.span, f"{role} expects a list of agents: [a, b]",
+                   help="write the debaters as a list")
     return [], True
 
 

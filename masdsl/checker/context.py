@@ -90,6 +90,8 @@ class Context:
         `depth` exceeds `max_depth`: the caller stops descending."""
         if depth <= self.limits.max_depth:
             return False
+        if self.walk_cut_short or self.muted:
+            return True  # one MAS406 per spec, reported by the real walk, not an inference
         self.walk_cut_short = True
         where = head_span(span, 1) if head else span
         self.report("MAS406", where, f"nesting deeper than {self.limits.max_depth} blocks "

@@ -100,7 +100,7 @@ def value_type(ctx: Context, scope: Scope, expr: ast.Expr, depth: int) -> Type |
 
 
 def _list_type(ctx: Context, scope: Scope, expr: ast.ListExpr, depth: int) -> Type | None:
-    if ctx.too_deep(depth, expr.span):
+    if ctx.too_deep(depth, expr.span, head=True):
         return None
     if not expr.items:
         ctx.report("MAS201", expr.span, "an empty list has no element type",

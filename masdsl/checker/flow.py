@@ -45,6 +45,12 @@ def collect_bound_names(block: ast.Block, into: dict[str, ast.Expr]) -> None:
 def check_block(ctx: Context, scope: Scope, block: ast.Block, depth: int) -> None:
     """Check the statements of a block in order, updating `scope` in place."""
     if ctx.too_deep(depth, block.span, head=True):
+        # Treat what the unchecked block binds as bound, so the cut causes no MAS107/MAS302.
+        unchecked: dict[str, ast.Expr] = {}
+        collect_bound_names(block, unchecked)
+        for name in unchecked:
+            scope.bound.setdefault(name, ctx.values.get(name))
+            scope.maybe.discard(name)
         return
     for statement in block.statements:
         ctx.count_node(statement.span, head=True)
@@ -110,7 +116,8 @@ def check_cond(ctx: Context, scope: Scope, cond: ast.Cond, depth: int) -> None:
                        "not bool", help=hint)
         return
     member = cond.value
-    assert member is not None
+    if member is None:  # `==`/`!=` always has one in a parsed spec
+        return
     if is_bool:
         if member.value not in ("true", "false"):
             ctx.report("MAS202", member.span, f"'{subject.value}' is bool: compare it with "

@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from masdsl.cli.compile import EXIT_DIAGNOSTICS, EXIT_ERROR, EXIT_OK, add_compile_arguments
@@ -55,7 +56,7 @@ def _read_batch(args: argparse.Namespace) -> list[dict[str, Any]] | str:
         return "give --input or --inputs, not both"
     if args.inputs:
         try:
-            lines = open(args.inputs, encoding="utf-8").read().splitlines()
+            lines = Path(args.inputs).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             return f"cannot read {args.inputs}: {error}"
         batch = []

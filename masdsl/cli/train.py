@@ -31,6 +31,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--steps", type=int, metavar="N",
                         help="train until N steps in total (overrides the config)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--backend", choices=("torch", "openrlhf"), default="torch",
+                        help="torch: train here (CPU or one GPU); openrlhf: submit an OpenRLHF "
+                        "job to Ray (the config needs an [openrlhf] table; see docs/gpu.md)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="with --backend openrlhf: print the ray job command, submit nothing")
     parser.set_defaults(run=run)
 
 
@@ -66,6 +71,14 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"expected one config file, got {len(target)} arguments")
     if args.steps is not None and args.steps < 1:
         return _fail("--steps must be at least 1")
+    if args.backend == "openrlhf":
+        if len(target) != 1 or args.resume or args.steps:
+            return _fail("usage: masc train CONFIG --backend openrlhf [--dry-run]")
+        from trainer.openrlhf.launcher import launch
+
+        return launch(target[0], dry_run=args.dry_run, out=sys.stdout, err=sys.stderr)
+    if args.dry_run:
+        return _fail("--dry-run needs --backend openrlhf")
     from trainer.loop import TrainError, load_run_config, train
 
     try:

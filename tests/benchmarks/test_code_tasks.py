@@ -43,7 +43,10 @@ def test_broken_and_hostile_candidates_get_zero() -> None:
     syntax = task.verify(item, "def has_close_elements(:\n")
     assert syntax.reward == 0.0 and "SyntaxError" in str(syntax.details["error"])
     loop = task.verify(item, "def has_close_elements(n, t):\n    while True:\n        pass\n")
-    assert loop.reward == 0.0 and "TimeoutError" in str(loop.details["first_failure"])
+    assert loop.reward == 0.0 and not loop.correct
+    # the per-case CPU alarm stops it, or (on a loaded machine) the sandbox's wall clock
+    assert ("TimeoutError" in str(loop.details.get("first_failure"))
+            or loop.details["timed_out"] is True)
     sleeper = task.verify(item, "import time\ndef has_close_elements(n, t):\n"
                                 "    time.sleep(60)\n")
     assert sleeper.reward == 0.0 and sleeper.details["timed_out"] is True

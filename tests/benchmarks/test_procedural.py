@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
-from benchmarks.tasks import TaskError, get_task
+from benchmarks.tasks import MissingDataPackage, TaskError, get_task
 from benchmarks.tasks.procedural import levels_of, procedural_names
 
 pytest.importorskip("reasoning_gym")
@@ -53,3 +54,18 @@ def test_difficulty_knob_and_its_errors() -> None:
         get_task("gsm8k", difficulty=2)
     with pytest.raises(TaskError, match="no split"):
         get_task("gsm8k").load("train")
+
+
+def test_missing_reasoning_gym_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "reasoning_gym", None)  # makes `import` fail
+    with pytest.raises(MissingDataPackage, match=r"pip install reasoning-gym==0\.1\.25"):
+        get_task("chain_sum").load("test", limit=1)
+
+
+def test_a_wrong_number_containing_the_right_one_earns_nothing() -> None:
+    task = get_task("chain_sum")
+    item = next(i for i in task.load("test", limit=20, seed=0) if len(i.reference) == 1)
+    wrong = f"ANSWER: 1{item.reference}"
+    verdict = task.verify(item, wrong)
+    assert verdict.reward == 0.0 and not verdict.correct
+    assert task.verify(item, f"ANSWER: {item.reference}").reward == 1.0

@@ -63,7 +63,7 @@ def enumerate_worst_calls(ir: IR, limit: int = 200_000) -> int | None:
     for source in sources:
         values = {value for edge in ir.out_edges(source) if edge.kind == "guard"
                   for value in edge.when or ()}
-        domains.append(sorted(values) + ["<other>"])
+        domains.append([*sorted(values), "<other>"])
     total = 1
     for domain in domains:
         total *= len(domain)

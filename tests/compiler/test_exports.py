@@ -4,6 +4,7 @@ published JSON Schema; DOT and Mermaid; Graphviz rendering errors."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import jsonschema
 import pytest
@@ -66,3 +67,29 @@ def test_render_without_graphviz_says_so(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(export_dot.shutil, "which", lambda name: None)
     with pytest.raises(GraphvizMissing, match="Graphviz 'dot' is not installed"):
         render("digraph {}", "svg")
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz 'dot' is not installed")
+def test_graphviz_accepts_the_dot_of_every_construct() -> None:
+    ir, _ = optimised(SOURCE)
+    svg = render(to_dot(ir), "svg")
+    assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
+    graph, _ = optimised(spec("    graph max_steps 4 {\n      start s\n"
+                              "      node s = solver(question, r)\n"
+                              "      node r = critic(question, s)\n      edge s -> r\n"
+                              "      edge r -> s when r == revise\n    }\n    answer = s"))
+    assert b"<svg" in render(to_dot(graph), "svg")
+
+
+def test_package_exposes_compile_load_and_validate() -> None:
+    import compiler
+
+    compiled = compiler.compile(VALID_SOURCE)
+    assert compiler.load(compiler.to_json(compiled.ir)) == compiled.ir
+    assert compiler.validate_ir(compiled.ir) is compiled.ir
+    assert compiler.analyze(compiled.ir) == compiled.stats
+    with pytest.raises(AttributeError):
+        compiler.nothing  # noqa: B018
+
+
+VALID_SOURCE = spec("    answer = vote(ensemble(solver, n: 2, question))")

@@ -159,6 +159,21 @@ def test_graph_is_unrolled_to_max_steps_and_acyclic() -> None:
     assert all(edge.target_port == GUARD for edge in ir.edges() if edge.kind == "guard")
 
 
+def test_graph_node_beyond_max_steps_is_bound_but_absent() -> None:
+    ir = lowered(spec("    graph max_steps 1 {\n"
+                      "      start s\n"
+                      "      node s = solver(question)\n"
+                      "      node t = alt(question, s)\n"
+                      "      edge s -> t\n"
+                      "    }\n"
+                      "    answer = t"))
+    (output,) = nodes_of(ir, "output")
+    (edge,) = ir.in_edges(output.id)
+    absent = ir.node(edge.source)
+    assert isinstance(absent, MergeNode) and absent.inputs == () and absent.name == "t"
+    assert [node.agent.name for node in ir.agent_nodes()] == ["solver"]
+
+
 def test_lowering_reports_located_errors_instead_of_crashing() -> None:
     with pytest.raises(MasError) as error:
         lower(parse(spec("    answer = solver(nowhere)")))

@@ -13,7 +13,7 @@ from compiler.validate import validate_ir
 
 
 def test_pipeline_order_is_one_tuple() -> None:
-    assert PASSES == (fold_constants, eliminate_dead_nodes, annotate_reachability)
+    assert (fold_constants, eliminate_dead_nodes, annotate_reachability) == PASSES
 
 
 def test_literal_arguments_fold_into_port_constants() -> None:

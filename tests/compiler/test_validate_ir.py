@@ -35,7 +35,7 @@ def test_edge_type_disagreeing_with_its_ports_is_reported() -> None:
 
 def test_dangling_port_is_reported() -> None:
     ir = lowered(SOURCE)
-    data = [edge for edge in _edges_into(ir, "solver") if edge.kind == "data"][0]
+    data = next(edge for edge in _edges_into(ir, "solver") if edge.kind == "data")
     problems = ir_problems(ir.replace(ir.nodes(), [e for e in ir.edges() if e != data]))
     assert any("dangling" in problem for problem in problems)
 

@@ -1,0 +1,211 @@
+"""A thin, typed wrapper over llama.cpp's low-level C API (through `llama_cpp` ctypes).
+
+The high-level `llama_cpp.Llama` class decodes one sequence at a time. Batching several
+sequences per decode step needs the raw API: one context with `n_seq_max` sequences (each
+with its own KV stream), a `llama_batch` that mixes tokens of many sequences, and
+`llama_memory_seq_rm` to free a finished sequence's cells. This module owns those pointers
+and nothing else: no scheduling, no sampling. It is used from one thread only (the engine's worker).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from runtime.engines.base import EngineError
+
+# llama.cpp's own default (LLAMA_FLASH_ATTN_TYPE_AUTO) made CPU decoding ~40x slower here.
+FLASH_ATTENTION_DISABLED = 0
+PIECE_BUFFER_BYTES = 256
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """How the llama.cpp context is sized: `max_sequences` decode together, each with its own
+    KV stream of `sequence_context` cells; `batch_tokens` bounds the tokens of one decode call.
+
+    Per-sequence streams (`kv_unified=false`) rather than one unified cache: with a unified
+    cache a sequence's cells land at positions that depend on its neighbours, the attention
+    sums round differently, and a fixed seed sampled different tokens alone and in a batch.
+    With separate streams the logits of a sequence were bit-identical in batches of 1, 4 and 16.
+    """
+
+    sequence_context: int = 2048
+    max_sequences: int = 16
+    batch_tokens: int = 512
+    threads: int = 0  # 0: half the cores
+
+    def thread_count(self) -> int:
+        """Threads for llama.cpp. Default: half the cores, since the sampler's Python runs
+        beside it and llama.cpp's threads spin-wait; on a busy 2-core machine 2 threads
+        decoded 10x slower than 1."""
+        return self.threads if self.threads > 0 else max(1, (os.cpu_count() or 2) // 2)
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    """One token to feed: its sequence, position, and whether its logits are wanted."""
+
+    token: int
+    sequence: int
+    position: int
+    want_logits: bool
+
+
+class LlamaModel:
+    """A loaded GGUF model with one multi-sequence context, vocabulary helpers and decode."""
+
+    def __init__(self, model_path: Path, settings: ContextSettings, verbose: bool = False) -> None:
+        import llama_cpp
+
+        # llama-cpp-python routes llama.cpp's logs to this logger; loading prints hundreds of
+        # lines at INFO, so keep only errors unless asked.
+        logging.getLogger("llama-cpp-python").setLevel(logging.DEBUG if verbose else logging.ERROR)
+        self._lib: Any = llama_cpp
+        llama_cpp.llama_backend_init()
+        model_params = llama_cpp.llama_model_default_params()
+        model = llama_cpp.llama_model_load_from_file(str(model_path).encode(), model_params)
+        if not model:
+            raise EngineError(f"{model_path}: llama.cpp could not load this GGUF file")
+        self._model: Any = model
+        self.vocab: Any = llama_cpp.llama_model_get_vocab(model)
+        self.vocab_size = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
+        self.trained_context = int(llama_cpp.llama_model_n_ctx_train(model))
+
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = settings.sequence_context * settings.max_sequences
+        params.n_batch = settings.batch_tokens
+        params.n_ubatch = settings.batch_tokens
+        params.n_seq_max = settings.max_sequences
+        params.n_threads = settings.thread_count()
+        params.n_threads_batch = settings.thread_count()
+        params.flash_attn_type = FLASH_ATTENTION_DISABLED
+        params.kv_unified = False
+        params.no_perf = True
+        context = llama_cpp.llama_init_from_model(model, params)
+        if not context:
+            llama_cpp.llama_model_free(model)
+            raise EngineError(f"{model_path}: llama.cpp could not create a context")
+        self._context: Any = context
+        # Cells of one sequence's KV stream: the longest prompt plus completion it can hold.
+        self.context_size = int(llama_cpp.llama_n_ctx(context)) // settings.max_sequences
+        self._memory: Any = llama_cpp.llama_get_memory(context)
+        self._batch_capacity = settings.batch_tokens
+        self._batch: Any = llama_cpp.llama_batch_init(settings.batch_tokens, 0, 1)
+        self._piece_buffer = ctypes.create_string_buffer(PIECE_BUFFER_BYTES)
+        self._pieces: dict[tuple[int, bool], bytes] = {}
+
+    # -- vocabulary -------------------------------------------------------------------------
+
+    def chat_template(self) -> str | None:
+        """The chat template stored in the GGUF metadata, if any."""
+        raw = self._lib.llama_model_chat_template(self._model, None)
+        return raw.decode("utf-8") if raw else None
+
+    def special_token_text(self, token: int) -> str:
+        """The text of a special token such as BOS/EOS (empty when the model has none)."""
+        return "" if token < 0 else self.piece(token, special=True).decode("utf-8", "replace")
+
+    @property
+    def bos_token(self) -> int:
+        return int(self._lib.llama_vocab_bos(self.vocab))
+
+    @property
+    def eos_token(self) -> int:
+        return int(self._lib.llama_vocab_eos(self.vocab))
+
+    def adds_bos(self) -> bool:
+        return bool(self._lib.llama_vocab_get_add_bos(self.vocab))
+
+    def is_end_of_generation(self, token: int) -> bool:
+        """True for EOS, EOT and the other end-of-generation tokens of the vocabulary."""
+        return bool(self._lib.llama_vocab_is_eog(self.vocab, token))
+
+    def tokenize(self, text: str, add_special: bool, parse_special: bool = True) -> list[int]:
+        """Tokenize `text`; `parse_special` turns `<|im_start|>`-like text into control tokens
+        (needed for rendered chat templates)."""
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        tokens = (self._lib.llama_token * capacity)()
+        count = self._lib.llama_tokenize(
+            self.vocab, data, len(data), tokens, capacity, add_special, parse_special
+        )
+        if count < 0:
+            raise EngineError(f"tokenizer needed {-count} tokens, more than {capacity}")
+        return [int(tokens[i]) for i in range(count)]
+
+    def piece(self, token: int, special: bool = False) -> bytes:
+        """The bytes of one token; control tokens render as nothing unless `special`."""
+        key = (token, special)
+        cached = self._pieces.get(key)
+        if cached is not None:
+            return cached
+        count = self._lib.llama_token_to_piece(
+            self.vocab, token, self._piece_buffer, PIECE_BUFFER_BYTES, 0, special
+        )
+        if count < 0:
+            raise EngineError(f"token {token} needs {-count} bytes to render")
+        value = bytes(self._piece_buffer.raw[:count])
+        self._pieces[key] = value
+        return value
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        """The text of `tokens` without control tokens, as completions report it."""
+        return b"".join(self.piece(t) for t in tokens).decode("utf-8", "replace")
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    @property
+    def batch_capacity(self) -> int:
+        return self._batch_capacity
+
+    def decode(self, entries: Sequence[BatchEntry]) -> list[NDArray[np.float32]]:
+        """Run one decode step over `entries` (tokens of several sequences) and return a copy
+        of the raw logits for each entry that asked for them, in order."""
+        if not entries or len(entries) > self._batch_capacity:
+            raise EngineError(f"a decode batch holds 1..{self._batch_capacity} tokens")
+        batch = self._batch
+        for index, entry in enumerate(entries):
+            batch.token[index] = entry.token
+            batch.pos[index] = entry.position
+            batch.n_seq_id[index] = 1
+            batch.seq_id[index][0] = entry.sequence
+            batch.logits[index] = 1 if entry.want_logits else 0
+        batch.n_tokens = len(entries)
+        status = int(self._lib.llama_decode(self._context, batch))
+        if status != 0:
+            raise EngineError(f"llama_decode failed with status {status}")
+        rows: list[NDArray[np.float32]] = []
+        for index, entry in enumerate(entries):
+            if entry.want_logits:
+                pointer = self._lib.llama_get_logits_ith(self._context, index)
+                rows.append(np.ctypeslib.as_array(pointer, shape=(self.vocab_size,)).copy())
+        return rows
+
+    def forget_sequence(self, sequence: int) -> None:
+        """Free every KV cell of `sequence` so another request can reuse the slot."""
+        self._lib.llama_memory_seq_rm(self._memory, sequence, -1, -1)
+
+    def forget_all(self) -> None:
+        """Free the whole KV cache (after a failed decode left it in an unknown state)."""
+        self._lib.llama_memory_clear(self._memory, True)
+
+    def close(self) -> None:
+        """Free the batch, context and model (idempotent)."""
+        if self._batch is not None:
+            self._lib.llama_batch_free(self._batch)
+            self._batch = None
+        if self._context is not None:
+            self._lib.llama_free(self._context)
+            self._context = None
+        if self._model is not None:
+            self._lib.llama_model_free(self._model)
+            self._model = None

@@ -1,0 +1,170 @@
+"""The OpenRLHF agent executor and the engine adapter, against a scripted stand-in for
+OpenRLHF's vLLM actor (no GPU, no vLLM)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from benchmarks.tasks.registry import get_task
+from runtime.engines.base import ChatRequest, Message, Sampling
+from tests.trainer.openrlhf.doubles import CharTokenizerDouble, ScriptedLLMEngineDouble
+from trainer.config import TrainConfig
+from trainer.openrlhf.engine_adapter import OpenRLHFEngine
+from trainer.openrlhf.labels import item_from_label, item_label
+
+GOOD = """mas d {
+  input question: text
+  output answer: number
+  agent solver -> number { role "Solve." }
+  flow { answer = solver(question) }
+}"""
+
+
+def identity(request: ChatRequest) -> ChatRequest:
+    """Params factory for tests: hand the request itself to the engine double."""
+    return request
+
+
+def config(executions: int = 3) -> TrainConfig:
+    return TrainConfig.model_validate({
+        "steps": 1, "output_dir": "out", "eval_interval": 0,
+        "tasks": {"train": [{"name": "arithmetic"}]},
+        "rollout": {"questions_per_step": 1, "designs_per_question": 2,
+                    "executions_per_design": executions}})
+
+
+def run_execute(reply: Any, executions: int = 3) -> tuple[dict[str, Any], Any, Any]:
+    agent_func = pytest.importorskip("trainer.openrlhf.agent_func",
+                                     reason="needs openrlhf (pip install --no-deps openrlhf)")
+    task = get_task("arithmetic")
+    (item,) = task.load("test", limit=1, seed=3)
+    label = item_label("arithmetic", item)
+    engine = ScriptedLLMEngineDouble(lambda request: reply(request, item))
+    executor = agent_func.AgentExecutor(config(executions), make_params=identity)
+    result = asyncio.run(executor.execute(prompt=item.inputs["question"], label=label,
+                                          sampling_params=None, max_length=4096,
+                                          hf_tokenizer=CharTokenizerDouble(),
+                                          llm_engine=engine))
+    return result, engine, item
+
+
+def solve_or_design(request: ChatRequest, item: Any) -> str:
+    if request.grammar is not None:  # the designer: constrained by our grammar
+        return GOOD
+    return f"ANSWER: {item.reference}"
+
+
+def test_execute_runs_one_unit_and_returns_openrlhf_sample_fields() -> None:
+    result, engine, item = run_execute(solve_or_design)
+    tokens = result["observation_tokens"]
+    ((start, end),) = result["action_ranges"]
+    decoded = "".join(chr(t) for t in tokens)
+    assert decoded.endswith(GOOD) and decoded[start:end] == GOOD
+    assert len(result["rollout_log_probs"]) == len(tokens)
+    assert result["rollout_log_probs"][:start] == [0.0] * start
+    assert result["rollout_log_probs"][start:] == [-0.25] * len(GOOD)
+    assert result["reward"] == result["scores"] == 1.0  # 3 executions, all correct
+    unit = result["masdsl_unit"]
+    assert unit.design.compile_ok and unit.design_return == 1.0
+    assert [e.reward for e in unit.executions] == [1.0, 1.0, 1.0]
+    assert [len(turns) for turns in unit.turns] == [1, 1, 1]
+    turn = unit.turns[0][0]
+    assert "".join(chr(t) for t in turn.completion_token_ids) == f"ANSWER: {item.reference}"
+    assert item.inputs["question"] in "".join(chr(t) for t in turn.prompt_token_ids)
+    assert all(t.reaches_output for e in unit.executions for t in e.turns)
+    # one designer request (with the grammar) and three executor requests, all via the engine
+    grammars = [params.grammar is not None for _, params in engine.calls]
+    assert grammars.count(True) == 1 and grammars.count(False) == 3
+    assert result["extra_logs"]["masdsl/compile_ok"] == 1.0
+
+
+def test_execute_penalises_a_design_that_does_not_compile() -> None:
+    def broken(request: ChatRequest, item: Any) -> str:
+        return GOOD.replace("solver(question)", "solver(nothing)")
+
+    result, engine, _ = run_execute(broken)
+    unit = result["masdsl_unit"]
+    assert not unit.design.compile_ok and unit.executions == () and unit.turns == ()
+    assert result["reward"] == -1.0  # the default compile penalty
+    assert any(d.severity == "error" for d in unit.design.diagnostics)
+    assert len(engine.calls) == 1  # no executions were run
+
+
+def test_the_reward_is_the_mean_verifier_reward_of_the_executions() -> None:
+    def wrong(request: ChatRequest, item: Any) -> str:
+        return GOOD if request.grammar is not None else "ANSWER: 123456789"
+
+    result, _, _ = run_execute(wrong, executions=2)
+    rewards = [e.reward for e in result["masdsl_unit"].executions]
+    assert len(rewards) == 2 and max(rewards) < 1.0
+    assert result["reward"] == pytest.approx(sum(rewards) / 2)
+
+
+def test_labels_round_trip_and_reject_foreign_labels() -> None:
+    (item,) = get_task("arithmetic").load("test", limit=1, seed=1)
+    assert item_from_label(item_label("arithmetic", item)) == ("arithmetic", item)
+    with pytest.raises(ValueError, match="not a masdsl prompt label"):
+        item_from_label("42")
+
+
+def request(text: str = "hi", max_tokens: int = 50, grammar: str | None = None) -> ChatRequest:
+    return ChatRequest(messages=(Message("user", text),),
+                       sampling=Sampling(max_tokens=max_tokens), grammar=grammar)
+
+
+def test_adapter_templates_caps_max_tokens_and_converts_outputs() -> None:
+    engine = ScriptedLLMEngineDouble(lambda r: "x" * 100)
+    adapter = OpenRLHFEngine(engine, CharTokenizerDouble(), max_length=30,
+                             make_params=identity)
+    (completion,) = asyncio.run(adapter.generate([request("hi", max_tokens=50)]))
+    prompt = "<user>hi\n<assistant>"
+    assert completion.prompt_text == prompt
+    assert completion.prompt_token_ids == tuple(ord(c) for c in prompt)
+    room = 30 - len(prompt)
+    assert engine.calls[0][1].sampling.max_tokens == room  # capped to fit max_len
+    assert completion.text == "x" * room and completion.finish_reason == "length"
+    assert completion.logprobs == (-0.25,) * room
+    assert adapter.capabilities.grammar and adapter.capabilities.max_context == 30
+
+
+def test_adapter_turns_engine_problems_into_error_completions() -> None:
+    too_long = OpenRLHFEngine(ScriptedLLMEngineDouble(lambda r: "x"), CharTokenizerDouble(),
+                              max_length=5, make_params=identity)
+    (completion,) = asyncio.run(too_long.generate([request("a long prompt")]))
+    assert completion.finish_reason == "error" and "no room" in (completion.error or "")
+
+    class Rejecting(ScriptedLLMEngineDouble):
+        async def generate(self, prompt_token_ids: list[int], params: Any,
+                           multi_modal_data: Any = None) -> Any:
+            raise ValueError("grammar rejected")
+
+    rejecting = OpenRLHFEngine(Rejecting(lambda r: ""), CharTokenizerDouble(), max_length=99,
+                               make_params=identity)
+    (completion,) = asyncio.run(rejecting.generate([request(grammar="start: 'a'")]))
+    assert completion.finish_reason == "error" and completion.error == "grammar rejected"
+
+
+def test_openrlhf_can_load_the_agent_file_by_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenRLHF loads `--train.agent_func_path` with `spec_from_file_location` and calls
+    `AgentExecutor()` without arguments; the configs come from the runtime env."""
+    import importlib.util
+
+    from trainer.openrlhf.command import JobPaths
+    from trainer.openrlhf.config import SETTINGS_VARIABLE, OpenRLHFConfig, settings_json
+    from trainer.openrlhf.launcher import job_paths
+
+    base = pytest.importorskip("openrlhf.utils.agent").AgentExecutorBase
+    paths: JobPaths = job_paths(config())
+    spec = importlib.util.spec_from_file_location("agent_module", paths.agent_file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert issubclass(module.AgentExecutor, base)
+    monkeypatch.delenv(SETTINGS_VARIABLE, raising=False)
+    with pytest.raises(RuntimeError, match="masc train CONFIG --backend openrlhf"):
+        module.AgentExecutor()
+    monkeypatch.setenv(SETTINGS_VARIABLE, settings_json(config(5), OpenRLHFConfig(model="m")))
+    assert module.AgentExecutor().runner.train.rollout.executions_per_design == 5

@@ -1,0 +1,130 @@
+"""Bad input fails before any GPU work, saying what to change; good input writes the prompt
+file and submits the job."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.trainer.openrlhf.test_command import CLUSTER, ONE_GPU, write
+from trainer.openrlhf.config import OpenRLHFConfig
+from trainer.openrlhf.labels import item_from_label
+from trainer.openrlhf.launcher import launch
+from trainer.openrlhf.preflight import PreflightError, preflight
+from trainer.openrlhf.versions import GPU_PINS, Pin, pin_requirements, version_problems
+
+GOOD_VERSIONS = {pin.name: pin.pinned for pin in GPU_PINS}
+
+
+def no_problems() -> list[str]:
+    return []
+
+
+def test_versions_outside_the_pinned_range_say_what_to_install() -> None:
+    installed = dict(GOOD_VERSIONS, vllm="0.33.0", deepspeed=None)
+    problems = version_problems(lookup=installed.get)
+    assert problems == [
+        "vllm 0.33.0 is outside the supported range >=0.29.0,<0.30; pip install "
+        "'vllm==0.29.0' (or pip install 'masdsl[gpu]')",
+        "deepspeed is not installed; pip install 'deepspeed==0.19.6' (or pip install "
+        "'masdsl[gpu]')",
+    ]
+    assert version_problems(lookup=GOOD_VERSIONS.get) == []
+    assert version_problems(lookup=dict(GOOD_VERSIONS, openrlhf="0.11.9").get) == []
+
+
+def test_pins_follow_openrlhf_0_11_2() -> None:
+    assert pin_requirements() == ["openrlhf==0.11.2", "vllm==0.29.0", "ray[default]==2.55.0",
+                                  "deepspeed==0.19.6", "transformers==5.15.0",
+                                  "flash-attn==2.8.3"]
+    assert not Pin("x", "1.0", "1.0", "2.0").accepts("not a version")
+
+
+def test_a_missing_model_is_reported_before_ray_is_asked(tmp_path: Path) -> None:
+    asked: list[bool] = []
+
+    def gpus() -> float:
+        asked.append(True)
+        return 8.0
+
+    with pytest.raises(PreflightError) as error:
+        preflight(OpenRLHFConfig(model=str(tmp_path / "nope")), False, cluster_gpus=gpus,
+                  versions=no_problems)
+    assert "does not exist; set it to a local Hugging Face model directory" in str(error.value)
+    assert asked == []
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PreflightError, match=r"no config\.json"):
+        preflight(OpenRLHFConfig(model=str(tmp_path / "empty")), False, cluster_gpus=gpus,
+                  versions=no_problems)
+
+
+def test_more_gpus_than_ray_reports_fails_with_the_shape(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    submitted: list[list[str]] = []
+
+    def submit(argv: list[str]) -> int:
+        submitted.append(argv)
+        return 0
+
+    code = launch(write(tmp_path, CLUSTER), out=out, err=err, cluster_gpus=lambda: 8.0,
+                  versions=no_problems, submit=submit)
+    assert code == 2 and submitted == [] and out.getvalue() == ""
+    message = err.getvalue()
+    assert "asks for 40 GPU(s) (nodes=2 x gpus_per_node=8 + vllm_engines=4 x " \
+           "tensor_parallel=2 + a reference model (loss.kl_coef > 0)) but Ray reports 8" \
+           in message
+    assert "set colocate = true" in message
+    assert not (tmp_path / "out" / "openrlhf" / "prompts.jsonl").exists()
+
+
+def test_no_ray_cluster_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    def no_cluster() -> float:
+        raise ConnectionError("could not find any running Ray instance")
+
+    err = io.StringIO()
+    assert launch(write(tmp_path, ONE_GPU), err=err, cluster_gpus=no_cluster,
+                  versions=no_problems, submit=lambda argv: 0) == 2
+    assert "ray start --head" in err.getvalue()
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    err = io.StringIO()
+    code = launch(write(tmp_path, ONE_GPU, model=str(tmp_path / "missing")), err=err,
+                  versions=lambda: ["vllm is not installed; pip install 'vllm==0.29.0'"],
+                  cluster_gpus=lambda: 1.0, submit=lambda argv: 0)
+    assert code == 2
+    assert "does not exist" in err.getvalue() and "vllm is not installed" in err.getvalue()
+
+
+def test_a_good_config_writes_the_prompts_and_submits(tmp_path: Path) -> None:
+    out = io.StringIO()
+    submitted: list[list[str]] = []
+
+    def submit(argv: list[str]) -> int:
+        submitted.append(argv)
+        return 0
+
+    code = launch(write(tmp_path, ONE_GPU), out=out, err=io.StringIO(),
+                  cluster_gpus=lambda: 1.0, versions=no_problems, submit=submit)
+    assert code == 0 and len(submitted) == 1
+    assert submitted[0][submitted[0].index("--") + 1:][:3] == ["python", "-m",
+                                                              "openrlhf.cli.train_ppo_ray"]
+    lines = (tmp_path / "out/openrlhf/prompts.jsonl").read_text().splitlines()
+    assert len(lines) == 3 * 8  # steps x questions_per_step
+    records = [json.loads(line) for line in lines]
+    task, item = item_from_label(records[0]["label"])
+    assert task == "arithmetic" and records[0]["input"] == item.inputs["question"]
+    assert len({r["label"] for r in records}) > 1
+
+
+def test_a_missing_ray_executable_is_a_message(tmp_path: Path) -> None:
+    def no_ray(argv: list[str]) -> int:
+        raise FileNotFoundError(2, "No such file or directory", "ray")
+
+    err = io.StringIO()
+    assert launch(write(tmp_path, ONE_GPU), out=io.StringIO(), err=err,
+                  cluster_gpus=lambda: 1.0, versions=no_problems, submit=no_ray) == 2
+    assert "cannot run `ray job submit`" in err.getvalue()

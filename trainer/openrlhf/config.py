@@ -1,0 +1,139 @@
+"""The `[openrlhf]` section of a training config: where the model is and how the GPUs are used.
+
+It lives in the same TOML file as the `TrainConfig` (`trainer.config`) and is validated here,
+separately, so the CPU trainer's schema stays unchanged: `load_gpu_config` splits the file into
+the two models. Errors name the file and the key path, like `trainer.config.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainer.config import ConfigError, TrainConfig
+
+CreditKind = Literal["masdsl", "scalar"]
+
+
+class OpenRLHFConfig(BaseModel):
+    """How `masc train CONFIG --backend openrlhf` runs: model, cluster shape, memory."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(description="Local Hugging Face model directory of the policy (e.g. a "
+                                   "Qwen3-4B checkout). Nothing is downloaded.")
+    credit: CreditKind = Field(
+        default="masdsl", description="`masdsl`: our per-token credit (per DSL node, per "
+                                      "executor turn); `scalar`: OpenRLHF's built-in "
+                                      "group-normalised scalar reward on the designer "
+                                      "completion (the baseline).")
+    nodes: int = Field(default=1, ge=1, description="Ray nodes for the actor (policy).")
+    gpus_per_node: int = Field(default=1, ge=1, description="GPUs per node for the actor.")
+    vllm_engines: int = Field(default=1, ge=1, description="vLLM rollout engines.")
+    tensor_parallel: int = Field(default=1, ge=1,
+                                 description="GPUs per vLLM engine (tensor parallelism).")
+    colocate: bool = Field(default=True,
+                           description="Actor and vLLM engines share GPUs (sleep mode); "
+                                       "needs nodes x gpus_per_node == vllm_engines x "
+                                       "tensor_parallel.")
+    gpu_memory_utilization: float = Field(default=0.5, gt=0, le=1,
+                                          description="Fraction of GPU memory vLLM may take.")
+    max_len: int = Field(default=4096, ge=256,
+                         description="Longest prompt + completion in tokens (`--data.max_len`).")
+    zero_stage: Literal[0, 1, 2, 3] = Field(default=2, description="DeepSpeed ZeRO stage.")
+    micro_batch_size: int = Field(default=4, ge=1,
+                                  description="Sequences per forward pass (train and rollout).")
+    train_batch_size: int | None = Field(
+        default=None, ge=1, description="Sequences per optimiser step (default: questions "
+                                        "per step x designs per question).")
+    gradient_checkpointing: bool = Field(default=True,
+                                         description="Recompute activations to save memory.")
+    ray_address: str = Field(default="http://127.0.0.1:8265",
+                             description="Ray dashboard address given to `ray job submit`.")
+    start_step: int = Field(default=0, ge=0,
+                            description="Step the stagewise schedule starts at (set it when "
+                                        "resuming from a checkpoint).")
+
+    @model_validator(mode="after")
+    def _colocation_fits(self) -> OpenRLHFConfig:
+        actor = self.nodes * self.gpus_per_node
+        rollout = self.vllm_engines * self.tensor_parallel
+        if self.colocate and actor != rollout:
+            raise ValueError(
+                f"colocate = true needs nodes x gpus_per_node ({actor}) == vllm_engines x "
+                f"tensor_parallel ({rollout}); change vllm_engines or set colocate = false")
+        return self
+
+    def gpus_needed(self, reference_model: bool) -> int:
+        """GPUs the job reserves: shared when colocated, else actor + engines (+ reference)."""
+        actor = self.nodes * self.gpus_per_node
+        if self.colocate:
+            return actor
+        return actor + self.vllm_engines * self.tensor_parallel + (actor if reference_model
+                                                                   else 0)
+
+
+def _problems(error: ValidationError, prefix: str) -> list[str]:
+    lines = []
+    for problem in error.errors():
+        path = ".".join([prefix, *(str(part) for part in problem["loc"])]).strip(".")
+        message = "unknown key" if problem["type"] == "extra_forbidden" else problem["msg"]
+        lines.append(f"{path or '(top level)'}: {message}")
+    return lines
+
+
+def parse_gpu_config(text: str, source: str = "<config>") -> tuple[TrainConfig, OpenRLHFConfig]:
+    """Validate TOML text holding a training config and an `[openrlhf]` table."""
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: invalid TOML: {error}") from None
+    section = raw.pop("openrlhf", None)
+    if section is None:
+        raise ConfigError(f"{source}: the openrlhf backend needs an [openrlhf] table with at "
+                          "least `model = \"/path/to/hf-model\"`")
+    problems: list[str] = []
+    train: TrainConfig | None = None
+    gpu: OpenRLHFConfig | None = None
+    try:
+        train = TrainConfig.model_validate(raw)
+    except ValidationError as error:
+        problems += _problems(error, "")
+    try:
+        gpu = OpenRLHFConfig.model_validate(section)
+    except ValidationError as error:
+        problems += _problems(error, "openrlhf")
+    if problems or train is None or gpu is None:
+        raise ConfigError("\n".join(f"{source}: {line}" for line in problems))
+    return train, gpu
+
+
+def load_gpu_config(path: str | Path) -> tuple[TrainConfig, OpenRLHFConfig]:
+    """Read a training config file for the OpenRLHF backend; `ConfigError` on any problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+    return parse_gpu_config(text, str(path))
+
+
+SETTINGS_VARIABLE = "MASDSL_OPENRLHF_SETTINGS"
+"""Environment variable carrying both configs (JSON) to every Ray worker of the job."""
+
+
+def settings_json(train: TrainConfig, gpu: OpenRLHFConfig) -> str:
+    """Both configs as one JSON string (Ray's runtime env passes it to every worker, so no
+    shared file system is needed)."""
+    return json.dumps({"train": train.model_dump(mode="json"),
+                       "openrlhf": gpu.model_dump(mode="json")}, sort_keys=True)
+
+
+def settings_from_json(text: str) -> tuple[TrainConfig, OpenRLHFConfig]:
+    """The inverse of `settings_json`."""
+    data = json.loads(text)
+    return (TrainConfig.model_validate(data["train"]),
+            OpenRLHFConfig.model_validate(data["openrlhf"]))

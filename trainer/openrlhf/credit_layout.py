@@ -1,0 +1,158 @@
+"""Per-token advantages of one OpenRLHF step, laid out as OpenRLHF `Experience` rows.
+
+OpenRLHF gives each sample one scalar reward on its last token. Our credit differs per DSL
+node (designer tokens) and per executor turn, and executor turns are sequences of their own
+(each turn was sampled from its own prompt, so it cannot share a row with the design). So a
+step's units become rows here:
+
+1. `step_samples`: the units are grouped by question; `trainer.assign.assign_credit` (the CPU
+   trainer's credit, unchanged) gives every design token and every executor turn its
+   advantage; `trainer.samples` turns them into `TokenSample`s. Roles the schedule does not
+   train at this step produce no rows.
+2. `advantage_row`: a `TokenSample` in OpenRLHF's layout: `sequences` = prompt + completion
+   (cut at `max_len`), and the per-step tensors (`action_mask`, `rollout_log_probs`,
+   `advantages`) of length `len(sequences) - 1`, position `i` scoring token `i + 1`.
+3. `build_experience`: the row as an `Experience` with `advantages` already filled; the
+   experience maker (`trainer.openrlhf.install`) keeps them (`finalize_advantages`) instead
+   of computing them from the scalar reward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trainer.assign import assign_credit
+from trainer.batch import TokenSample
+from trainer.config import CreditConfig
+from trainer.samples import designer_token_sample, executor_token_samples
+from trainer.schedule import Role
+
+if TYPE_CHECKING:
+    from trainer.openrlhf.unit import UnitRecord
+
+DESIGNER_KEY = "masdsl/designer"
+"""`Experience.info` key: 1.0 on designer rows, 0.0 on executor rows (logged per role)."""
+
+
+@dataclass(frozen=True)
+class StepSample:
+    """A row to train on, with the reward it is logged with and its question."""
+
+    sample: TokenSample
+    reward: float
+    group: str
+
+
+def group_units(records: Sequence[UnitRecord]) -> list[list[UnitRecord]]:
+    """The units of each question (by `group`), questions in order of first appearance."""
+    groups: dict[str, list[UnitRecord]] = {}
+    for record in records:
+        groups.setdefault(record.group, []).append(record)
+    return list(groups.values())
+
+
+def step_samples(records: Sequence[UnitRecord], credit: CreditConfig,
+                 roles: Collection[Role]) -> list[StepSample]:
+    """Every row of a step for the active `roles`: per question, the designs (one row each,
+    per-token advantages by DSL node) and the executor turns (one row each, the turn's
+    advantage on every token). Designs without tokens and empty turns give no row."""
+    rows: list[StepSample] = []
+    for units in group_units(records):
+        executions = [execution for unit in units for execution in unit.executions]
+        turns = [turn_list for unit in units for turn_list in unit.turns]
+        result = assign_credit([unit.design for unit in units], executions, credit)
+        if Role.DESIGNER in roles:
+            for unit, tokens in zip(units, result.designer_tokens, strict=True):
+                if unit.designer.token_ids:
+                    rows.append(StepSample(designer_token_sample(unit.designer, tokens),
+                                           unit.design_return, unit.group))
+        if Role.EXECUTOR in roles:
+            for execution, turn_list, advantages in zip(executions, turns,
+                                                        result.executor_turns, strict=True):
+                rows.extend(StepSample(sample, execution.reward, units[0].group)
+                            for sample in executor_token_samples(turn_list, advantages))
+    return rows
+
+
+@dataclass(frozen=True)
+class AdvantageRow:
+    """One sample in OpenRLHF's layout (lists; `build_experience` makes the tensors)."""
+
+    sequence: tuple[int, ...]
+    action_mask: tuple[int, ...]
+    rollout_logprobs: tuple[float, ...]
+    advantages: tuple[float, ...]
+    truncated: bool
+
+
+def advantage_row(sample: TokenSample, max_len: int) -> AdvantageRow:
+    """Lay a `TokenSample` out as OpenRLHF does: the per-step lists are shifted by one (entry
+    `i` belongs to token `i + 1`), zero on prompt positions, and everything is cut so the
+    sequence has at most `max_len` tokens."""
+    if max_len < 2:
+        raise ValueError(f"max_len must be at least 2, got {max_len}")
+    prompt = len(sample.prompt_ids)
+    sequence = (*sample.prompt_ids, *sample.completion_ids)
+    steps = len(sequence) - 1
+    mask = [0] * steps
+    logprobs = [0.0] * steps
+    advantages = [0.0] * steps
+    for index, (logprob, advantage) in enumerate(zip(sample.old_logprobs, sample.advantages,
+                                                     strict=True)):
+        position = prompt + index - 1
+        mask[position] = 1
+        logprobs[position] = logprob
+        advantages[position] = advantage
+    keep = min(len(sequence), max_len)
+    return AdvantageRow(sequence=sequence[:keep], action_mask=tuple(mask[: keep - 1]),
+                        rollout_logprobs=tuple(logprobs[: keep - 1]),
+                        advantages=tuple(advantages[: keep - 1]),
+                        truncated=keep < len(sequence))
+
+
+def build_experience(step: StepSample, max_len: int) -> Any:
+    """An OpenRLHF `Experience` (batch of one) for a row, `advantages` filled in. Every row
+    carries the same `info` keys, so OpenRLHF can concatenate rows of both roles."""
+    import torch
+    from openrlhf.trainer.ppo_utils.experience import Experience
+
+    row = advantage_row(step.sample, max_len)
+    length = len(row.sequence)
+    mask = torch.tensor([row.action_mask], dtype=torch.long)
+    completion = int(mask.sum().item())
+    reward = torch.tensor([step.reward], dtype=torch.float32)
+    designer = step.sample.role == Role.DESIGNER
+    return Experience(
+        sequences=torch.tensor([row.sequence], dtype=torch.long),
+        attention_mask=torch.ones((1, length), dtype=torch.long),
+        action_mask=mask,
+        rollout_log_probs=torch.tensor([row.rollout_logprobs], dtype=torch.float32),
+        advantages=torch.tensor([row.advantages], dtype=torch.float32),
+        rewards=reward, scores=reward.clone(),
+        response_length=torch.tensor([completion]), truncated=torch.tensor([row.truncated]),
+        total_length=torch.tensor([float(length)]),
+        prompts=[step.group], labels=[step.group], images=[None], mm_train_inputs=[None],
+        info={"reward": reward.clone(), "score": reward.clone(),
+              "response_clip_ratio": torch.tensor([row.truncated]),
+              DESIGNER_KEY: torch.tensor([1.0 if designer else 0.0])})
+
+
+def finalize_advantages(experiences: Sequence[Any]) -> list[Any]:
+    """What our experience maker does instead of OpenRLHF's advantage computation: keep the
+    pre-filled per-token advantages (zero outside the action mask), use them as returns, log
+    the reward as the return, and drop the KL tensor as OpenRLHF does."""
+    import torch
+
+    for experience in experiences:
+        if experience.advantages is None:
+            raise ValueError("an experience without masdsl advantages reached the masdsl "
+                             "experience maker (was the sample generator installed?)")
+        mask = experience.action_mask.to(torch.float32)
+        advantages = experience.advantages.to(torch.float32)[:, : mask.shape[1]] * mask
+        experience.advantages = advantages
+        experience.returns = advantages.clone()
+        experience.info["return"] = experience.rewards.to(torch.float32)
+        experience.kl = None
+    return list(experiences)

@@ -1,0 +1,147 @@
+"""One hierarchical rollout unit, run inside OpenRLHF's rollout actor.
+
+A unit is what one OpenRLHF sample stands for: one design for a question (sampled with our
+grammar as vLLM structured output), compiled, and run N times. It runs through
+`trainer.rollout.rollout` unchanged (one question, one design, N executions) against
+`OpenRLHFEngine`. The M samples OpenRLHF draws per prompt are the M designs of the question.
+
+The unit returns OpenRLHF's sample dict for the designer completion (tokens, `action_ranges`,
+rollout logprobs, the design's return as `reward`) plus a `UnitRecord` under `masdsl_unit`:
+everything our credit needs (the `DesignSample`, the `ExecutionSample`s) and every executor
+turn's tokens. Advantages need all M units of a question (GRPO over designs, executions
+normalised over the question), so they are computed where the M units meet, on the trainer
+side (`trainer.openrlhf.credit_layout`), not here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.tasks.base import Task
+from runtime.designer import library
+from runtime.engines.base import Completion, Sampling
+from runtime.trace import TurnRecord
+from trainer.config import TrainConfig
+from trainer.credit import DesignSample, ExecutionSample
+from trainer.design_spans import design_sample
+from trainer.openrlhf.engine_adapter import OpenRLHFEngine, ParamsFactory, vllm_params
+from trainer.openrlhf.labels import item_from_label
+from trainer.rollout import DesignRollout, rollout
+from trainer.samples import execution_sample
+from trainer.tokens import token_char_offsets
+
+EXAMPLES = ("single_agent", "self_consistency", "solver_verifier")
+"""Baseline systems shown to the designer when the config does not say (as
+`runtime.designer.design` does)."""
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """What the trainer side needs of one unit (plain data: it crosses Ray by pickle).
+
+    `designer` is the designer's completion (prompt ids, token ids, logprobs);
+    `executions[i].turns[j]` and `turns[i][j]` describe the same executor turn."""
+
+    group: str
+    design: DesignSample
+    designer: Completion
+    design_return: float
+    executions: tuple[ExecutionSample, ...]
+    turns: tuple[tuple[TurnRecord, ...], ...]
+
+
+def unit_record(group: str, design_id: str, done: DesignRollout, tokenizer: Any,
+                compile_penalty: float) -> UnitRecord:
+    """Turn a finished `DesignRollout` into a `UnitRecord` (design spans, token offsets,
+    execution samples with reachability from the IR)."""
+    design = done.design
+    completion = design.completion
+    text, offsets = token_char_offsets(tokenizer, completion.token_ids)
+    sample = design_sample(group, design_id, text, offsets, design.offset, design.compiled,
+                           design.diagnostics)
+    executions: list[ExecutionSample] = []
+    turns: list[tuple[TurnRecord, ...]] = []
+    if design.compiled is not None:
+        ir = design.compiled.ir
+        for run in done.executions:
+            executions.append(execution_sample(design_id, run.reward, run.result.turns, ir))
+            turns.append(tuple(run.result.turns))
+    mean = done.mean_reward
+    return UnitRecord(group=group, design=sample, designer=completion,
+                      design_return=compile_penalty if mean is None else mean,
+                      executions=tuple(executions), turns=tuple(turns))
+
+
+def openrlhf_sample(prompt: str, label: str, record: UnitRecord,
+                    truncated: bool) -> dict[str, Any]:
+    """OpenRLHF's sample dict for the designer completion of a unit, carrying the record."""
+    designer = record.designer
+    start = len(designer.prompt_token_ids)
+    end = start + len(designer.token_ids)
+    turns = sum(len(t) for t in record.turns)
+    mean_execution = (sum(e.reward for e in record.executions) / len(record.executions)
+                      if record.executions else 0.0)
+    return {
+        "prompt": prompt, "label": label, "images": None, "mm_train_inputs": None,
+        "observation_tokens": [*designer.prompt_token_ids, *designer.token_ids],
+        "action_ranges": [(start, end)] if end > start else [],
+        "rollout_log_probs": [0.0] * start + list(designer.logprobs),
+        "reward": record.design_return, "scores": record.design_return,
+        "truncated": truncated,
+        "extra_logs": {"masdsl/compile_ok": float(record.design.compile_ok),
+                       "masdsl/execution_reward": mean_execution,
+                       "masdsl/executor_turns": float(turns)},
+        "masdsl_unit": record,
+    }
+
+
+class UnitRunner:
+    """Runs units for one rollout actor; keeps the tasks it has loaded and a unit counter
+    (each unit gets its own design id and seed)."""
+
+    def __init__(self, train: TrainConfig, *, make_params: ParamsFactory = vllm_params,
+                 tasks: Mapping[str, Task] | None = None) -> None:
+        self.train = train
+        self._make_params = make_params
+        self._tasks: dict[str, Task] = dict(tasks or {})
+        self._counter = itertools.count()
+        # The CPU trainer's `sampling.examples` (on branch trainloop) when the config has it,
+        # so both backends show the designer the same systems; else the runtime's default.
+        names = tuple(getattr(train.sampling, "examples", EXAMPLES))
+        self._examples = library(names) if names else []
+
+    def task(self, name: str) -> Task:
+        if name not in self._tasks:
+            from benchmarks.tasks.registry import get_task
+
+            self._tasks[name] = get_task(name)
+        return self._tasks[name]
+
+    async def run(self, prompt: str, label: str, max_length: int, tokenizer: Any,
+                  llm_engine: Any) -> dict[str, Any]:
+        """Run one unit for the question in `label` and return OpenRLHF's sample dict."""
+        name, item = item_from_label(label)
+        task = self.task(name)
+        number = next(self._counter)
+        seed = self.train.seed + 7919 * number + zlib.crc32(label.encode()) % 100_003
+        engine = OpenRLHFEngine(llm_engine, tokenizer, max_length,
+                                make_params=self._make_params)
+        designer = self.train.sampling.designer
+        sampling = Sampling(temperature=designer.temperature, top_p=designer.top_p,
+                            max_tokens=designer.max_tokens)
+        (question,) = await rollout(
+            [item], task, designer=engine, executor=engine, designs=1,
+            executions=self.train.rollout.executions_per_design, seed=seed,
+            constrained=self.train.sampling.constrained, design_sampling=sampling,
+            examples=self._examples)
+        (done,) = question.designs
+        # Unique across rollout actors: two actors may run units of the same question.
+        record = unit_record(label, f"{number}-{uuid.uuid4().hex}", done, tokenizer,
+                             self.train.credit.compile_penalty)
+        truncated = done.design.completion.finish_reason == "length"
+        return openrlhf_sample(prompt, label, record, truncated)
