@@ -232,7 +232,7 @@ class VLLMWorker:
             prompt_token_ids=tuple(prompt_ids),
             token_ids=token_ids,
             logprobs=logprobs,
-            finish_reason=_finish_reason(sequence.finish_reason),
+            finish_reason=finish_reason_of(sequence.finish_reason),
             prompt_text=prompt_text,
         )
 
@@ -247,7 +247,8 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-def _finish_reason(reason: object) -> FinishReason:
+def finish_reason_of(reason: object) -> FinishReason:
+    """vLLM's finish reason in our terms: length, error (aborted) or stop."""
     if reason == "length":
         return "length"
     if reason == "abort":

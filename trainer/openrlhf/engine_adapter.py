@@ -37,11 +37,10 @@ def vllm_params(request: ChatRequest) -> Any:
 
 
 def _finish_reason(reason: object) -> FinishReason:
-    if reason == "length":
-        return "length"
-    if reason == "abort":
-        return "error"
-    return "stop"
+    """vLLM's finish reason in our terms (the vLLM engine's own mapping)."""
+    from runtime.engines.vllm_engine import finish_reason_of
+
+    return finish_reason_of(reason)
 
 
 def completion_from_output(output: Any, prompt_ids: tuple[int, ...],
