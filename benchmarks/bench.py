@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from benchmarks.bench_records import (
     OUTPUT_CHARS,
@@ -58,7 +58,7 @@ class BenchConfig:
     task: str
     system: str | None = None
     designer: str | None = None
-    constrained: bool = True
+    decoding: Literal["typed", "grammar", "free"] = "typed"
     design_only: bool = False
     split: Split = "test"
     limit: int | None = None
@@ -74,7 +74,7 @@ class BenchConfig:
 
     def system_label(self) -> str:
         if self.designer is not None:
-            mode = "" if self.constrained else "-unconstrained"
+            mode = f"-{self.decoding}"
             return f"designer[{self.designer}]{mode}" + ("-compile" if self.design_only else "")
         assert self.system is not None
         path = Path(self.system).resolve()
@@ -213,18 +213,19 @@ class _Runner:
 
     async def design_and_execute(self, item: Item, sample: int, seed: int) -> Outcome:
         """Designer mode: one design for the item; compile; run it unless design-only."""
-        from runtime.designer import design_from_completion, design_request, library
+        from runtime.designer import design_request, library, sample_designs
         from runtime.engines.base import Sampling
         assert self.designer is not None
         examples = library(("single_agent", "self_consistency", "solver_verifier"))
         request = design_request(
             _question(item), interface=self.interface, examples=examples,
-            constrained=self.config.constrained,
+            decoding=self.config.decoding,
             sampling=Sampling(temperature=1.0, top_p=0.9, seed=seed,
                               max_tokens=self.config.design_max_tokens))
         started = time.monotonic()
-        [completion] = await self.designer.generate([request])
-        design = design_from_completion(completion, self.interface, self.config.constrained)
+        [design] = await sample_designs(self.designer, [request], self.interface,
+                                        self.config.decoding)
+        completion = design.completion
         costs: dict[str, Any] = {"llm_calls": 1,
                                  "prompt_tokens": len(completion.prompt_token_ids),
                                  "completion_tokens": len(completion.token_ids)}
@@ -297,9 +298,13 @@ async def run_bench_async(config: BenchConfig, out_dir: Path, *, engine: Engine 
         else:
             designer = _make_engine(config, designer_model)
             owned.append(designer)
-    if designer is not None and config.constrained and not designer.capabilities.grammar:
+    if designer is not None and config.decoding != "free" and not designer.capabilities.grammar:
         raise BenchError(f"engine '{designer.name}' cannot constrain decoding with a grammar; "
-                         "use --unconstrained or another engine")
+                         "use --decoding free or another engine")
+    if designer is not None and config.decoding == "typed" \
+            and not designer.capabilities.continuation:
+        raise BenchError(f"engine '{designer.name}' cannot continue a reply from token ids, "
+                         "which typed decoding needs; use --decoding grammar")
     capped = engine if config.max_tokens is None else TokenCap(engine, config.max_tokens)
     model_path = getattr(engine, "model_path", None)
     model_file = Path(model_path).name if model_path is not None else None
@@ -334,7 +339,7 @@ async def run_bench_async(config: BenchConfig, out_dir: Path, *, engine: Engine 
     result: dict[str, Any] = {
         "run": run, "task": config.task, "split": config.split,
         "system": config.system_label(), "spec": config.system, "designer": config.designer,
-        "constrained": config.constrained if config.designer else None,
+        "decoding": config.decoding if config.designer else None,
         "engine": config.engine, "model": config.model, "model_file": model_file,
         "design_only": config.design_only, "seed": config.seed,
         "samples": config.samples, "limit": config.limit, "max_tokens": config.max_tokens,

@@ -38,6 +38,14 @@ def parser() -> Lark:
     )
 
 
+@cache
+def keywords() -> frozenset[str]:
+    """The grammar's keywords (`mas`, `agent`, `flow`, ...): words a NAME cannot be."""
+    import re
+
+    return frozenset(re.findall(r'"([a-z_]+)"', grammar_text()))
+
+
 # Bounds on string literals in sampled designs: a role prompt rarely needs more, and an
 # unbounded string is where a small model loops until it runs out of tokens.
 DECODING_MAX_STRING = 200

@@ -1,23 +1,30 @@
 """The designer at inference time: question -> a `.mas` spec -> a compiled system.
 
 The designer model sees a compact language summary, a few hand-written systems from the
-baseline library, the task's interface and the question, and writes one spec. Sampling is
-constrained by the shipped grammar (`grammar/masdsl.lark`) when the engine supports it, so
-every sampled design parses; unconstrained sampling stays available for comparison. The
-design is then checked and compiled; a design that fails keeps its diagnostics (the trainer
-penalises exactly the offending nodes).
+baseline library, the task's interface and the question, and writes one spec. Three ways
+to sample it (`Decoding`):
+- `typed` (the default): in stages, one declaration or flow statement at a time, each stage
+  constrained by a grammar generated from what is declared so far (`grammar.typed`), and fed
+  the earlier stages' token ids unchanged; every design type-checks;
+- `grammar`: one pass constrained by the shipped grammar; every design parses;
+- `free`: unconstrained, for comparison.
+The design is then checked and compiled; a design that fails keeps its diagnostics (the
+trainer penalises exactly the offending nodes).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
+from typing import Literal
 
 import grammar
 from compiler.api import CompiledSpec
 from compiler.api import compile as compile_spec
+from grammar import typed
+from masdsl.checker.context import RESERVED
 from masdsl.diagnostics import Diagnostic, MasError, diagnostic
 from masdsl.parser import parse
 from masdsl.spans import Span
@@ -147,45 +154,152 @@ def compile_design(text: str, interface: Interface,
     return compiled, list(compiled.diagnostics)
 
 
+Decoding = Literal["typed", "grammar", "free"]
+"""How designs are sampled: `typed` in stages whose grammars know what is declared (every
+design type-checks), `grammar` with the shipped grammar alone (every design parses), or
+`free` (unconstrained; the spec is cut out of the reply)."""
+
+DECODINGS: tuple[Decoding, ...] = ("typed", "grammar", "free")
+
+# Typed decoding's bounds: agents per design and values bound before the outputs.
+TYPED_MAX_AGENTS = 3
+TYPED_MAX_VALUES = 2
+
+
 def design_request(question: str, *, interface: Interface = Interface(),
-                   examples: Sequence[str] = (), constrained: bool = True,
+                   examples: Sequence[str] = (), decoding: Decoding = "typed",
                    sampling: Sampling = DESIGN_SAMPLING) -> ChatRequest:
-    """The chat request that asks the designer model for one spec."""
+    """The chat request that asks the designer model for one spec (for `typed` decoding: for
+    its first stage, which `sample_designs` continues)."""
+    if decoding == "typed":
+        rules: str | None = typed.head_grammar(_typed_start(interface))
+    elif decoding == "grammar":
+        rules = grammar.decoding_grammar_text(interface.inputs, interface.outputs)
+    else:
+        rules = None
     return ChatRequest(messages=designer_messages(question, interface, examples),
-                       sampling=sampling,
-                       grammar=grammar.decoding_grammar_text(interface.inputs, interface.outputs)
-                       if constrained else None)
+                       sampling=sampling, grammar=rules)
 
 
 def design_from_completion(completion: Completion, interface: Interface,
-                           constrained: bool) -> Design:
+                           decoding: Decoding) -> Design:
     """Turn the designer's completion into a `Design` (compiled, or with diagnostics)."""
     if completion.finish_reason == "error":
         failure = diagnostic("MAS003", Span.point("", 0),
                              f"the designer produced no spec: {completion.error}")
         return Design(text="", completion=completion, compiled=None, diagnostics=(failure,))
-    text, offset = (completion.text, 0) if constrained else extract_spec(completion.text)
+    text, offset = (completion.text, 0) if decoding != "free" else extract_spec(completion.text)
     compiled, diagnostics = compile_design(text, interface)
     return Design(text=text, completion=completion, compiled=compiled,
                   diagnostics=tuple(diagnostics), offset=offset)
 
 
+def _typed_start(interface: Interface) -> typed.DesignState:
+    return typed.DesignState(inputs=interface.inputs, outputs=interface.outputs,
+                             reserved=RESERVED | grammar.keywords())
+
+
+_AGENT = re.compile(r"agent (\w+) -> (\w+) \{")
+_BINDING = re.compile(r"\n    (\w+) = ((\w+)\((?:ensemble\()?(\w+)?[^\n]*)$")
+_JUDGE = re.compile(r"judge: (\w+)")
+
+
+@dataclass
+class _Staged:
+    """One design sampled in stages: its declarations so far and its tokens."""
+
+    request: ChatRequest
+    state: typed.DesignState
+    first: Completion | None = None
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    finish: Completion | None = None  # the stage that ended the design
+
+    def next_request(self) -> ChatRequest:
+        state = self.state
+        more_values = len(state.values) < TYPED_MAX_VALUES
+        if self.text.endswith(")"):  # the flow has begun
+            rules = typed.statement_grammar(state, more_values)
+        else:
+            rules = typed.declaration_grammar(
+                state, len(state.agents) < TYPED_MAX_AGENTS, more_values)
+        sampling = self.request.sampling
+        seed = None if sampling.seed is None else sampling.seed + 7919 * len(self.token_ids)
+        return replace(self.request, grammar=rules, continue_from=tuple(self.token_ids),
+                       sampling=replace(sampling, seed=seed,
+                                        max_tokens=sampling.max_tokens - len(self.token_ids)))
+
+    def absorb(self, stage: Completion) -> None:
+        """Add one stage's tokens and what it declared; finish on error, length or the end."""
+        self.first = self.first or stage
+        self.text += stage.text
+        self.token_ids += stage.token_ids
+        self.logprobs += stage.logprobs
+        remaining = self.request.sampling.max_tokens - len(self.token_ids)
+        if stage.finish_reason != "stop" or self.text.endswith("}\n") or remaining <= 0:
+            self.finish = stage
+            return
+        agents = dict(self.state.agents)
+        declared = _AGENT.search(stage.text)
+        bound = _BINDING.search(stage.text)
+        if declared is not None:
+            agent = (declared.group(1), declared.group(2))
+            self.state = replace(self.state, agents=(*self.state.agents, agent))
+        elif bound is not None:
+            name, expression, head, inner = bound.groups()
+            judge = _JUDGE.search(expression)
+            subject = (judge.group(1) if head == "debate" and judge
+                       else inner if head in ("vote", "reflect") else head)
+            self.state = replace(self.state,
+                                 values=(*self.state.values, (name, agents[subject])))
+
+    def completion(self) -> Completion:
+        assert self.first is not None and self.finish is not None
+        return Completion(text=self.text, prompt_token_ids=self.first.prompt_token_ids,
+                          token_ids=tuple(self.token_ids), logprobs=tuple(self.logprobs),
+                          finish_reason=self.finish.finish_reason,
+                          prompt_text=self.first.prompt_text, error=self.finish.error)
+
+
+async def _typed_completions(engine: Engine, requests: Sequence[ChatRequest],
+                             interface: Interface) -> list[Completion]:
+    """Sample each design stage by stage, all unfinished designs in one batch per stage."""
+    if not engine.capabilities.continuation:
+        raise ValueError(f"engine '{engine.name}' cannot continue a reply from token ids, "
+                         "which typed decoding needs; use --decoding grammar")
+    staged = [_Staged(request, _typed_start(interface)) for request in requests]
+    batch = list(requests)
+    while batch:
+        waiting = [design for design in staged if design.finish is None]
+        for design, stage in zip(waiting, await engine.generate(batch), strict=True):
+            design.absorb(stage)
+        batch = [design.next_request() for design in staged if design.finish is None]
+    return [design.completion() for design in staged]
+
+
+async def sample_designs(engine: Engine, requests: Sequence[ChatRequest], interface: Interface,
+                         decoding: Decoding) -> list[Design]:
+    """Sample one design per request (built by `design_request`) in batches, and compile."""
+    if decoding != "free" and not engine.capabilities.grammar:
+        raise ValueError(f"engine '{engine.name}' cannot constrain decoding with a grammar; "
+                         "use --decoding free or another engine")
+    completions = (await _typed_completions(engine, requests, interface)
+                   if decoding == "typed" else await engine.generate(list(requests)))
+    return [design_from_completion(completion, interface, decoding)
+            for completion in completions]
+
+
 async def design(engine: Engine, question: str, *, interface: Interface = Interface(),
-                 examples: Sequence[str] | None = None, constrained: bool = True,
+                 examples: Sequence[str] | None = None, decoding: Decoding = "typed",
                  samples: int = 1, seed: int = 0, temperature: float = 1.0,
                  top_p: float = 0.9, max_tokens: int = 512) -> list[Design]:
-    """Sample `samples` designs for `question` in one batch. Constrained decoding is used
-    when asked for and the engine supports grammars (else a ValueError says so)."""
-    if constrained and not engine.capabilities.grammar:
-        raise ValueError(f"engine '{engine.name}' cannot constrain decoding with a grammar; "
-                         "use --unconstrained or another engine")
+    """Sample `samples` designs for `question` in one batch (typed decoding by default)."""
     shown = library(("single_agent", "self_consistency", "solver_verifier")) \
         if examples is None else list(examples)
     requests = [design_request(question, interface=interface, examples=shown,
-                               constrained=constrained,
+                               decoding=decoding,
                                sampling=Sampling(temperature=temperature, top_p=top_p,
                                                  max_tokens=max_tokens, seed=seed + index))
                 for index in range(samples)]
-    completions = await engine.generate(requests)
-    return [design_from_completion(completion, interface, constrained)
-            for completion in completions]
+    return await sample_designs(engine, requests, interface, decoding)

@@ -140,8 +140,10 @@ class SamplingConfig(_Section):
     executor: RoleSampling = Field(default_factory=RoleSampling,
                                    description="Executor sampling (defaults; a spec's agent "
                                                "settings override them).")
-    constrained: bool = Field(default=True, description="Constrain designer decoding with the "
-                                                        "masdsl grammar.")
+    decoding: Literal["typed", "grammar", "free"] = Field(
+        default="typed", description="How designs are sampled: `typed` (in stages whose "
+        "grammars know the declarations, so every design type-checks), `grammar` (the shipped "
+        "grammar alone: every design parses) or `free` (unconstrained).")
     examples: tuple[str, ...] = Field(
         default=(), description="Baseline systems (`benchmarks/systems/<name>.mas`) shown "
                                 "to the designer as few-shot examples, e.g. `single_agent`.")

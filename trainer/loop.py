@@ -1,7 +1,7 @@
 """The training loop: `train(config)` runs hierarchical GRPO on the policy's live weights.
 
 One step: draw `questions_per_step` questions (a deterministic shuffled order; the position is
-checkpointed) -> `trainer.rollout.rollout` (M grammar-constrained designs per question, N
+checkpointed) -> `trainer.rollout.rollout` (M typed-decoded designs per question, N
 executions of each compiled design, verifier rewards), sampled from a `TransformersEngine`
 around the policy's own model under `torch.no_grad`, so the rollout's logprobs are the "old"
 logprobs of the ratio -> `assign_credit` per question -> token samples of the roles the
@@ -150,7 +150,7 @@ def _rollout(run: _Run, items: Sequence[Item], task: Task, designs: int, executi
         return asyncio.run(rollout(items, timed, designer=run.designer,
                                    executor=run.executor, designs=designs,
                                    executions=executions, seed=seed,
-                                   constrained=run.config.sampling.constrained,
+                                   decoding=run.config.sampling.decoding,
                                    design_sampling=_design_sampling(run.config),
                                    examples=run.examples,
                                    budget=_budget(run.config)))

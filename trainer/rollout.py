@@ -1,7 +1,7 @@
 """Hierarchical rollout: per question, M designs; per compiled design, N executions.
 
 Everything of one training step runs in one event loop: the M designs of every question are
-sampled in one batch (grammar-constrained), then every execution of every compiled design
+sampled in one batch (typed decoding by default), then every execution of every compiled design
 runs concurrently, so the engines batch the executor's LLM calls across designs and
 questions. Designs that fail to compile keep their diagnostics and get no executions (the
 credit assigns them the compile penalty). Rewards come from the task's verifier.
@@ -17,10 +17,11 @@ from benchmarks.tasks.base import Item, Task, Verdict
 from runtime.budget import Budget
 from runtime.designer import (
     DESIGN_SAMPLING,
+    Decoding,
     Design,
     Interface,
-    design_from_completion,
     design_request,
+    sample_designs,
 )
 from runtime.engines.base import Engine, Sampling
 from runtime.executor import ExecutionResult, Executor
@@ -93,7 +94,7 @@ async def _execute(design: Design, item: Item, task: Task, engine: Engine, execu
 
 
 async def rollout(items: Sequence[Item], task: Task, *, designer: Engine, executor: Engine,
-                  designs: int, executions: int, seed: int, constrained: bool = True,
+                  designs: int, executions: int, seed: int, decoding: Decoding = "typed",
                   design_sampling: Sampling = DESIGN_SAMPLING,
                   examples: Sequence[str] = (), budget: Budget | None = None,
                   tools: ToolRegistry | None = None) -> list[QuestionRollout]:
@@ -102,12 +103,10 @@ async def rollout(items: Sequence[Item], task: Task, *, designer: Engine, execut
     reproducible for fixed engines."""
     interface = task_interface(task)
     requests = [design_request(_question(item), interface=interface, examples=examples,
-                               constrained=constrained,
+                               decoding=decoding,
                                sampling=replace(design_sampling, seed=seed + 1000 * q + d))
                 for q, item in enumerate(items) for d in range(designs)]
-    completions = await designer.generate(requests)
-    sampled = [design_from_completion(completion, interface, constrained)
-               for completion in completions]
+    sampled = await sample_designs(designer, requests, interface, decoding)
     by_item = [sampled[q * designs:(q + 1) * designs] for q in range(len(items))]
 
     async def run_design(q: int, d: int, candidate: Design) -> DesignRollout:

@@ -1,7 +1,7 @@
 """`masc bench TASK --system SPEC | --designer MODEL`: accuracy and cost of a system on a task.
 
 Runs the task's items (`--limit`, `--seed`, `--samples`) through a hand-written system or
-through the designer (one design per item, grammar-constrained unless `--unconstrained`;
+through the designer (one design per item, typed decoding unless `--decoding grammar|free`;
 `--design-only` records compile success without executing), verifies each output, and writes
 `<out>/<run>.json`, `<run>.md` and a progress log that `--resume` continues from.
 `masc bench report` renders every result in the folder as one markdown table and a PNG plot
@@ -33,8 +33,10 @@ def register(subparsers: Any) -> None:
     chosen.add_argument("--designer", metavar="MODEL",
                         help="let the designer (MODEL; `embedded` = the engine's default "
                         "model) write one system per item")
-    parser.add_argument("--unconstrained", action="store_true",
-                        help="designer mode: sample without the grammar constraint")
+    parser.add_argument("--decoding", choices=("typed", "grammar", "free"), default=None,
+                        help="designer mode: typed (staged grammars, every design "
+                        "type-checks; the default), grammar (the shipped grammar alone) or "
+                        "free (unconstrained)")
     parser.add_argument("--design-only", action="store_true",
                         help="designer mode: record compile success only, run nothing")
     parser.add_argument("--limit", type=int, metavar="N", help="items to run (default all)")
@@ -93,13 +95,13 @@ def run(args: argparse.Namespace) -> int:
     if args.system is None and args.designer is None:
         print("masc: give --system SPEC or --designer MODEL", file=sys.stderr)
         return EXIT_ERROR
-    if (args.unconstrained or args.design_only) and args.designer is None:
-        print("masc: --unconstrained and --design-only need --designer",
+    if (args.decoding or args.design_only) and args.designer is None:
+        print("masc: --decoding and --design-only need --designer",
               file=sys.stderr)
         return EXIT_ERROR
     config = BenchConfig(
         task=args.task, system=args.system, designer=args.designer,
-        constrained=not args.unconstrained, design_only=args.design_only,
+        decoding=args.decoding or "typed", design_only=args.design_only,
         split=args.split,
         limit=args.limit, engine=args.engine, model=args.model, samples=args.samples,
         seed=args.seed, max_tokens=args.max_tokens, design_max_tokens=args.design_max_tokens,

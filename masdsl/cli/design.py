@@ -1,6 +1,7 @@
 """`masc design "question"`: ask a designer model for a `.mas` spec and print it.
 
-Sampling is constrained by the shipped grammar unless `--unconstrained` is given. Each
+Sampling is typed by default (staged grammars that know what is declared, so every design
+type-checks); `--decoding grammar` uses the shipped grammar alone, `--decoding free` nothing. Each
 design is compiled and checked against the interface (`--input`/`--output`, default
 `question: text` -> `answer: number`); its diagnostics go to stderr. Exit 0 when every
 design compiles, 1 otherwise, 2 for usage and engine errors.
@@ -18,7 +19,7 @@ from masdsl.cli.compile import EXIT_DIAGNOSTICS, EXIT_ERROR, EXIT_OK
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "design", help="have a designer model write a spec for a question",
-        description="Sample designs (grammar-constrained by default), compile them, print them.")
+        description="Sample designs (typed decoding by default), compile them, print them.")
     parser.add_argument("question", help="the question the system must answer")
     parser.add_argument("--engine", default="llamacpp", help="engine name (default llamacpp)")
     parser.add_argument("--model", help="model path, directory, or name for the engine")
@@ -26,8 +27,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--max-tokens", type=int, default=512)
-    parser.add_argument("--unconstrained", action="store_true",
-                        help="sample without the grammar constraint (for comparison)")
+    parser.add_argument("--decoding", choices=("typed", "grammar", "free"), default="typed",
+                        help="typed: in stages whose grammars know the declarations, so every "
+                        "design type-checks (default); grammar: the shipped grammar alone; "
+                        "free: unconstrained (for comparison)")
     parser.add_argument("--input", action="append", default=[], metavar="NAME:TYPE",
                         help="the interface's inputs (default question:text)")
     parser.add_argument("--output", action="append", default=[], metavar="NAME:TYPE",
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     async def sample() -> list[Any]:
         try:
             return await design(engine, args.question, interface=interface,
-                                constrained=not args.unconstrained, samples=args.samples,
+                                decoding=args.decoding, samples=args.samples,
                                 seed=args.seed, temperature=args.temperature,
                                 max_tokens=args.max_tokens)
         finally:

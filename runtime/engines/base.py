@@ -32,11 +32,17 @@ class Sampling:
 @dataclass(frozen=True)
 class ChatRequest:
     """One chat completion to produce. `grammar` is Lark grammar text (the language's own
-    grammar or any other in the same subset) that constrains decoding when set."""
+    grammar or any other in the same subset) that constrains decoding when set.
+
+    `continue_from` holds token ids of the assistant's reply so far (from earlier completions
+    of the same engine): the engine feeds them after the prompt, unchanged, and generates what
+    follows, so a reply can be sampled in stages (typed design decoding) without re-tokenizing
+    it. Engines without `capabilities.continuation` answer such a request with an error."""
 
     messages: tuple[Message, ...]
     sampling: Sampling = field(default_factory=Sampling)
     grammar: str | None = None
+    continue_from: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Capabilities:
     grammar: bool
     token_ids: bool
     max_context: int
+    continuation: bool = False  # honours `ChatRequest.continue_from`
 
 
 class EngineError(Exception):

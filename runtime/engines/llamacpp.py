@@ -63,6 +63,7 @@ class LlamaCppEngine:
             batching=True,
             logprobs=True,
             grammar=True,
+            continuation=True,
             token_ids=True,
             max_context=self._model.context_size,
         )
@@ -189,6 +190,7 @@ class LlamaCppEngine:
         except ChatTemplateError as error:
             return error_completion(str(error))
         prompt_tokens = tuple(self._model.tokenize(prompt_text, add_special=self._model.adds_bos()))
+        prompt_tokens += request.continue_from
         capacity = self._model.context_size
         if not prompt_tokens:
             return error_completion("the prompt is empty", prompt_text)

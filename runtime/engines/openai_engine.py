@@ -122,6 +122,11 @@ class OpenAIEngine:
                     f"request {index} has a grammar, but a {self.config.server_kind!r} server "
                     "cannot constrain decoding with a Lark grammar (only server_kind='vllm' can)"
                 )
+            if request.continue_from:
+                raise EngineError(
+                    f"request {index} continues a reply from token ids, which a chat-completions "
+                    "server cannot do; use the llamacpp, transformers or vllm engine"
+                )
         semaphore = self._bind_to_running_loop()
         completions = asyncio.gather(*(self._complete(request, semaphore) for request in requests))
         return list(await completions)

@@ -65,6 +65,7 @@ class TransformersEngine:
             batching=True,
             logprobs=True,
             grammar=True,
+            continuation=True,
             token_ids=True,
             max_context=int(getattr(model.config, "max_position_embeddings", DEFAULT_CONTEXT)),
         )
@@ -230,6 +231,7 @@ class TransformersEngine:
             prompt_text = self.render_prompt(request.messages)
             prompts.append(prompt_text)
             prompt_ids = list(self._tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
+            prompt_ids += request.continue_from
             seed = request.sampling.seed
             if seed is None:
                 seed = secrets.randbits(63)

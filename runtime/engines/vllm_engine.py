@@ -114,7 +114,8 @@ class VLLMEngine:
             raise EngineError(f"vLLM failed to start on {config.model!r}: {error}") from error
         self._next_worker = itertools.cycle(range(len(self._workers)))
         self.capabilities = Capabilities(
-            batching=True, logprobs=True, grammar=True, token_ids=True, max_context=min(lengths)
+            batching=True, logprobs=True, grammar=True, token_ids=True, max_context=min(lengths),
+            continuation=True,
         )
 
     async def generate(self, requests: list[ChatRequest]) -> list[Completion]:
@@ -211,6 +212,7 @@ class VLLMWorker:
             tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
         )
         prompt_ids = list(tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
+        prompt_ids += request.continue_from
         try:
             final = None
             async for output in self._engine.generate(

@@ -122,7 +122,7 @@ def test_designer_mode_records_compile_success_per_item(tmp_path: Path) -> None:
         return solve(request)
 
     engine = ScriptedEngine(reply)
-    result = run_bench(config(system=None, designer="embedded", constrained=False,
+    result = run_bench(config(system=None, designer="embedded", decoding="free",
                               concurrency=1), tmp_path, engine=engine)
     compiled = [o["compiled"] for o in result["items"]]
     assert compiled == [True, False, True, False]
@@ -145,12 +145,12 @@ def test_design_only_runs_nothing_but_the_designer(tmp_path: Path) -> None:
     engine = ScriptedEngine(lambda request: Path(SINGLE).read_text())
     engine.capabilities = Capabilities(batching=True, logprobs=True, grammar=True,
                                        token_ids=True, max_context=1 << 20)
-    result = run_bench(config(system=None, designer="embedded", design_only=True), tmp_path,
-                       engine=engine)
+    result = run_bench(config(system=None, designer="embedded", design_only=True,
+                              decoding="grammar"), tmp_path, engine=engine)
     assert len(engine.requests) == 4
     assert all(request.grammar for request in engine.requests)
     assert result["summary"]["compile_rate"] == 1.0
-    assert result["system"] == "designer[embedded]-compile"
+    assert result["system"] == "designer[embedded]-grammar-compile"
 
 
 def test_designer_mode_constrains_with_the_interface_decoding_grammar(tmp_path: Path) -> None:
@@ -160,8 +160,8 @@ def test_designer_mode_constrains_with_the_interface_decoding_grammar(tmp_path: 
     engine = ScriptedEngine(lambda request: spec)
     engine.capabilities = Capabilities(batching=True, logprobs=True, grammar=True,
                                        token_ids=True, max_context=1 << 20)
-    run_bench(config(system=None, designer="embedded", design_only=True, limit=1), tmp_path,
-              engine=engine)
+    run_bench(config(system=None, designer="embedded", design_only=True, limit=1,
+                     decoding="grammar"), tmp_path, engine=engine)
     sent = engine.requests[0].grammar
     assert sent == grammar.decoding_grammar_text((("question", "text"),),
                                                  (("answer", "number"),))

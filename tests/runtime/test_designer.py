@@ -34,9 +34,9 @@ def test_library_has_the_baseline_systems_and_the_prompt_shows_them() -> None:
     assert "# Baseline" not in messages[0].content  # comments are stripped from examples
 
 
-def test_constrained_design_sends_the_grammar_and_compiles() -> None:
+def test_grammar_design_sends_the_grammar_and_compiles() -> None:
     engine = grammar_engine(SPEC)
-    [result] = asyncio.run(design(engine, "What is 2+3?"))
+    [result] = asyncio.run(design(engine, "What is 2+3?", decoding="grammar"))
     assert result.ok and result.compiled is not None
     assert result.compiled.stats.llm_calls >= 1
     assert engine.requests[0].grammar is not None and "spec:" in engine.requests[0].grammar
@@ -44,7 +44,7 @@ def test_constrained_design_sends_the_grammar_and_compiles() -> None:
 
 def test_unconstrained_design_extracts_the_spec_from_prose() -> None:
     engine = ScriptedEngine(lambda request: f"Here is my system:\n```mas\n{SPEC}\n```\nDone.")
-    [result] = asyncio.run(design(engine, "q", constrained=False))
+    [result] = asyncio.run(design(engine, "q", decoding="free"))
     assert result.ok and result.text.startswith("mas tiny")
     assert engine.requests[0].grammar is None
     assert result.completion.text[result.offset:].startswith("mas tiny")
@@ -52,16 +52,22 @@ def test_unconstrained_design_extracts_the_spec_from_prose() -> None:
 
 def test_a_design_with_the_wrong_interface_or_errors_keeps_its_diagnostics() -> None:
     wrong = SPEC.replace("answer: number", "answer: text").replace("-> number", "")
-    [mismatch] = asyncio.run(design(grammar_engine(wrong), "q"))
+    [mismatch] = asyncio.run(design(grammar_engine(wrong), "q", decoding="grammar"))
     assert not mismatch.ok and [d.code for d in mismatch.diagnostics] == ["MAS310"]
     [broken] = asyncio.run(design(grammar_engine(SPEC.replace("solver(question)", "x(q)")),
-                                  "q"))
+                                  "q", decoding="grammar"))
     assert not broken.ok and {d.code for d in broken.diagnostics} >= {"MAS101"}
 
 
 def test_constrained_design_needs_a_grammar_capable_engine() -> None:
-    with pytest.raises(ValueError, match="cannot constrain"):
-        asyncio.run(design(ScriptedEngine(lambda request: SPEC), "q"))
+    for decoding in ("typed", "grammar"):
+        with pytest.raises(ValueError, match="cannot constrain"):
+            asyncio.run(design(ScriptedEngine(lambda request: SPEC), "q", decoding=decoding))
+
+
+def test_typed_design_needs_an_engine_that_continues_replies() -> None:
+    with pytest.raises(ValueError, match="cannot continue a reply"):
+        asyncio.run(design(grammar_engine(SPEC), "q"))
 
 
 def test_extract_spec_without_fence() -> None:

@@ -35,7 +35,7 @@ def test_rollout_designs_executions_rewards_and_penalised_designs() -> None:
 
     executor = ScriptedEngine(solve)
     rollouts = asyncio.run(rollout(items, task, designer=designer, executor=executor,
-                                   designs=2, executions=3, seed=7))
+                                   designs=2, executions=3, seed=7, decoding="grammar"))
     assert [len(q.designs) for q in rollouts] == [2, 2]
     first, second = rollouts[0].designs
     assert first.design.ok and len(first.executions) == 3 and first.mean_reward == 1.0

@@ -43,6 +43,7 @@ kind = "coupled"
 [loss]
 learning_rate = 1e-3
 [sampling]
+decoding = "grammar"  # the scripted designer writes whole specs
 [sampling.designer]
 max_tokens = 256
 [sampling.executor]

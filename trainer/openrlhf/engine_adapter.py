@@ -73,7 +73,8 @@ class OpenRLHFEngine:
         self._max_length = max_length
         self._make_params = make_params
         self.capabilities = Capabilities(batching=True, logprobs=True, grammar=True,
-                                         token_ids=True, max_context=max_length)
+                                         token_ids=True, max_context=max_length,
+                                         continuation=True)
 
     def encode(self, request: ChatRequest) -> tuple[str, tuple[int, ...]]:
         """The templated prompt text and its token ids (the policy's chat template)."""
@@ -82,7 +83,7 @@ class OpenRLHFEngine:
         text = str(self._tokenizer.apply_chat_template(chat, add_generation_prompt=True,
                                                        tokenize=False))
         ids = tuple(int(t) for t in self._tokenizer(text, add_special_tokens=False)["input_ids"])
-        return text, ids
+        return text, ids + request.continue_from
 
     async def _complete(self, request: ChatRequest) -> Completion:
         prompt_text, prompt_ids = self.encode(request)

@@ -137,7 +137,7 @@ class UnitRunner:
         (question,) = await rollout(
             [item], task, designer=engine, executor=engine, designs=1,
             executions=self.train.rollout.executions_per_design, seed=seed,
-            constrained=self.train.sampling.constrained, design_sampling=sampling,
+            decoding=self.train.sampling.decoding, design_sampling=sampling,
             examples=self._examples)
         (done,) = question.designs
         # Unique across rollout actors: two actors may run units of the same question.

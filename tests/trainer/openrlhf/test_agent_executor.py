@@ -33,7 +33,8 @@ def config(executions: int = 3) -> TrainConfig:
         "steps": 1, "output_dir": "out", "eval_interval": 0,
         "tasks": {"train": [{"name": "arithmetic"}]},
         "rollout": {"questions_per_step": 1, "designs_per_question": 2,
-                    "executions_per_design": executions}})
+                    "executions_per_design": executions},
+        "sampling": {"decoding": "grammar"}})  # the scripted designer writes whole specs
 
 
 def run_execute(reply: Any, executions: int = 3) -> tuple[dict[str, Any], Any, Any]:

@@ -1,0 +1,58 @@
+"""Test double: an engine that walks a grammar at random instead of running a model.
+
+`GrammarWalkEngine` answers each request by picking, at every step, a token uniformly at
+random among those the request's grammar allows (the real vocabulary of the embedded model,
+the real llguidance matchers of the llama.cpp engine), until the grammar is complete or
+`max_tokens` runs out. No model weights are involved, so what it samples is any text the
+grammar admits, not what a model finds likely: a property test over the grammar's language.
+It honours `continue_from` by ignoring it (the grammar alone decides what may follow).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from runtime.engines.base import Capabilities, ChatRequest, Completion
+from runtime.engines.grammar_constraint import GrammarConstraint
+from runtime.engines.llama_native import LlamaModel
+
+
+class GrammarWalkEngine:
+    name = "grammar-walk"
+    capabilities = Capabilities(batching=True, logprobs=True, grammar=True, token_ids=True,
+                                max_context=1 << 20, continuation=True)
+
+    def __init__(self, model: LlamaModel, seed: int) -> None:
+        self.model = model
+        self.constraint = GrammarConstraint(model.vocab, model.vocab_size)
+        self.rng = np.random.default_rng(seed)
+        ends = [token for token in range(model.vocab_size) if model.is_end_of_generation(token)]
+        self.not_end = np.ones(model.vocab_size, dtype=np.bool_)
+        self.not_end[ends] = False
+        self.requests: list[ChatRequest] = []
+
+    def walk(self, request: ChatRequest) -> Completion:
+        assert request.grammar is not None, "the walk needs a grammar"
+        matcher = self.constraint.matcher(request.grammar)
+        tokens: list[int] = []
+        text = bytearray()
+        finish = "length"
+        while len(tokens) < request.sampling.max_tokens:
+            allowed = np.flatnonzero(matcher.allowed_tokens() & self.not_end)
+            token = int(self.rng.choice(allowed))
+            matcher.consume(token)
+            tokens.append(token)
+            text += self.model.piece(token)
+            if matcher.is_finished():
+                finish = "stop"
+                break
+        return Completion(text=text.decode("utf-8"), prompt_token_ids=(1, *request.continue_from),
+                          token_ids=tuple(tokens), logprobs=tuple(-1.0 for _ in tokens),
+                          finish_reason="stop" if finish == "stop" else "length")
+
+    async def generate(self, requests: list[ChatRequest]) -> list[Completion]:
+        self.requests.extend(requests)
+        return [self.walk(request) for request in requests]
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,150 @@
+"""Typed design decoding: staged grammars, so every sampled design type-checks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from grammar import typed
+from masdsl.formatter import format_source
+from runtime.designer import (
+    TYPED_MAX_AGENTS,
+    Interface,
+    design,
+    design_request,
+    sample_designs,
+)
+from runtime.engines.base import Capabilities, ChatRequest, Completion, Sampling
+from runtime.engines.embedded import embedded_gguf_path
+from runtime.engines.llama_native import ContextSettings, LlamaModel
+from tests.runtime.grammar_walk_engine import GrammarWalkEngine
+
+INTERFACES = [
+    Interface(),
+    Interface(outputs=(("answer", "code"),)),
+    Interface(inputs=(("question", "text"), ("context", "text")),
+              outputs=(("answer", "number"), ("reason", "text"))),
+]
+
+
+@pytest.fixture(scope="module")
+def vocabulary_model() -> Iterator[LlamaModel]:
+    model = LlamaModel(embedded_gguf_path(),
+                       ContextSettings(sequence_context=64, max_sequences=1, threads=1))
+    yield model
+    model.close()
+
+
+@pytest.mark.parametrize("interface", INTERFACES, ids=["number", "code", "two-in-two-out"])
+def test_every_design_the_stage_grammars_admit_compiles(vocabulary_model: LlamaModel,
+                                                        interface: Interface) -> None:
+    """A random walk over the stage grammars (no model: any admitted token is as likely as
+    any other) gives designs that compile against the interface and are laid out as
+    `masc fmt` prints them."""
+    engine = GrammarWalkEngine(vocabulary_model, seed=len(interface.outputs))
+    requests = [design_request("q", interface=interface,
+                               sampling=Sampling(max_tokens=4000, seed=index))
+                for index in range(12)]
+    designs = asyncio.run(sample_designs(engine, requests, interface, "typed"))
+    for result in designs:
+        assert result.ok, (result.text, [d.render() for d in result.diagnostics])
+        assert format_source(result.text) == result.text
+        assert result.completion.finish_reason == "stop"
+    assert max(d.text.count("\n  agent ") for d in designs) > 1  # multi-agent designs too
+    constructs = " ".join(d.text for d in designs)
+    assert all(word in constructs for word in ("vote(ensemble(", "reflect(", "debate(["))
+
+
+class StageScript:
+    """Test double: answers the i-th request with the i-th scripted stage text."""
+
+    name = "stage-script"
+    capabilities = Capabilities(batching=True, logprobs=True, grammar=True, token_ids=True,
+                                max_context=1 << 20, continuation=True)
+
+    def __init__(self, stages: list[tuple[str, str]]) -> None:
+        self.stages = iter(stages)
+        self.requests: list[ChatRequest] = []
+
+    async def generate(self, requests: list[ChatRequest]) -> list[Completion]:
+        self.requests += requests
+        completions = []
+        for request in requests:
+            text, finish = next(self.stages)
+            tokens = tuple(range(100 + len(request.continue_from),
+                                 100 + len(request.continue_from) + len(text.split())))
+            completions.append(Completion(text, (1, 2, *request.continue_from), tokens,
+                                          tuple(-0.5 for _ in tokens), finish))  # type: ignore[arg-type]
+        return completions
+
+    async def close(self) -> None:
+        return None
+
+
+HEAD = ('mas tiny {\n  input question: text\n  output answer: number\n\n  agent solver -> number'
+        ' {\n    role "Solve it."\n  }')
+
+
+def test_stages_continue_the_reply_and_know_what_is_declared() -> None:
+    engine = StageScript([
+        (HEAD, "stop"),
+        ('\n\n  agent critic -> text {\n    role "Check it."\n  }', "stop"),
+        ("\n\n  flow {\n    draft = solver(question)", "stop"),
+        ("\n    answer = reflect(solver, critic: critic, rounds: 2, question, draft)"
+         "\n  }\n}\n", "stop"),
+    ])
+    [result] = asyncio.run(design(engine, "q", max_tokens=400))
+    assert result.ok, [d.render() for d in result.diagnostics]
+    _, second, third, fourth = engine.requests
+    # each stage is fed every earlier token, unchanged, with the remaining token budget
+    assert second.continue_from == result.completion.token_ids[:len(second.continue_from)]
+    assert len(fourth.continue_from) > len(third.continue_from) > len(second.continue_from) > 0
+    assert fourth.sampling.max_tokens == 400 - len(fourth.continue_from)
+    assert len({r.sampling.seed for r in engine.requests}) == 4
+    # the grammars know the declarations: fresh names exclude them, calls use them
+    assert '"solver"' in second.grammar.split("NEW_AGENT:")[1]  # type: ignore[union-attr]
+    assert '"critic"' in third.grammar.split("NEW_VALUE:")[1]  # type: ignore[union-attr]
+    assert '"question, draft"' in fourth.grammar  # type: ignore[operator]
+    assert '"draft"' in fourth.grammar.split("NEW_VALUE:")[1]  # type: ignore[union-attr]
+    # one completion for the trainer: the first prompt, all stages' tokens in order
+    assert result.completion.prompt_token_ids == (1, 2)
+    assert result.completion.text == result.text and result.text.endswith("}\n}\n")
+    assert len(result.completion.logprobs) == len(result.completion.token_ids)
+
+
+def test_a_stage_cut_short_ends_the_design_with_its_diagnostics() -> None:
+    engine = StageScript([(HEAD[:HEAD.index("  output")], "length")])
+    [result] = asyncio.run(design(engine, "q"))
+    assert not result.ok and result.completion.finish_reason == "length"
+    assert {d.code for d in result.diagnostics} == {"MAS004"}
+    assert len(engine.requests) == 1
+
+
+def test_stage_grammars_bound_agents_and_values() -> None:
+    state = typed.DesignState(inputs=(("question", "text"),), outputs=(("answer", "code"),),
+                              reserved=frozenset({"vote"}))
+    head = typed.head_grammar(state)
+    assert '" -> " "code"' in head  # the first agent returns the output's type
+    assert '~("answer" | "question" | "vote")' in head
+    full = typed.DesignState(state.inputs, state.outputs,
+                             agents=(("coder", "code"),) * TYPED_MAX_AGENTS)
+    last = typed.declaration_grammar(full, more_agents=False, more_statements=False)
+    assert "agent" not in last.split("\n")[0] and "NEW_VALUE" not in last
+    missing = typed.DesignState(state.inputs, state.outputs, agents=(("critic", "text"),))
+    with pytest.raises(ValueError, match="output type has no agent"):
+        typed.declaration_grammar(missing, more_agents=False, more_statements=True)
+    forced = typed.declaration_grammar(missing, more_agents=True, more_statements=True)
+    assert forced.split("\n")[0] == 'start: "\\n\\n  agent " agent' and '"code"' in forced
+
+
+@pytest.mark.slow
+def test_the_embedded_model_writes_designs_that_compile() -> None:
+    from runtime.engines.llamacpp import LlamaCppEngine
+
+    engine = LlamaCppEngine(settings=ContextSettings(sequence_context=2048, max_sequences=4,
+                                                     threads=1))
+    designs = asyncio.run(design(engine, "Tom has 3 apples and buys 5 more. How many?",
+                                 samples=4, max_tokens=300))
+    assert all(result.ok for result in designs), [result.text for result in designs]
