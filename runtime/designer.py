@@ -243,7 +243,9 @@ class _Staged:
         agents = dict(self.state.agents)
         declared = _AGENT.search(stage.text)
         bound = _BINDING.search(stage.text)
-        if declared is not None:
+        if declared is None and bound is None:  # not a stage the grammar admits: give up
+            self.finish = stage
+        elif declared is not None:
             agent = (declared.group(1), declared.group(2))
             self.state = replace(self.state, agents=(*self.state.agents, agent))
         elif bound is not None:
@@ -251,6 +253,9 @@ class _Staged:
             judge = _JUDGE.search(expression)
             subject = (judge.group(1) if head == "debate" and judge
                        else inner if head in ("vote", "reflect") else head)
+            if subject not in agents:  # not a stage the grammar admits: give up
+                self.finish = stage
+                return
             self.state = replace(self.state,
                                  values=(*self.state.values, (name, agents[subject])))
 

@@ -148,3 +148,12 @@ def test_the_embedded_model_writes_designs_that_compile() -> None:
     designs = asyncio.run(design(engine, "Tom has 3 apples and buys 5 more. How many?",
                                  samples=4, max_tokens=300))
     assert all(result.ok for result in designs), [result.text for result in designs]
+
+
+def test_a_stage_the_grammar_would_not_admit_ends_the_design() -> None:
+    """An engine that ignores the grammar cannot make the designer loop or crash."""
+    for stray in ("\n\nsomething else", "\n\n  flow {\n    x = nobody(question)"):
+        engine = StageScript([(HEAD, "stop"), (stray, "stop")])
+        [result] = asyncio.run(design(engine, "q"))
+        assert not result.ok and result.diagnostics
+        assert len(engine.requests) == 2

@@ -7,61 +7,20 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.trainer.tiny_run import tiny_config
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 pytestmark = pytest.mark.slow
-
-CONFIG = """\
-seed = 5
-steps = 2
-eval_interval = 0
-checkpoint_interval = 1
-output_dir = "{out}"
-[policy]
-cache_dir = "{cache}"
-[[tasks.train]]
-name = "arithmetic"
-[rollout]
-questions_per_step = 1
-designs_per_question = 2
-executions_per_design = 1
-max_calls_per_execution = 2
-[schedule]
-kind = "coupled"
-[loss]
-learning_rate = 1e-3
-[sampling]
-examples = ["single_agent"]
-[sampling.designer]
-max_tokens = 160
-[sampling.executor]
-max_tokens = 8
-"""
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from trainer.embedded import embedded_gguf_path
-
-    try:
-        embedded_gguf_path()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    path = tmp_path_factory.mktemp("model-cache")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
 
 def _masc(*args: str) -> list[str]:
     return [sys.executable, "-m", "masdsl.cli", "train", *args, "--quiet"]
@@ -74,7 +33,8 @@ def _environment() -> dict[str, str]:
 def _write_config(folder: Path, cache: Path) -> Path:
     folder.mkdir()
     path = folder / "run.toml"
-    path.write_text(CONFIG.format(out=folder / "run", cache=cache), encoding="utf-8")
+    path.write_text(tiny_config(folder / "run", cache, seed=5, steps=2, decoding="typed",
+                                designer_tokens=160, executor_tokens=8), encoding="utf-8")
     return path
 
 

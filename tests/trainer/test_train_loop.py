@@ -2,21 +2,19 @@
 and an exact resume: 1 step, stop, resume for step 2 == 2 uninterrupted steps (weights,
 optimiser and metrics).
 
-The 135M model almost never writes a spec that compiles, which leaves every design with the
-same return (the compile penalty) and no gradient; so the designs are scripted
-(`ScriptedDesigner`: one good spec, one broken one, teacher-forced through the policy for real
-logprobs) while the executions are sampled from the policy."""
+The designs are scripted (`ScriptedDesigner`: one good spec, one broken one, teacher-forced
+through the policy for real logprobs) so that the designer's advantages are certainly non-zero;
+the executions are sampled from the policy. `test_train_kill.py` runs with sampled designs."""
 
 from __future__ import annotations
 
 import math
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.trainer.tiny_run import tiny_config
 from trainer.config import TrainConfig, parse_config
 
 torch = pytest.importorskip("torch")
@@ -24,31 +22,6 @@ pytest.importorskip("peft")
 
 pytestmark = pytest.mark.slow
 
-TINY = """\
-seed = {seed}
-steps = {steps}
-eval_interval = 0
-output_dir = "{out}"
-[policy]
-cache_dir = "{cache}"
-[[tasks.train]]
-name = "arithmetic"
-[rollout]
-questions_per_step = 1
-designs_per_question = 2
-executions_per_design = 1
-max_calls_per_execution = 2
-[schedule]
-kind = "coupled"
-[loss]
-learning_rate = 1e-3
-[sampling]
-decoding = "grammar"  # the scripted designer writes whole specs
-[sampling.designer]
-max_tokens = 256
-[sampling.executor]
-max_tokens = 12
-"""
 SEED = 0
 GOOD = """mas d {
   input question: text
@@ -59,21 +32,10 @@ GOOD = """mas d {
 BAD = GOOD.replace("solver(question)", "solver(nothing)")
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from trainer.embedded import embedded_gguf_path
-
-    try:
-        embedded_gguf_path()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    path = tmp_path_factory.mktemp("model-cache")
-    yield path
-    shutil.rmtree(path, ignore_errors=True)  # ~520 MB
-
-
 def _config(out: Path, cache: Path, steps: int) -> TrainConfig:
-    return parse_config(TINY.format(seed=SEED, steps=steps, out=out, cache=cache))
+    # the scripted designer writes whole specs, so one grammar-constrained pass
+    return parse_config(tiny_config(out, cache, seed=SEED, steps=steps, decoding="grammar",
+                                    designer_tokens=256, executor_tokens=12))
 
 
 def _scripted(engine: Any) -> Any:

@@ -1,0 +1,40 @@
+"""The tiny training run the end-to-end trainer tests share (two short steps on the
+embedded SmolLM2-135M, one question, two designs, one execution each)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TINY = """\
+seed = {seed}
+steps = {steps}
+eval_interval = 0
+output_dir = "{out}"
+[policy]
+cache_dir = "{cache}"
+[[tasks.train]]
+name = "arithmetic"
+[rollout]
+questions_per_step = 1
+designs_per_question = 2
+executions_per_design = 1
+max_calls_per_execution = 2
+[schedule]
+kind = "coupled"
+[loss]
+learning_rate = 1e-3
+[sampling]
+decoding = "{decoding}"
+examples = ["single_agent"]
+[sampling.designer]
+max_tokens = {designer_tokens}
+[sampling.executor]
+max_tokens = {executor_tokens}
+"""
+
+
+def tiny_config(out: Path, cache: Path, *, seed: int, steps: int, decoding: str,
+                designer_tokens: int, executor_tokens: int) -> str:
+    """The TOML text of the tiny run writing to `out` with its converted model in `cache`."""
+    return TINY.format(seed=seed, steps=steps, out=out, cache=cache, decoding=decoding,
+                       designer_tokens=designer_tokens, executor_tokens=executor_tokens)
