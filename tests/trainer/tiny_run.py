@@ -1,5 +1,5 @@
 """The tiny training run the end-to-end trainer tests share (two short steps on the
-embedded SmolLM2-135M, one question, two designs, one execution each)."""
+embedded SmolLM2-135M, two designs per question)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ cache_dir = "{cache}"
 [[tasks.train]]
 name = "arithmetic"
 [rollout]
-questions_per_step = 1
+questions_per_step = {questions}
 designs_per_question = 2
-executions_per_design = 1
+executions_per_design = {executions}
 max_calls_per_execution = 2
 [schedule]
 kind = "coupled"
@@ -34,7 +34,9 @@ max_tokens = {executor_tokens}
 
 
 def tiny_config(out: Path, cache: Path, *, seed: int, steps: int, decoding: str,
-                designer_tokens: int, executor_tokens: int) -> str:
+                designer_tokens: int, executor_tokens: int, questions: int = 1,
+                executions: int = 1) -> str:
     """The TOML text of the tiny run writing to `out` with its converted model in `cache`."""
     return TINY.format(seed=seed, steps=steps, out=out, cache=cache, decoding=decoding,
-                       designer_tokens=designer_tokens, executor_tokens=executor_tokens)
+                       designer_tokens=designer_tokens, executor_tokens=executor_tokens,
+                       questions=questions, executions=executions)
