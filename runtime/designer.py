@@ -164,6 +164,10 @@ DECODINGS: tuple[Decoding, ...] = ("typed", "grammar", "free")
 # Typed decoding's bounds: agents per design and values bound before the outputs.
 TYPED_MAX_AGENTS = 3
 TYPED_MAX_VALUES = 2
+# Tokens a design must have left to start another agent or another binding; below them the
+# stage grammar steers to the end, so a design rarely runs out of tokens before it is whole.
+TYPED_AGENT_RESERVE = 96
+TYPED_VALUE_RESERVE = 48
 
 
 def design_request(question: str, *, interface: Interface = Interface(),
@@ -218,17 +222,19 @@ class _Staged:
 
     def next_request(self) -> ChatRequest:
         state = self.state
-        more_values = len(state.values) < TYPED_MAX_VALUES
+        sampling = self.request.sampling
+        remaining = sampling.max_tokens - len(self.token_ids)
+        more_values = (len(state.values) < TYPED_MAX_VALUES
+                       and remaining >= TYPED_VALUE_RESERVE)
+        more_agents = len(state.agents) < TYPED_MAX_AGENTS and (
+            remaining >= TYPED_AGENT_RESERVE or bool(state.missing_types()))
         if self.text.endswith(")"):  # the flow has begun
             rules = typed.statement_grammar(state, more_values)
         else:
-            rules = typed.declaration_grammar(
-                state, len(state.agents) < TYPED_MAX_AGENTS, more_values)
-        sampling = self.request.sampling
+            rules = typed.declaration_grammar(state, more_agents, more_values)
         seed = None if sampling.seed is None else sampling.seed + 7919 * len(self.token_ids)
         return replace(self.request, grammar=rules, continue_from=tuple(self.token_ids),
-                       sampling=replace(sampling, seed=seed,
-                                        max_tokens=sampling.max_tokens - len(self.token_ids)))
+                       sampling=replace(sampling, seed=seed, max_tokens=remaining))
 
     def absorb(self, stage: Completion) -> None:
         """Add one stage's tokens and what it declared; finish on error, length or the end."""

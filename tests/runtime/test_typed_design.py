@@ -10,6 +10,7 @@ import pytest
 from grammar import typed
 from masdsl.formatter import format_source
 from runtime.designer import (
+    TYPED_AGENT_RESERVE,
     TYPED_MAX_AGENTS,
     Interface,
     design,
@@ -157,3 +158,18 @@ def test_a_stage_the_grammar_would_not_admit_ends_the_design() -> None:
         [result] = asyncio.run(design(engine, "q"))
         assert not result.ok and result.diagnostics
         assert len(engine.requests) == 2
+
+
+def test_a_design_near_its_token_budget_is_steered_to_the_end() -> None:
+    """With few tokens left, the next stage offers no further agent or binding."""
+    engine = StageScript([(HEAD, "stop"), ("\n\n  flow {\n    answer = solver(question)"
+                                           "\n  }\n}\n", "stop")])
+    budget = len(HEAD.split()) + TYPED_AGENT_RESERVE - 1  # the script's tokens are words
+    [result] = asyncio.run(design(engine, "q", max_tokens=budget))
+    assert result.ok
+    second = engine.requests[1].grammar or ""
+    assert "agent" not in second.split("\n")[0] and "NEW_VALUE" in second
+    roomy = StageScript([(HEAD, "stop"), ("\n\n  flow {\n    answer = solver(question)"
+                                          "\n  }\n}\n", "stop")])
+    asyncio.run(design(roomy, "q", max_tokens=400))
+    assert '"\\n\\n  agent " agent' in (roomy.requests[1].grammar or "").split("\n")[0]
