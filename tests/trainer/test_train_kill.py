@@ -33,9 +33,10 @@ def _environment() -> dict[str, str]:
 def _write_config(folder: Path, cache: Path) -> Path:
     folder.mkdir()
     path = folder / "run.toml"
-    # 2 questions x 2 designs x 2 executions: some returns differ, so the policy moves
+    # 2 questions x 2 designs x 2 executions with room for an answer (32 tokens): rewards
+    # differ within some question, so the policy moves
     path.write_text(tiny_config(folder / "run", cache, seed=5, steps=2, decoding="typed",
-                                designer_tokens=160, executor_tokens=8, questions=2,
+                                designer_tokens=160, executor_tokens=32, questions=2,
                                 executions=2), encoding="utf-8")
     return path
 
