@@ -159,8 +159,6 @@ Decoding = Literal["typed", "grammar", "free"]
 design type-checks), `grammar` with the shipped grammar alone (every design parses), or
 `free` (unconstrained; the spec is cut out of the reply)."""
 
-DECODINGS: tuple[Decoding, ...] = ("typed", "grammar", "free")
-
 # Typed decoding's bounds: agents per design and values bound before the outputs.
 TYPED_MAX_AGENTS = 3
 TYPED_MAX_VALUES = 2
@@ -203,7 +201,7 @@ def _typed_start(interface: Interface) -> typed.DesignState:
                              reserved=RESERVED | grammar.keywords())
 
 
-_AGENT = re.compile(r"agent (\w+) -> (\w+) \{")
+_AGENT = re.compile(r"agent (\w+) -> (.+) \{\n")  # the type may be `enum { a, b }`
 _BINDING = re.compile(r"\n    (\w+) = ((\w+)\((?:ensemble\()?(\w+)?[^\n]*)$")
 _JUDGE = re.compile(r"judge: (\w+)")
 
@@ -246,24 +244,23 @@ class _Staged:
         if stage.finish_reason != "stop" or self.text.endswith("}\n") or remaining <= 0:
             self.finish = stage
             return
-        agents = dict(self.state.agents)
         declared = _AGENT.search(stage.text)
-        bound = _BINDING.search(stage.text)
-        if declared is None and bound is None:  # not a stage the grammar admits: give up
-            self.finish = stage
-        elif declared is not None:
+        if declared is not None:
             agent = (declared.group(1), declared.group(2))
             self.state = replace(self.state, agents=(*self.state.agents, agent))
-        elif bound is not None:
+            return
+        bound = _BINDING.search(stage.text)
+        agents = dict(self.state.agents)
+        subject = None
+        if bound is not None:
             name, expression, head, inner = bound.groups()
             judge = _JUDGE.search(expression)
             subject = (judge.group(1) if head == "debate" and judge
                        else inner if head in ("vote", "reflect") else head)
-            if subject not in agents:  # not a stage the grammar admits: give up
-                self.finish = stage
-                return
-            self.state = replace(self.state,
-                                 values=(*self.state.values, (name, agents[subject])))
+        if bound is None or subject not in agents:  # not a stage the grammar admits: give up
+            self.finish = stage
+            return
+        self.state = replace(self.state, values=(*self.state.values, (name, agents[subject])))
 
     def completion(self) -> Completion:
         assert self.first is not None and self.finish is not None

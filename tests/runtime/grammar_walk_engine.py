@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.engines.base import Capabilities, ChatRequest, Completion
+from runtime.engines.base import Capabilities, ChatRequest, Completion, FinishReason
 from runtime.engines.grammar_constraint import GrammarConstraint
 from runtime.engines.llama_native import LlamaModel
 
@@ -36,7 +36,7 @@ class GrammarWalkEngine:
         matcher = self.constraint.matcher(request.grammar)
         tokens: list[int] = []
         text = bytearray()
-        finish = "length"
+        finish: FinishReason = "length"
         while len(tokens) < request.sampling.max_tokens:
             allowed = np.flatnonzero(matcher.allowed_tokens() & self.not_end)
             token = int(self.rng.choice(allowed))
@@ -48,7 +48,7 @@ class GrammarWalkEngine:
                 break
         return Completion(text=text.decode("utf-8"), prompt_token_ids=(1, *request.continue_from),
                           token_ids=tuple(tokens), logprobs=tuple(-1.0 for _ in tokens),
-                          finish_reason="stop" if finish == "stop" else "length")
+                          finish_reason=finish)
 
     async def generate(self, requests: list[ChatRequest]) -> list[Completion]:
         self.requests.extend(requests)

@@ -25,6 +25,7 @@ from tests.runtime.grammar_walk_engine import GrammarWalkEngine
 INTERFACES = [
     Interface(),
     Interface(outputs=(("answer", "code"),)),
+    Interface(outputs=(("answer", "list[number]"),)),
     Interface(inputs=(("question", "text"), ("context", "text")),
               outputs=(("answer", "number"), ("reason", "text"))),
 ]
@@ -38,7 +39,7 @@ def vocabulary_model() -> Iterator[LlamaModel]:
     model.close()
 
 
-@pytest.mark.parametrize("interface", INTERFACES, ids=["number", "code", "two-in-two-out"])
+@pytest.mark.parametrize("interface", INTERFACES, ids=["number", "code", "list", "two-in-two-out"])
 def test_every_design_the_stage_grammars_admit_compiles(vocabulary_model: LlamaModel,
                                                         interface: Interface) -> None:
     """A random walk over the stage grammars (no model: any admitted token is as likely as
