@@ -32,8 +32,8 @@ from benchmarks.bench_records import (
     summarize,
     write_atomically,
 )
-from benchmarks.tasks import Item, Task, get_task
-from benchmarks.tasks.base import Split
+from trainer.tasks import Item, Task, get_task
+from trainer.tasks.base import Split
 from runtime.budget import Budget
 from runtime.engines.base import Capabilities, ChatRequest, Completion, Engine, EngineError
 
@@ -115,7 +115,7 @@ class TokenCap:
 
 
 def load_task(name: str) -> Task:
-    from benchmarks.tasks import TaskError
+    from trainer.tasks import TaskError
 
     try:
         return get_task(name)

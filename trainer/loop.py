@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.tasks.base import Item, Output, Task, Verdict
-from benchmarks.tasks.registry import get_task
+from trainer.tasks.base import Item, Output, Task, Verdict
+from trainer.tasks.registry import get_task
 from runtime.budget import Budget
 from runtime.engines.base import Sampling
 from trainer.assign import assign_credit

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from benchmarks.tasks.base import Item, Task, Verdict
+from trainer.tasks.base import Item, Task, Verdict
 from runtime.budget import Budget
 from runtime.designer import (
     DESIGN_SAMPLING,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from benchmarks.tasks.registry import get_task
+from trainer.tasks.registry import get_task
 from runtime.engines.base import ChatRequest
 from tests.runtime.scripted_engine import ScriptedEngine
 from trainer.rollout import rollout

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.tasks.base import Item
+from trainer.tasks.base import Item
 
 
 def item_label(task: str, item: Item) -> str:

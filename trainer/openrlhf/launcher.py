@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-from benchmarks.tasks.base import Item, TaskError
+from trainer.tasks.base import Item, TaskError
 from trainer.config import ConfigError, TrainConfig
 from trainer.openrlhf.command import JobCommand, JobPaths, job_command
 from trainer.openrlhf.config import OpenRLHFConfig, load_gpu_config
@@ -34,7 +34,7 @@ EXIT_OK, EXIT_ERROR = 0, 2
 def prompt_records(train: TrainConfig) -> list[dict[str, str]]:
     """`steps x questions_per_step` prompt records drawn from the training tasks (round
     robin over the tasks, each task's items in its seeded order, repeated when short)."""
-    from benchmarks.tasks.registry import get_task
+    from trainer.tasks.registry import get_task
     from trainer.rollout import _question
 
     pools: list[tuple[str, list[Item]]] = []

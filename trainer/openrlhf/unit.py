@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.tasks.base import Task
+from trainer.tasks.base import Task
 from runtime.designer import library
 from runtime.engines.base import Completion, Sampling
 from runtime.trace import TurnRecord
@@ -117,7 +117,7 @@ class UnitRunner:
 
     def task(self, name: str) -> Task:
         if name not in self._tasks:
-            from benchmarks.tasks.registry import get_task
+            from trainer.tasks.registry import get_task
 
             self._tasks[name] = get_task(name)
         return self._tasks[name]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.tasks.registry import get_task
+from trainer.tasks.registry import get_task
 from runtime.engines.base import ChatRequest, Message, Sampling
 from tests.trainer.openrlhf.doubles import CharTokenizerDouble, ScriptedLLMEngineDouble
 from trainer.config import TrainConfig

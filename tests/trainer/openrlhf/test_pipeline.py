@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.tasks.registry import get_task
+from trainer.tasks.registry import get_task
 from runtime.engines.base import ChatRequest
 from tests.trainer.openrlhf.doubles import CharTokenizerDouble, ScriptedLLMEngineDouble
 from tests.trainer.openrlhf.test_agent_executor import GOOD, config, identity

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from benchmarks.tasks.base import Task, TaskError
-from benchmarks.tasks.code_tasks import CodeLimits, code_tasks
-from benchmarks.tasks.math_tasks import math_tasks
-from benchmarks.tasks.procedural import procedural_names, procedural_task
+from trainer.tasks.base import Task, TaskError
+from trainer.tasks.code_tasks import CodeLimits, code_tasks
+from trainer.tasks.math_tasks import math_tasks
+from trainer.tasks.procedural import procedural_names, procedural_task
 
 FIXED_NAMES = ("gsm8k", "math500", "aime25", "humaneval", "mbpp")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.tasks.math_answers import (
+from trainer.tasks.math_answers import (
     answers_match,
     as_rational,
     extract_answer,

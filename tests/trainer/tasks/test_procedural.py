@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from benchmarks.tasks import MissingDataPackage, TaskError, get_task
-from benchmarks.tasks.procedural import levels_of, procedural_names
+from trainer.tasks import MissingDataPackage, TaskError, get_task
+from trainer.tasks.procedural import levels_of, procedural_names
 
 pytest.importorskip("reasoning_gym")
 

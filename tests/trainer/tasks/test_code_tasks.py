@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.tasks import CodeLimits, Item, Task, get_task, summarize
+from trainer.tasks import CodeLimits, Item, Task, get_task, summarize
 
 pytest.importorskip("runtime.tools.sandbox")
 

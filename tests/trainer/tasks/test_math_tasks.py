@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from benchmarks.tasks import MissingDataPackage, get_task, summarize
-from benchmarks.tasks.packaged_data import package_file
+from trainer.tasks import MissingDataPackage, get_task, summarize
+from trainer.tasks.packaged_data import package_file
 
 
 def test_gsm8k_gold_solutions_verify_and_wrong_answers_fail() -> None:

@@ -12,7 +12,7 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.tasks.base import MissingDataPackage
+from trainer.tasks.base import MissingDataPackage
 
 
 def package_file(task: str, package: str, version: str, relative: str,

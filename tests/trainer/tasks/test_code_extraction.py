@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.tasks.code_extraction import defines_function, extract_code
-from benchmarks.tasks.code_harness import CasePlan, read_report, split_check
+from trainer.tasks.code_extraction import defines_function, extract_code
+from trainer.tasks.code_harness import CasePlan, read_report, split_check
 
 
 @pytest.mark.parametrize(("reply", "expected"), [

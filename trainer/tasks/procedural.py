@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
-from benchmarks.tasks.base import (
+from trainer.tasks.base import (
     Item,
     MissingDataPackage,
     Output,
@@ -24,8 +24,8 @@ from benchmarks.tasks.base import (
     TaskField,
     Verdict,
 )
-from benchmarks.tasks.math_answers import extract_answer
-from benchmarks.tasks.math_tasks import output_text
+from trainer.tasks.math_answers import extract_answer
+from trainer.tasks.math_tasks import output_text
 
 PACKAGE = ("reasoning-gym", "0.1.25")
 DEFAULT_SIZE = 500

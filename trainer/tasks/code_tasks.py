@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from benchmarks.tasks.base import Item, Output, Split, Task, TaskField, Verdict, select
-from benchmarks.tasks.code_extraction import defines_function, extract_code
-from benchmarks.tasks.code_harness import (
+from trainer.tasks.base import Item, Output, Split, Task, TaskField, Verdict, select
+from trainer.tasks.code_extraction import defines_function, extract_code
+from trainer.tasks.code_harness import (
     CasePlan,
     build_script,
     new_nonce,
     read_report,
     split_check,
 )
-from benchmarks.tasks.packaged_data import package_file, read_jsonl
+from trainer.tasks.packaged_data import package_file, read_jsonl
 
 if TYPE_CHECKING:
     from runtime.tools.sandbox import SandboxLimits

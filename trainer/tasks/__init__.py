@@ -4,7 +4,7 @@ Public API: `get_task(name)`, `task_names()`, and the models `Task`, `Item`, `Ve
 `TaskField`, `summarize`. See docs/tasks.md for the list of tasks.
 """
 
-from benchmarks.tasks.base import (
+from trainer.tasks.base import (
     Item,
     MissingDataPackage,
     Summary,
@@ -14,8 +14,8 @@ from benchmarks.tasks.base import (
     Verdict,
     summarize,
 )
-from benchmarks.tasks.code_tasks import CodeLimits
-from benchmarks.tasks.registry import get_task, task_names
+from trainer.tasks.code_tasks import CodeLimits
+from trainer.tasks.registry import get_task, task_names
 
 __all__ = [
     "CodeLimits",
