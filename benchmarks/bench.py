@@ -32,10 +32,11 @@ from benchmarks.bench_records import (
     summarize,
     write_atomically,
 )
+from runtime.budget import Budget
+from runtime.engines.base import Engine, EngineError, Sampling
+from trainer.episode import EpisodeSettings, run_episodes, task_interface
 from trainer.tasks import Item, Task, get_task
 from trainer.tasks.base import Split
-from runtime.budget import Budget
-from runtime.engines.base import Capabilities, ChatRequest, Completion, Engine, EngineError
 
 SYSTEMS_DIR = Path(__file__).parent / "systems"
 DESIGNER_DEFAULT = "embedded"  # the engine's own default model plays the designer
@@ -96,24 +97,6 @@ class BenchConfig:
         return values
 
 
-class TokenCap:
-    """An engine seen through a cap on generated tokens per call (keeps CPU runs short)."""
-
-    def __init__(self, inner: Engine, max_tokens: int) -> None:
-        self.inner = inner
-        self.max_tokens = max_tokens
-        self.name: str = inner.name
-        self.capabilities: Capabilities = inner.capabilities
-
-    async def generate(self, requests: list[ChatRequest]) -> list[Completion]:
-        capped = [replace(r, sampling=replace(r.sampling, max_tokens=min(
-            r.sampling.max_tokens, self.max_tokens))) for r in requests]
-        return await self.inner.generate(capped)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
 def load_task(name: str) -> Task:
     from trainer.tasks import TaskError
 
@@ -132,32 +115,38 @@ def _failure(item: Item, sample: int, diagnostics: Sequence[str], *,
                    completion_tokens=completion_tokens)
 
 
-def _question(item: Item) -> str:
-    """What the designer is shown: the `question` input, or every input by name."""
-    if "question" in item.inputs:
-        return item.inputs["question"]
-    return "\n".join(f"{name}: {value}" for name, value in item.inputs.items())
-
-
 def _rendered(diagnostics: Sequence[Any]) -> list[str]:
     from masdsl.render import render_concise
 
     return [render_concise(d) for d in diagnostics if d.is_error]
 
 
+def episode_settings(config: BenchConfig) -> EpisodeSettings:
+    """The episode settings of a bench run: one design (designer mode) and one execution per
+    (item, sample); the paper's design sampling (temperature 1.0, top_p 0.9) within
+    `design_max_tokens`; the executor's calls capped at `max_tokens`; the default few-shot
+    baselines; the runtime's default execution budget (256 calls, 600 s)."""
+    from benchmarks.systems import few_shot
+
+    budget = Budget()
+    return EpisodeSettings(
+        designs=1, executions=0 if config.design_only else 1, decoding=config.decoding,
+        designer=Sampling(temperature=1.0, top_p=0.9, max_tokens=config.design_max_tokens),
+        executor_max_tokens=config.max_tokens, examples=tuple(few_shot()),
+        max_calls_per_execution=budget.max_llm_calls, max_wall_s=budget.max_wall_s)
+
+
 class _Runner:
-    """Executes the pending (item, sample) pairs of one run."""
+    """Runs the pending (item, sample) pairs of one run, each as one episode."""
 
     def __init__(self, config: BenchConfig, task: Task, engine: Engine,
                  designer: Engine | None) -> None:
-        from trainer.rollout import task_interface
-
         self.config = config
         self.task = task
         self.engine = engine
         self.designer = designer
         self.interface = task_interface(task)
-        self.budget = Budget()
+        self.settings = episode_settings(config)
         self.system: Any = None  # the compiled system in system mode
         self.system_errors: list[str] = []
 
@@ -182,77 +171,51 @@ class _Runner:
             return
         self.system = compiled
 
-    async def execute(self, compiled: Any, item: Item, sample: int, seed: int,
-                      ) -> Outcome:
-        """Run `compiled` once on `item` and verify its output."""
-        from runtime.api import engine_models
-        from runtime.executor import Executor
-        from runtime.inputs import InputError, coerce_inputs
+    async def episode(self, item: Item, sample: int, seed: int) -> Outcome:
+        """One episode for (item, sample) and its outcome."""
+        from runtime.inputs import InputError
 
+        started = time.monotonic()
         try:
-            values = coerce_inputs(dict(item.inputs), compiled.ir.inputs)
+            (question,) = await run_episodes(
+                [item], self.task, designer=self.designer, executor=self.engine,
+                settings=self.settings, seed=seed, detokenize=None, system=self.system)
         except InputError as error:
             return _failure(item, sample, [f"inputs: {error}"], compiled=None)
-        executor = Executor(compiled.ir, {m: self.engine for m in engine_models(compiled)},
-                            budget=self.budget)
-        result = await executor.run(values, seed=seed, execution_id=f"{item.id}#{sample}")
-        record = result.record
-        output = record.outputs.get(self.task.output.name)
-        if output is None:
-            correct, reward = False, 0.0
-            details: dict[str, Any] = {"failure": "no output"}
-        else:
-            verdict = await self.task.verify_async(item, output)
-            correct, reward, details = verdict.correct, verdict.reward, dict(verdict.details)
-        shown = output[:OUTPUT_CHARS] if isinstance(output, str) else output
-        return Outcome(item_id=item.id, sample=sample, correct=correct, reward=reward,
-                       status=record.status, output=shown, details=details,
-                       failures=dict(record.failures), llm_calls=record.llm_calls,
-                       prompt_tokens=record.prompt_tokens,
-                       completion_tokens=record.completion_tokens, wall_s=record.wall_s)
-
-    async def design_and_execute(self, item: Item, sample: int, seed: int) -> Outcome:
-        """Designer mode: one design for the item; compile; run it unless design-only."""
-        from runtime.designer import design_request, library, sample_designs
-        from runtime.engines.base import Sampling
-        assert self.designer is not None
-        examples = library(("single_agent", "self_consistency", "solver_verifier"))
-        request = design_request(
-            _question(item), interface=self.interface, examples=examples,
-            decoding=self.config.decoding,
-            sampling=Sampling(temperature=1.0, top_p=0.9, seed=seed,
-                              max_tokens=self.config.design_max_tokens))
-        started = time.monotonic()
-        [design] = await sample_designs(self.designer, [request], self.interface,
-                                        self.config.decoding)
-        completion = design.completion
-        costs: dict[str, Any] = {"llm_calls": 1,
-                                 "prompt_tokens": len(completion.prompt_token_ids),
-                                 "completion_tokens": len(completion.token_ids)}
-        text = design.text[:OUTPUT_CHARS]
+        (record,) = question.designs
+        design, completion = record.design, record.completion
+        designed = self.system is None
+        costs: dict[str, Any] = ({"llm_calls": 1,
+                                  "prompt_tokens": len(completion.prompt_token_ids),
+                                  "completion_tokens": len(completion.token_ids)}
+                                 if designed else {})
+        text = design.text[:OUTPUT_CHARS] if designed else None
+        wall = time.monotonic() - started
         if design.compiled is None:
             return replace(_failure(item, sample, _rendered(design.diagnostics) or
                                     [d.message for d in design.diagnostics],
-                                    compiled=False, design=text, **costs),
-                           wall_s=time.monotonic() - started)
-        if self.config.design_only:
+                                    compiled=False, design=text, **costs), wall_s=wall)
+        if not record.executions:  # design only
             return Outcome(item_id=item.id, sample=sample, correct=False, reward=0.0,
-                           status="ok", compiled=True, design=text,
-                           wall_s=time.monotonic() - started, **costs)
-        outcome = await self.execute(design.compiled, item, sample, seed)
-        return replace(outcome, compiled=True, design=text,
-                       llm_calls=outcome.llm_calls + 1,
-                       prompt_tokens=outcome.prompt_tokens + costs["prompt_tokens"],
-                       completion_tokens=outcome.completion_tokens +
-                       costs["completion_tokens"], wall_s=time.monotonic() - started)
+                           status="ok", compiled=True, design=text, wall_s=wall, **costs)
+        (run,) = record.executions
+        result = run.result.record
+        output = result.outputs.get(self.task.output.name)
+        shown = output[:OUTPUT_CHARS] if isinstance(output, str) else output
+        return Outcome(item_id=item.id, sample=sample, correct=run.verdict.correct,
+                       reward=run.reward, status=result.status, output=shown,
+                       details=dict(run.verdict.details), failures=dict(result.failures),
+                       compiled=True if designed else None, design=text,
+                       llm_calls=result.llm_calls + costs.get("llm_calls", 0),
+                       prompt_tokens=result.prompt_tokens + costs.get("prompt_tokens", 0),
+                       completion_tokens=result.completion_tokens
+                       + costs.get("completion_tokens", 0), wall_s=wall)
 
     async def one(self, item: Item, sample: int, seed: int) -> Outcome:
         try:
-            if self.designer is not None:
-                return await self.design_and_execute(item, sample, seed)
-            if self.system is None:
+            if self.designer is None and self.system is None:
                 return _failure(item, sample, self.system_errors)
-            return await self.execute(self.system, item, sample, seed)
+            return await self.episode(item, sample, seed)
         except EngineError as error:
             return Outcome(item_id=item.id, sample=sample, correct=False, reward=0.0,
                            status="engine_error", failures={"engine": str(error)})
@@ -305,10 +268,9 @@ async def run_bench_async(config: BenchConfig, out_dir: Path, *, engine: Engine 
             and not designer.capabilities.continuation:
         raise BenchError(f"engine '{designer.name}' cannot continue a reply from token ids, "
                          "which typed decoding needs; use --decoding grammar")
-    capped = engine if config.max_tokens is None else TokenCap(engine, config.max_tokens)
     model_path = getattr(engine, "model_path", None)
     model_file = Path(model_path).name if model_path is not None else None
-    runner = _Runner(config, task, capped, designer)
+    runner = _Runner(config, task, engine, designer)
     if config.system is not None:
         runner.compile_system()
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.dead_regions import DeadRegion, dead_regions
 from compiler.ir import IR, AgentSettings
 from compiler.lower import lower
 from compiler.passes import PASSES, Pass, run_passes
@@ -26,12 +27,14 @@ from masdsl.parser import parse
 @dataclass(frozen=True)
 class CompiledSpec:
     """A compiled spec: the optimised, validated IR; the warnings found on the way (front
-    end and passes, in source order); and the static statistics."""
+    end and passes, in source order); the static statistics; and the source regions that
+    cannot reach an output (`compiler.dead_regions`)."""
 
     program: ast.Program
     ir: IR
     stats: Stats
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    dead_regions: tuple[DeadRegion, ...] = field(default=())
 
     def to_json(self, indent: int | None = None) -> str:
         """The IR as sorted node-link JSON (see `compiler.export_json.to_json`)."""
@@ -76,4 +79,5 @@ def compile(source_or_program: str | bytes | ast.Program, *, path: str = "<strin
     diagnostics = sort_diagnostics(diagnostics)
     if any(item.is_error for item in diagnostics):
         raise MasError(diagnostics)
-    return CompiledSpec(program=program, ir=ir, stats=stats, diagnostics=tuple(diagnostics))
+    return CompiledSpec(program=program, ir=ir, stats=stats, diagnostics=tuple(diagnostics),
+                        dead_regions=dead_regions(program, ir))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 Field = tuple[str, str]  # (name, type)
@@ -112,6 +112,36 @@ def _agent_types(state: DesignState) -> list[str]:
     return list(dict.fromkeys([*PRIMITIVES, *(t for _, t in state.outputs)]))
 
 
+@dataclass(frozen=True)
+class Form:
+    """One expression form a stage grammar offers: the literal text it starts with, the rest
+    of its grammar, and the type of the value it produces."""
+
+    prefix: str
+    rest: str
+    result: str
+
+
+def _forms(state: DesignState, result: str | None) -> list[Form]:
+    """Every form over the declared agents whose type is `result` (any type when None):
+    a call, a majority vote over an ensemble, a reflection and a debate (judged by the
+    agent). `{args}` in `rest` stands for the argument-list rule."""
+    names = [name for name, _ in state.agents]
+    forms: list[Form] = []
+    for agent, type_ in state.agents:
+        if result is not None and type_ != result:
+            continue
+        forms.append(Form(f"{agent}(", '{args} ")"', type_))
+        forms.append(Form(f"vote(ensemble({agent}, n: ",
+                          'FANOUT ", " {args} "), strategy: majority)"', type_))
+        forms += [Form(f"reflect({agent}, critic: {critic}, rounds: ",
+                       'ROUNDS ", " {args} ")"', type_) for critic in names]
+        forms += [Form(f"debate([{first}, {second}], judge: {agent}, rounds: ",
+                       'ROUNDS ", " {args} ")"', type_)
+                  for first, second in combinations(names, 2)]
+    return forms
+
+
 def _expressions(state: DesignState, rule: str, result: str | None) -> list[str]:
     """Rules for `rule`: expressions over the declared agents and bound values whose type is
     `result` (any type when None). Each argument list is a non-empty subset of the inputs and
@@ -120,19 +150,34 @@ def _expressions(state: DesignState, rule: str, result: str | None) -> list[str]
     subsets = [", ".join(chosen) for size in range(1, len(refs) + 1)
                for chosen in combinations(refs, size)]
     args = f"{rule}_args"
-    names = [name for name, _ in state.agents]
-    typed = [name for name, type_ in state.agents if result is None or type_ == result]
-    forms: list[str] = []
-    for agent in typed:
-        forms.append(f'{_literal(agent + "(")} {args} ")"')
-        forms.append(f'{_literal(f"vote(ensemble({agent}, n: ")} FANOUT ", " {args} '
-                     '"), strategy: majority)"')
-        forms += [f'{_literal(f"reflect({agent}, critic: {critic}, rounds: ")} ROUNDS ", " '
-                  f'{args} ")"' for critic in names]
-        forms += [f'{_literal(f"debate([{first}, {second}], judge: {agent}, rounds: ")} '
-                  f'ROUNDS ", " {args} ")"' for first, second in combinations(names, 2)]
-    return [f"{rule}: " + "\n    | ".join(forms),
+    alternatives = [f"{_literal(form.prefix)} {form.rest.format(args=args)}"
+                    for form in _forms(state, result)]
+    return [f"{rule}: " + "\n    | ".join(alternatives),
             f"{args}: " + " | ".join(_literal(subset) for subset in subsets)]
+
+
+def absorb(state: DesignState, stage_text: str) -> DesignState | None:
+    """The state after a stage whose grammar was generated from `state`: with the agent it
+    declared or the value it bound added (unchanged for the final stage). None when the text
+    is not what a stage grammar admits. The stage grammars lay every declaration out in a
+    fixed form, so what was declared is read back from the same tables that wrote them."""
+    if stage_text.endswith("}\n"):  # the outputs' bindings and the end
+        return state
+    marker = "\n  agent " if "\n  agent " in stage_text else None
+    if marker is not None and stage_text.endswith("\n  }"):
+        declaration = stage_text[stage_text.rindex(marker) + len(marker):]
+        name, arrow, rest = declaration.partition(" -> ")
+        types = [t for t in _agent_types(state) if rest.startswith(t + " {\n")]
+        if not arrow or not types or name in state.taken():
+            return None
+        return replace(state, agents=(*state.agents, (name, max(types, key=len))))
+    line = stage_text[stage_text.rfind("\n    ") + len("\n    "):]
+    name, equals, expression = line.partition(" = ")
+    forms = [form for form in _forms(state, None) if expression.startswith(form.prefix)]
+    if not equals or not forms or name in state.taken():
+        return None
+    chosen = max(forms, key=lambda form: len(form.prefix))
+    return replace(state, values=(*state.values, (name, chosen.result)))
 
 
 _COUNTS = f"""\

@@ -117,8 +117,7 @@ async def generate_with_retry(engine: Engine, request: ChatRequest,
             error = completion.error or "engine error"
         if attempt + 1 < ENGINE_ATTEMPTS:
             await asyncio.sleep(ENGINE_BACKOFF_S * 2**attempt)
-    return Completion(text="", prompt_token_ids=(), token_ids=(), logprobs=(),
-                      finish_reason="error", error=error)
+    return Completion.failure(error)
 
 
 async def run_agent(node: AgentNode, inputs: Sequence[AgentInput],

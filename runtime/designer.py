@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from typing import Literal
 
 import grammar
@@ -79,15 +78,6 @@ class Design:
     @property
     def ok(self) -> bool:
         return self.compiled is not None
-
-
-def library(names: Sequence[str] | None = None) -> list[str]:
-    """Hand-written baseline systems (`benchmarks/systems/*.mas`), used as few-shot examples."""
-    folder = resources.files("benchmarks.systems")
-    files = sorted((item for item in folder.iterdir() if item.name.endswith(".mas")),
-                   key=lambda item: item.name)
-    chosen = [item for item in files if names is None or item.name[:-4] in names]
-    return [item.read_text(encoding="utf-8") for item in chosen]
 
 
 def _strip_comments(spec: str) -> str:
@@ -201,11 +191,6 @@ def _typed_start(interface: Interface) -> typed.DesignState:
                              reserved=RESERVED | grammar.keywords())
 
 
-_AGENT = re.compile(r"agent (\w+) -> (.+) \{\n")  # the type may be `enum { a, b }`
-_BINDING = re.compile(r"\n    (\w+) = ((\w+)\((?:ensemble\()?(\w+)?[^\n]*)$")
-_JUDGE = re.compile(r"judge: (\w+)")
-
-
 @dataclass
 class _Staged:
     """One design sampled in stages: its declarations so far and its tokens."""
@@ -244,30 +229,23 @@ class _Staged:
         if stage.finish_reason != "stop" or self.text.endswith("}\n") or remaining <= 0:
             self.finish = stage
             return
-        declared = _AGENT.search(stage.text)
-        if declared is not None:
-            agent = (declared.group(1), declared.group(2))
-            self.state = replace(self.state, agents=(*self.state.agents, agent))
-            return
-        bound = _BINDING.search(stage.text)
-        agents = dict(self.state.agents)
-        subject = None
-        if bound is not None:
-            name, expression, head, inner = bound.groups()
-            judge = _JUDGE.search(expression)
-            subject = (judge.group(1) if head == "debate" and judge
-                       else inner if head in ("vote", "reflect") else head)
-        if bound is None or subject not in agents:  # not a stage the grammar admits: give up
+        after = typed.absorb(self.state, stage.text)
+        if after is None:  # not a stage the grammar admits: give up
             self.finish = stage
             return
-        self.state = replace(self.state, values=(*self.state.values, (name, agents[subject])))
+        self.state = after
 
     def completion(self) -> Completion:
+        """The whole design as one completion: the stages' tokens in order (no end-of-turn
+        token inside, by the engine contract); a failed stage fails the design."""
         assert self.first is not None and self.finish is not None
+        if self.finish.error is not None:
+            return Completion.failure(self.finish.error, self.first.prompt_text,
+                                      self.first.prompt_token_ids)
         return Completion(text=self.text, prompt_token_ids=self.first.prompt_token_ids,
                           token_ids=tuple(self.token_ids), logprobs=tuple(self.logprobs),
                           finish_reason=self.finish.finish_reason,
-                          prompt_text=self.first.prompt_text, error=self.finish.error)
+                          prompt_text=self.first.prompt_text)
 
 
 async def _typed_completions(engine: Engine, requests: Sequence[ChatRequest],
@@ -299,13 +277,12 @@ async def sample_designs(engine: Engine, requests: Sequence[ChatRequest], interf
 
 
 async def design(engine: Engine, question: str, *, interface: Interface = Interface(),
-                 examples: Sequence[str] | None = None, decoding: Decoding = "typed",
+                 examples: Sequence[str] = (), decoding: Decoding = "typed",
                  samples: int = 1, seed: int = 0, temperature: float = 1.0,
                  top_p: float = 0.9, max_tokens: int = 512) -> list[Design]:
-    """Sample `samples` designs for `question` in one batch (typed decoding by default)."""
-    shown = library(("single_agent", "self_consistency", "solver_verifier")) \
-        if examples is None else list(examples)
-    requests = [design_request(question, interface=interface, examples=shown,
+    """Sample `samples` designs for `question` in one batch (typed decoding by default),
+    showing the designer the few-shot `examples` (spec texts; the CLI passes baselines)."""
+    requests = [design_request(question, interface=interface, examples=examples,
                                decoding=decoding,
                                sampling=Sampling(temperature=temperature, top_p=top_p,
                                                  max_tokens=max_tokens, seed=seed + index))

@@ -41,6 +41,11 @@ class TraceEngine:
             if turn is None:
                 raise ReplayMismatch("the trace has no turn for this request (seed "
                                      f"{request.sampling.seed}); was it recorded from this spec?")
+            if turn.finish_reason == "error":
+                completions.append(Completion.failure(
+                    turn.failure or "engine error (replayed)", turn.prompt_text,
+                    turn.prompt_token_ids))
+                continue
             completions.append(Completion(
                 text=turn.completion_text, prompt_token_ids=turn.prompt_token_ids,
                 token_ids=turn.completion_token_ids, logprobs=turn.logprobs,

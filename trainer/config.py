@@ -132,21 +132,35 @@ class RoleSampling(_Section):
     max_tokens: int = Field(default=512, ge=1, description="Completion length limit.")
 
 
+class ExecutorSampling(_Section):
+    """Sampling of the executor's calls during rollouts and evaluations."""
+
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="When set, every executor call samples at this "
+        "temperature instead of its agent's (MetaAgent-X: 1.0); absent: the spec's setting.")
+    top_p: float | None = Field(default=None, gt=0, le=1,
+                                description="When set, replaces every agent's top_p (the "
+                                            "paper: 0.9); absent: the spec's setting.")
+    max_tokens: int = Field(default=512, ge=1,
+                            description="Cap on every executor call's completion length "
+                                        "(a spec asking for more gets this many).")
+
+
 class SamplingConfig(_Section):
     """How completions are sampled during rollouts."""
 
     designer: RoleSampling = Field(default_factory=RoleSampling,
                                    description="Designer sampling.")
-    executor: RoleSampling = Field(default_factory=RoleSampling,
-                                   description="Executor sampling (defaults; a spec's agent "
-                                               "settings override them).")
+    executor: ExecutorSampling = Field(default_factory=ExecutorSampling,
+                                       description="Executor sampling.")
     decoding: Literal["typed", "grammar", "free"] = Field(
         default="typed", description="How designs are sampled: `typed` (in stages whose "
         "grammars know the declarations, so every design type-checks), `grammar` (the shipped "
         "grammar alone: every design parses) or `free` (unconstrained).")
     examples: tuple[str, ...] = Field(
-        default=(), description="Baseline systems (`benchmarks/systems/<name>.mas`) shown "
-                                "to the designer as few-shot examples, e.g. `single_agent`.")
+        default=(), description="Paths of `.mas` files shown to the designer as few-shot "
+                                "examples, e.g. `benchmarks/systems/single_agent.mas` "
+                                "(relative to the working directory).")
 
 
 class TrainConfig(_Section):

@@ -1,10 +1,11 @@
 """The training loop: `train(config)` runs hierarchical GRPO on the policy's live weights.
 
 One step: draw `questions_per_step` questions (a deterministic shuffled order; the position is
-checkpointed) -> `trainer.rollout.rollout` (M typed-decoded designs per question, N
-executions of each compiled design, verifier rewards), sampled from a `TransformersEngine`
-around the policy's own model under `torch.no_grad`, so the rollout's logprobs are the "old"
-logprobs of the ratio -> `assign_credit` per question -> token samples of the roles the
+checkpointed) -> `trainer.episode.run_episodes` (M typed-decoded designs per question, N
+executions of each compiled design, verifier rewards; settings from the config through
+`EpisodeSettings.from_train_config`), sampled from a `TransformersEngine` around the policy's
+own model under `torch.no_grad`, so the rollout's logprobs are the "old" logprobs of the
+ratio -> `trainer.assign.question_samples` per question -> token samples of the roles the
 schedule trains at this step (an inactive role's tokens carry no loss: they are not even
 forwarded; samples whose advantages are all zero carry no gradient and are dropped too) ->
 `update_policy` per policy -> metrics (JSONL + TensorBoard) -> an atomic checkpoint every
@@ -27,11 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from trainer.tasks.base import Item, Output, Task, Verdict
-from trainer.tasks.registry import get_task
-from runtime.budget import Budget
-from runtime.engines.base import Sampling
-from trainer.assign import assign_credit
+from trainer.assign import question_samples
 from trainer.batch import TokenSample
 from trainer.checkpoint import (
     TrainerState,
@@ -41,13 +38,17 @@ from trainer.checkpoint import (
     save_checkpoint,
 )
 from trainer.config import TaskRef, TrainConfig
-from trainer.design_spans import design_sample
-from trainer.engine_view import RoleEngine
+from trainer.episode import (
+    EpisodeSettings,
+    ExampleError,
+    QuestionEpisode,
+    RoleEngine,
+    run_episodes,
+)
 from trainer.metrics import MetricsLog, Progress, design_records, rollout_metrics
-from trainer.rollout import QuestionRollout, rollout
-from trainer.samples import designer_token_sample, execution_sample, executor_token_samples
 from trainer.schedule import Role, Schedule
-from trainer.tokens import token_char_offsets
+from trainer.tasks.base import Item, Output, Task, Verdict
+from trainer.tasks.registry import get_task
 
 CONFIG_FILE = "config.json"
 EVAL_SEED_OFFSET = 7_919_000_000
@@ -100,7 +101,7 @@ class _Run:
     train_items: list[list[Item]]
     eval_tasks: list[tuple[TaskRef, Task, list[Item]]]
     reward_timer: _Timer
-    examples: tuple[str, ...] = ()
+    settings: EpisodeSettings
     reference: Any = None
     cursors: list[int] = field(default_factory=list)
 
@@ -129,60 +130,15 @@ def draw(items: Sequence[Item], cursor: int, count: int, seed: int) -> list[Item
     return drawn
 
 
-def _design_sampling(config: TrainConfig) -> Sampling:
-    designer = config.sampling.designer
-    return Sampling(temperature=designer.temperature, top_p=designer.top_p,
-                    max_tokens=designer.max_tokens)
-
-
-def _budget(config: TrainConfig) -> Budget:
-    # no wall-time limit: it would make rollouts depend on the machine's speed
-    return Budget(max_llm_calls=config.rollout.max_calls_per_execution, max_tokens=None,
-                  max_wall_s=None)
-
-
-def _rollout(run: _Run, items: Sequence[Item], task: Task, designs: int, executions: int,
-             seed: int) -> list[QuestionRollout]:
+def _rollout(run: _Run, items: Sequence[Item], task: Task, settings: EpisodeSettings,
+             seed: int) -> list[QuestionEpisode]:
     import torch
 
     timed = replace(task, verifier=run.reward_timer.wrap(task.verifier))
     with torch.no_grad():
-        return asyncio.run(rollout(items, timed, designer=run.designer,
-                                   executor=run.executor, designs=designs,
-                                   executions=executions, seed=seed,
-                                   decoding=run.config.sampling.decoding,
-                                   design_sampling=_design_sampling(run.config),
-                                   examples=run.examples,
-                                   budget=_budget(run.config)))
-
-
-def question_samples(question: QuestionRollout, question_id: int, tokenizer: Any,
-                     config: TrainConfig) -> list[TokenSample]:
-    """Credit one question's rollout and return the token samples of both roles (designer
-    samples first, then each execution's turns)."""
-    designs = []
-    for index, rolled in enumerate(question.designs):
-        completion = rolled.design.completion
-        text, offsets = token_char_offsets(tokenizer, completion.token_ids)
-        designs.append(design_sample(question_id, index, text, offsets, rolled.design.offset,
-                                     rolled.design.compiled, rolled.design.diagnostics))
-    executions, turn_lists = [], []
-    for index, rolled in enumerate(question.designs):
-        if rolled.design.compiled is None:
-            continue
-        for execution in rolled.executions:
-            executions.append(execution_sample(index, execution.reward,
-                                               execution.result.turns,
-                                               rolled.design.compiled.ir))
-            turn_lists.append(execution.result.turns)
-    credit = assign_credit(designs, executions, config.credit)
-    samples = [designer_token_sample(rolled.design.completion, advantages)
-               for rolled, advantages in zip(question.designs, credit.designer_tokens,
-                                             strict=True)
-               if rolled.design.completion.token_ids]
-    for turns, advantages in zip(turn_lists, credit.executor_turns, strict=True):
-        samples.extend(executor_token_samples(turns, advantages))
-    return samples
+        return asyncio.run(run_episodes(items, timed, designer=run.designer,
+                                        executor=run.executor, settings=settings, seed=seed,
+                                        detokenize=run.designer.engine.detokenize))
 
 
 def _update(run: _Run, samples: Sequence[TokenSample], roles: frozenset[Role]
@@ -224,14 +180,13 @@ def train_step(run: _Run, step: int, schedule: Schedule,
     run.designer.reset()
     run.executor.reset()
     run.reward_timer.total = 0.0
-    rollouts = _rollout(run, items, task, config.rollout.designs_per_question,
-                        config.rollout.executions_per_design, step_seed(config.seed, step))
+    rollouts = _rollout(run, items, task, run.settings, step_seed(config.seed, step))
     rolled = time.perf_counter()
     if log is not None:
         log.write_designs(design_records(step + 1, rollouts))
-    samples: list[TokenSample] = []
-    for question_id, question in enumerate(rollouts):
-        samples.extend(question_samples(question, question_id, run.policies.tokenizer, config))
+    samples: list[TokenSample] = [
+        row.sample for question in rollouts
+        for row in question_samples(question.designs, config.credit, roles)]
     credited = time.perf_counter()
     update = _update(run, samples, roles)
     updated = time.perf_counter()
@@ -259,7 +214,8 @@ def evaluate(run: _Run, step: int) -> list[dict[str, Any]]:
     records = []
     for ref, task, items in run.eval_tasks:
         began = time.perf_counter()
-        rollouts = _rollout(run, items, task, 1, 1, run.config.seed + EVAL_SEED_OFFSET)
+        rollouts = _rollout(run, items, task, replace(run.settings, designs=1, executions=1),
+                            run.config.seed + EVAL_SEED_OFFSET)
         metrics = rollout_metrics(rollouts, run.config.credit.compile_penalty)
         records.append({"kind": "eval", "step": step, "task": task.name, "split": ref.split,
                         "questions": len(items), **metrics,
@@ -277,7 +233,6 @@ def _seed_everything(seed: int) -> None:
 
 
 def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
-    from runtime.designer import library
     from runtime.engines.transformers_engine import TransformersEngine
     from trainer.policy import Policy, build_policies, load_model_and_tokenizer
 
@@ -295,18 +250,19 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
     train_tasks = [get_task(ref.name) for ref in config.tasks.train]
     train_items = [_load_items(task, ref, config.seed)
                    for task, ref in zip(train_tasks, config.tasks.train, strict=True)]
-    examples = tuple(library(config.sampling.examples)) if config.sampling.examples else ()
-    if len(examples) != len(config.sampling.examples):
-        raise TrainError(f"sampling.examples: unknown systems in {config.sampling.examples}")
+    try:
+        settings = EpisodeSettings.from_train_config(config)
+    except ExampleError as error:
+        raise TrainError(f"sampling.examples: {error}") from None
     eval_tasks = []
     for ref in config.tasks.eval:
         task = get_task(ref.name)
         eval_tasks.append((ref, task, _load_items(task, ref, config.seed)))
     return _Run(config=config, run_dir=run_dir, policies=policies,
                 designer=RoleEngine(designer_engine, config.sampling.designer.max_tokens),
-                executor=RoleEngine(executor_engine, config.sampling.executor.max_tokens),
+                executor=RoleEngine(executor_engine),
                 train_tasks=train_tasks, train_items=train_items, eval_tasks=eval_tasks,
-                reward_timer=_Timer(), reference=reference, examples=examples,
+                reward_timer=_Timer(), reference=reference, settings=settings,
                 cursors=[0] * len(train_tasks))
 
 

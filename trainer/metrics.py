@@ -18,14 +18,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from trainer.rollout import QuestionRollout
+from trainer.episode import QuestionEpisode
 
 CONSTRUCTS = ("single", "ensemble", "reflection", "debate", "router", "loop")
 METRICS_FILE = "metrics.jsonl"
 DESIGNS_FILE = "designs.jsonl"
 
 
-def design_records(step: int, rollouts: Sequence[QuestionRollout]) -> list[dict[str, Any]]:
+def design_records(step: int, rollouts: Sequence[QuestionEpisode]) -> list[dict[str, Any]]:
     """One record per sampled design of a step: its text, whether it compiled, the codes of
     its diagnostics, its constructs and its mean execution reward (kept so that what the
     designer writes can be read, not just counted)."""
@@ -71,7 +71,7 @@ def _mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values) if values else 0.0
 
 
-def rollout_metrics(rollouts: Sequence[QuestionRollout], compile_penalty: float,
+def rollout_metrics(rollouts: Sequence[QuestionEpisode], compile_penalty: float,
                     prefix: str = "") -> dict[str, float]:
     """Summary of a rollout: `designer_reward` (mean design return, the compile penalty for
     designs that did not compile), `executor_reward` (mean execution reward), `accuracy`

@@ -6,16 +6,13 @@ token, the `[start, end)` range of the decoded text it completes, by incremental
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
 
 REPLACEMENT = "\ufffd"
 
-
-class Decoder(Protocol):
-    """What `token_char_offsets` needs of a tokenizer (a Hugging Face tokenizer fits)."""
-
-    def decode(self, token_ids: Sequence[int], **kwargs: Any) -> str: ...
+Detokenize = Callable[[Sequence[int]], str]
+"""An engine's detokeniser: token ids -> completion text, special tokens left out (the engine
+contract's definition of `Completion.text`; e.g. `TransformersEngine.detokenize`)."""
 
 
 def _stable_length(prefix_text: str, final_text: str) -> int:
@@ -37,29 +34,28 @@ def _stable_length(prefix_text: str, final_text: str) -> int:
     return length
 
 
-def token_char_offsets(tokenizer: Decoder, token_ids: Sequence[int],
-                       skip_special_tokens: bool = False) -> tuple[str, list[tuple[int, int]]]:
-    """Decode `token_ids` and return `(text, offsets)`, `offsets[i]` being the half-open
-    character range of `text` that token `i` completes.
+def token_char_offsets(detokenize: Detokenize, token_ids: Sequence[int],
+                       ) -> tuple[str, list[tuple[int, int]]]:
+    """Decode `token_ids` with the engine's `detokenize` and return `(text, offsets)`,
+    `offsets[i]` being the half-open character range of `text` that token `i` completes.
 
-    The ranges are contiguous, non-decreasing and together cover `text`. A token that only
+    `text` is the completion's text by the engine contract, so the offsets index it. The
+    ranges are contiguous, non-decreasing and together cover `text`. A token that only
     carries the first bytes of a multi-byte character gets an empty range at that character's
     start (it then counts as a point for span overlap, see `trainer.credit`); the token that
-    completes the character gets the character. Special tokens get empty ranges when
-    `skip_special_tokens` is set. Cost: one decode per token of a growing prefix (quadratic,
-    0.22 s for 1,500 SmolLM2 tokens with its fast tokenizer), fine for completions.
+    completes the character gets the character. Special tokens (a kept end-of-turn token) get
+    empty ranges. Cost: one decode per token of a growing prefix (quadratic, 0.22 s for 1,500
+    SmolLM2 tokens with its fast tokenizer), fine for completions.
     """
-    options = {"skip_special_tokens": skip_special_tokens,
-               "clean_up_tokenization_spaces": False}
     ids = list(token_ids)
-    text = tokenizer.decode(ids, **options)
+    text = detokenize(ids)
     offsets: list[tuple[int, int]] = []
     done = 0
     for index in range(len(ids)):
         if index == len(ids) - 1:
             stable = len(text)
         else:
-            stable = _stable_length(tokenizer.decode(ids[: index + 1], **options), text)
+            stable = _stable_length(detokenize(ids[: index + 1]), text)
         end = max(done, stable)
         offsets.append((done, end))
         done = end

@@ -53,6 +53,7 @@ def _fields(items: list[str], default: tuple[tuple[str, str], ...]) -> tuple[tup
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from benchmarks.systems import few_shot
     from masdsl.render import render_diagnostics
     from runtime.api import make_engine
     from runtime.designer import Interface, design
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     async def sample() -> list[Any]:
         try:
             return await design(engine, args.question, interface=interface,
-                                decoding=args.decoding, samples=args.samples,
+                                examples=few_shot(), decoding=args.decoding, samples=args.samples,
                                 seed=args.seed, temperature=args.temperature,
                                 max_tokens=args.max_tokens)
         finally:

@@ -3,6 +3,23 @@
 An engine turns `ChatRequest`s into `Completion`s with text, token ids, per-token logprobs
 and a finish reason. Engines batch concurrent requests themselves (several sequences per
 decode step); callers just `await engine.generate([...])` from many tasks at once.
+
+The completion contract (every engine: llamacpp, transformers, vllm, openai and the OpenRLHF
+rollout adapter; `tests/runtime/test_engine_contract.py` runs it over each one present):
+
+1. `text` equals the detokenised `token_ids` with special tokens left out. A stop string cuts
+   the token ids too (from the token in which it begins), not just the text.
+2. A completion that ends because its grammar finished carries no end-of-turn token: its last
+   token is the grammar's last. (Without a grammar, a sampled end-of-turn token is kept: the
+   model chose to stop.) So a reply sampled in stages with `continue_from` never holds
+   end-of-turn tokens inside it, and its text is the concatenation of its stages' texts.
+3. There is one logprob per token: the model's raw log-softmax (temperature 1, before any
+   mask), the quantity a trainer recomputes. Engines whose server returns no token ids
+   return neither ids nor logprobs.
+4. An error completion is built one way only, `Completion.failure(...)`: no text, no tokens,
+   `finish_reason="error"` and a message; every other completion has no `error`.
+Local engines get rules 1-3 from one per-sequence `decode_state.DecodeState` and their
+prompts from one `prompt.PromptEncoder`; `Completion.__post_init__` enforces 3 and 4.
 """
 
 from __future__ import annotations
@@ -45,8 +62,14 @@ class ChatRequest:
     continue_from: tuple[int, ...] = ()
 
 
+class ContractError(ValueError):
+    """A completion that breaks the engine contract (a bug in the engine, not user input)."""
+
+
 @dataclass(frozen=True)
 class Completion:
+    """One finished request (see the contract in the module docstring)."""
+
     text: str
     prompt_token_ids: tuple[int, ...]
     token_ids: tuple[int, ...]
@@ -54,6 +77,24 @@ class Completion:
     finish_reason: FinishReason
     prompt_text: str = ""
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.logprobs) != len(self.token_ids):
+            raise ContractError(f"{len(self.logprobs)} logprobs for {len(self.token_ids)} "
+                                "tokens: the contract is one logprob per token")
+        if (self.finish_reason == "error") != (self.error is not None):
+            raise ContractError("finish_reason 'error' goes with an error message and only "
+                                "with one: build failures with Completion.failure()")
+        if self.error is not None and (self.text or self.token_ids):
+            raise ContractError("an error completion carries no text or tokens: build it "
+                                "with Completion.failure()")
+
+    @classmethod
+    def failure(cls, message: str, prompt_text: str = "",
+                prompt_token_ids: tuple[int, ...] = ()) -> Completion:
+        """The one way to report a per-request failure without disturbing other requests."""
+        return cls(text="", prompt_token_ids=prompt_token_ids, token_ids=(), logprobs=(),
+                   finish_reason="error", prompt_text=prompt_text, error=message)
 
 
 @dataclass(frozen=True)

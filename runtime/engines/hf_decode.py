@@ -13,15 +13,15 @@ so a trainer can compare rollout and training logprobs directly.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runtime.engines.base import FinishReason, Sampling
+from runtime.engines.base import Sampling
+from runtime.engines.decode_state import DecodeState
+from runtime.engines.grammar_constraint import GrammarError, SequenceMatcher
 
 if TYPE_CHECKING:
     import torch
-
-    from runtime.engines.grammar_mask import GrammarMasker
 
 GREEDY_BELOW = 1e-5
 """Temperatures below this pick the most likely token (no randomness)."""
@@ -29,29 +29,18 @@ GREEDY_BELOW = 1e-5
 
 @dataclass
 class DecodeRow:
-    """One sequence being decoded; mutated in place by `decode_rows`."""
+    """One sequence being decoded: its shared decode state (`decode_state.DecodeState`:
+    tokens, logprobs, finish rules) and its own seeded random generator."""
 
-    prompt_ids: list[int]
-    sampling: Sampling
+    state: DecodeState
     generator: torch.Generator
-    max_new_tokens: int
-    matcher: Any | None = None
-    tokens: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    text: str = ""
-    finish: FinishReason | None = None
-    error: str | None = None
+
+    @property
+    def prompt_ids(self) -> tuple[int, ...]:
+        return self.state.prompt_token_ids
 
 
-def decode_rows(
-    model: Any,
-    tokenizer: Any,
-    rows: list[DecodeRow],
-    *,
-    eos_ids: frozenset[int],
-    pad_id: int,
-    masker: GrammarMasker | None,
-) -> None:
+def decode_rows(model: Any, rows: list[DecodeRow], *, pad_id: int) -> None:
     """Decode every unfinished row of `rows` together until each one stops.
 
     Rows that finish early keep a slot in the batch (fed the pad token) until the batch ends:
@@ -59,7 +48,7 @@ def decode_rows(
     """
     import torch
 
-    active = [row for row in rows if row.finish is None]
+    active = [row for row in rows if not row.state.finished]
     if not active:
         return
     device = next(model.parameters()).device
@@ -80,15 +69,13 @@ def decode_rows(
             use_cache=True,
         )
         next_position = positions[:, -1:] + 1
-        for _ in range(max(row.max_new_tokens for row in active)):
+        for _ in range(max(row.state.max_tokens for row in active)):
             logits = output.logits[:, -1, :].float().cpu()
             chosen = [
-                _advance(row, logits[index], tokenizer, eos_ids, masker)
-                if row.finish is None
-                else pad_id
+                _advance(row, logits[index]) if not row.state.finished else pad_id
                 for index, row in enumerate(active)
             ]
-            if all(row.finish is not None for row in active):
+            if all(row.state.finished for row in active):
                 break
             attention = torch.cat([attention, torch.ones((len(active), 1), dtype=torch.long)], 1)
             output = model(
@@ -100,8 +87,8 @@ def decode_rows(
             )
             next_position = next_position + 1
     for row in active:
-        if row.finish is None:  # only reachable when max_new_tokens was 0
-            row.finish = "length"
+        if not row.state.finished:  # only reachable when max_tokens was 0
+            row.state.finish_reason = "length"
 
 
 def _cache_argument(model: Any) -> str:
@@ -117,49 +104,28 @@ def _output_cache(output: Any) -> Any:
     return cache if cache is not None else output.get("past_key_values")
 
 
-def _advance(
-    row: DecodeRow,
-    logits: torch.Tensor,
-    tokenizer: Any,
-    eos_ids: frozenset[int],
-    masker: GrammarMasker | None,
-) -> int:
-    """Sample the row's next token, record it, and decide whether the row is finished."""
+def _advance(row: DecodeRow, logits: torch.Tensor) -> int:
+    """Sample the row's next token and hand it to the row's decode state; returns the token
+    to feed next (the pad token's place is taken by whatever was sampled)."""
     import torch
 
+    state = row.state
     raw_logprobs = torch.log_softmax(logits, dim=-1)
     scores = logits.clone()
-    if row.matcher is not None and masker is not None:
-        allowed = masker.allowed_tokens(row.matcher, scores.shape[0])
+    if state.matcher is not None:
+        assert isinstance(state.matcher, SequenceMatcher)
+        try:
+            allowed = torch.from_numpy(state.matcher.allowed_tokens(scores.shape[0]))
+        except GrammarError as error:
+            state.fail(str(error))
+            return 0
         if not bool(allowed.any()):
-            row.finish, row.error = "error", "the grammar allows no next token"
-            return next(iter(eos_ids))
+            state.fail("the grammar allows no next token")
+            return 0
         scores[~allowed] = float("-inf")
-    token = sample_token(scores, row.sampling, row.generator)
-    row.tokens.append(token)
-    row.logprobs.append(float(raw_logprobs[token]))
-
-    if token in eos_ids:
-        row.text = tokenizer.decode(row.tokens[:-1], skip_special_tokens=True)
-        row.finish = "stop"
-        return token
-    if row.matcher is not None and not row.matcher.consume_token(token):
-        row.finish, row.error = "error", f"grammar matcher failed: {row.matcher.get_error()}"
-        return token
-    row.text = tokenizer.decode(row.tokens, skip_special_tokens=True)
-    cut = _first_stop(row.text, row.sampling.stop)
-    if cut is not None:
-        row.text = row.text[:cut]
-        row.finish = "stop"
-    elif len(row.tokens) >= row.max_new_tokens:
-        row.finish = "length"
+    token = sample_token(scores, state.request.sampling, row.generator)
+    state.accept(token, float(raw_logprobs[token]))
     return token
-
-
-def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
-    """Index where the earliest stop string begins in `text`, or None."""
-    found = [index for index in (text.find(stop) for stop in stops if stop) if index >= 0]
-    return min(found) if found else None
 
 
 def sample_token(scores: torch.Tensor, sampling: Sampling, generator: torch.Generator) -> int:

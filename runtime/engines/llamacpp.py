@@ -19,17 +19,20 @@ import asyncio
 import queue
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
 
 from runtime.engines.base import Capabilities, ChatRequest, Completion, EngineError
-from runtime.engines.chat_template import CHATML_TEMPLATE, ChatTemplate, ChatTemplateError
+from runtime.engines.chat_template import CHATML_TEMPLATE, ChatTemplate
+from runtime.engines.decode_state import DecodeState
 from runtime.engines.embedded import resolve_model_path
 from runtime.engines.grammar_constraint import GrammarConstraint, GrammarError
 from runtime.engines.llama_native import BatchEntry, ContextSettings, LlamaModel
-from runtime.engines.llama_sequence import DecodingSequence, error_completion
+from runtime.engines.llama_sequence import DecodingSequence
+from runtime.engines.prompt import PromptEncoder, PromptError
 from runtime.engines.token_sampling import raw_logprob, sample_token
 
 _Submission = tuple[ChatRequest, "Future[Completion]"]
@@ -58,13 +61,18 @@ class LlamaCppEngine:
             bos_token=self._model.special_token_text(self._model.bos_token),
             eos_token=self._model.special_token_text(self._model.eos_token),
         )
-        self._grammar = GrammarConstraint(self._model.vocab, self._model.vocab_size)
+        self._grammar = GrammarConstraint.for_llama(self._model.vocab, self._model.vocab_size)
         self.capabilities = Capabilities(
             batching=True,
             logprobs=True,
             grammar=True,
             continuation=True,
             token_ids=True,
+            max_context=self._model.context_size,
+        )
+        self._encoder = PromptEncoder(
+            render=self._template.render,
+            tokenize=lambda text: self._model.tokenize(text, add_special=self._model.adds_bos()),
             max_context=self._model.context_size,
         )
         self._inbox: queue.Queue[_Submission | None] = queue.Queue()
@@ -102,9 +110,9 @@ class LlamaCppEngine:
         """The prompt text the model sees for `request` (its chat template applied)."""
         return self._template.render(request.messages)
 
-    def detokenize(self, token_ids: tuple[int, ...] | list[int]) -> str:
+    def detokenize(self, token_ids: Sequence[int]) -> str:
         """The text of `token_ids` as completions report it (control tokens render empty)."""
-        return self._model.detokenize(token_ids)
+        return self._model.detokenize(list(token_ids))
 
     def is_end_of_generation(self, token_id: int) -> bool:
         """True for EOS/EOT-like tokens, which end a completion."""
@@ -174,9 +182,8 @@ class LlamaCppEngine:
             if isinstance(prepared, Completion):
                 _settle(head[1] if isinstance(head, tuple) else head.future, prepared)
                 continue
-            if prepared.max_tokens <= 0:
-                prepared.finish_reason = "length"
-                _settle(prepared.future, prepared.completion())
+            if prepared.state.max_tokens <= 0:
+                _settle(prepared.future, prepared.state.completion())
                 continue
             prepared.slot = min(set(range(self.settings.max_sequences)) - set(active))
             active[prepared.slot] = prepared
@@ -186,38 +193,21 @@ class LlamaCppEngine:
     ) -> DecodingSequence | Completion:
         """Template, tokenize and set up sampling for one request, or explain why not."""
         try:
-            prompt_text = self._template.render(request.messages)
-        except ChatTemplateError as error:
-            return error_completion(str(error))
-        prompt_tokens = tuple(self._model.tokenize(prompt_text, add_special=self._model.adds_bos()))
-        prompt_tokens += request.continue_from
-        capacity = self._model.context_size
-        if not prompt_tokens:
-            return error_completion("the prompt is empty", prompt_text)
-        if len(prompt_tokens) >= capacity:
-            return error_completion(
-                f"prompt has {len(prompt_tokens)} tokens but the context holds {capacity}; "
-                "shorten the messages or raise ContextSettings.sequence_context",
-                prompt_text,
-                prompt_tokens,
-            )
+            prompt = self._encoder.encode(request)
+        except PromptError as error:
+            return error.completion()
         matcher = None
         if request.grammar is not None:
             try:
                 matcher = self._grammar.matcher(request.grammar)
             except GrammarError as error:
-                return error_completion(str(error), prompt_text, prompt_tokens)
-        sampling = request.sampling
-        return DecodingSequence(
-            request=request,
-            future=future,
-            slot=-1,
-            prompt_text=prompt_text,
-            prompt_tokens=prompt_tokens,
-            max_tokens=min(sampling.max_tokens, capacity - len(prompt_tokens)),
-            generator=np.random.default_rng(sampling.seed),
-            matcher=matcher,
-        )
+                return Completion.failure(str(error), prompt.text, prompt.token_ids)
+        state = DecodeState(request=request, prompt_text=prompt.text,
+                            prompt_token_ids=prompt.token_ids, max_tokens=prompt.max_new_tokens,
+                            detokenize=self.detokenize,
+                            is_end_of_turn=self._model.is_end_of_generation, matcher=matcher)
+        return DecodingSequence(state=state, future=future, slot=-1,
+                                generator=np.random.default_rng(request.sampling.seed))
 
     def _step(self, active: dict[int, DecodingSequence]) -> None:
         """One decode call over all active sequences, then one sample for each that is ready.
@@ -242,35 +232,31 @@ class LlamaCppEngine:
         except EngineError as error:
             # The KV cache is in an unknown state: fail the sequences that were in it.
             for sequence in list(active.values()):
-                sequence.fail(str(error))
+                sequence.state.fail(str(error))
                 self._finish(sequence, active)
             self._model.forget_all()
             return
         for sequence, logits in zip(ready, rows, strict=True):
             self._sample(sequence, logits)
-            if sequence.finish_reason is not None:
+            if sequence.state.finished:
                 self._finish(sequence, active)
 
     def _sample(self, sequence: DecodingSequence, logits: np.ndarray) -> None:
-        sampling = sequence.request.sampling
+        sampling = sequence.state.request.sampling
         try:
             allowed = sequence.matcher.allowed_tokens() if sequence.matcher else None
             token = sample_token(
                 logits, sampling.temperature, sampling.top_p, sequence.generator, allowed
             )
-            sequence.accept(
-                token,
-                raw_logprob(logits, token),
-                self._model.piece(token),
-                self._model.is_end_of_generation(token),
-            )
         except (GrammarError, ValueError) as error:
-            sequence.fail(str(error))
+            sequence.state.fail(str(error))
+            return
+        sequence.accept(token, raw_logprob(logits, token))
 
     def _finish(self, sequence: DecodingSequence, active: dict[int, DecodingSequence]) -> None:
         self._model.forget_sequence(sequence.slot)
         active.pop(sequence.slot, None)
-        _settle(sequence.future, sequence.completion())
+        _settle(sequence.future, sequence.state.completion())
 
 
 def _settle(future: Future[Completion], completion: Completion) -> None:

@@ -206,15 +206,23 @@ def parse_chat_response(payload: dict[str, Any]) -> Completion:
     choice = choices[0]
     text = (choice.get("message") or {}).get("content") or ""
     logprob_items = (choice.get("logprobs") or {}).get("content") or []
-    logprobs = tuple(float(item["logprob"]) for item in logprob_items)
     token_ids = tuple(int(token) for token in choice.get("token_ids") or ())
     prompt_token_ids = tuple(int(token) for token in payload.get("prompt_token_ids") or ())
+    finish = _finish_reason(choice.get("finish_reason"))
+    if finish == "error":
+        return Completion.failure(f"the server ended the request: {choice.get('finish_reason')}",
+                                  prompt_token_ids=prompt_token_ids)
+    # One logprob per token: servers that return no token ids give nothing to attach them to.
+    logprobs = tuple(float(item["logprob"]) for item in logprob_items) if token_ids else ()
+    if len(logprobs) != len(token_ids):
+        return Completion.failure(f"the server returned {len(logprobs)} logprobs for "
+                                  f"{len(token_ids)} tokens", prompt_token_ids=prompt_token_ids)
     return Completion(
         text=text,
         prompt_token_ids=prompt_token_ids,
         token_ids=token_ids,
         logprobs=logprobs,
-        finish_reason=_finish_reason(choice.get("finish_reason")),
+        finish_reason=finish,
     )
 
 

@@ -27,8 +27,10 @@ from runtime.engines.base import (
     Message,
 )
 from runtime.engines.batcher import RequestBatcher
-from runtime.engines.grammar_mask import GrammarError, GrammarMasker
+from runtime.engines.decode_state import DecodeState
+from runtime.engines.grammar_constraint import GrammarConstraint, GrammarError
 from runtime.engines.hf_decode import DecodeRow, decode_rows
+from runtime.engines.prompt import PromptError, hf_detokenizer, hf_encoder, hf_end_of_turn_ids
 
 if TYPE_CHECKING:
     import torch
@@ -57,7 +59,7 @@ class TransformersEngine:
         self._model = model
         self._tokenizer = tokenizer
         self._lock = threading.Lock()  # one forward pass at a time: generate vs score
-        self._masker: GrammarMasker | None = None
+        self._grammar: GrammarConstraint | None = None
         self._eos_ids = _eos_ids(model, tokenizer)
         pad = tokenizer.pad_token_id
         self._pad_id = int(pad) if pad is not None else min(self._eos_ids)
@@ -69,6 +71,8 @@ class TransformersEngine:
             token_ids=True,
             max_context=int(getattr(model.config, "max_position_embeddings", DEFAULT_CONTEXT)),
         )
+        self._encoder = hf_encoder(tokenizer, self.capabilities.max_context)
+        self._detokenize = hf_detokenizer(tokenizer)
         self._batcher = RequestBatcher(
             self._run_batch, max_batch_size=max_batch_size, wait_s=batch_wait_s
         )
@@ -131,27 +135,20 @@ class TransformersEngine:
         """Stop the batching worker and drop the engine's references to model and tokenizer."""
         await self._batcher.close()
         self._model = None
-        self._masker = None
+        self._grammar = None
 
     def render_prompt(self, messages: Sequence[Message]) -> str:
-        """The prompt text for `messages`: the tokenizer's chat template, generation turn open.
-
-        Tokenizers without a chat template (base models) get a plain `role: content` transcript.
-        """
-        chat = [{"role": message.role, "content": message.content} for message in messages]
-        if getattr(self._tokenizer, "chat_template", None):
-            text = self._tokenizer.apply_chat_template(
-                chat, add_generation_prompt=True, tokenize=False
-            )
-            return str(text)
-        lines = [f"{message.role}: {message.content}" for message in messages]
-        return "\n".join([*lines, "assistant: "])
+        """The prompt text for `messages`: the tokenizer's chat template, generation turn open
+        (a plain `role: content` transcript for tokenizers without one)."""
+        return self._encoder.render(messages)
 
     def encode_prompt(self, messages: Sequence[Message]) -> list[int]:
         """Token ids of `render_prompt(messages)` (the template already holds special tokens)."""
-        return list(self._tokenizer(self.render_prompt(messages), add_special_tokens=False)[
-            "input_ids"
-        ])
+        return list(self._encoder.tokenize(self.render_prompt(messages)))
+
+    def detokenize(self, token_ids: Sequence[int]) -> str:
+        """The text of `token_ids` as completions report it (special tokens left out)."""
+        return self._detokenize(token_ids)
 
     def score(
         self,
@@ -215,89 +212,52 @@ class TransformersEngine:
             raise EngineError(f"engine {self.name!r} is closed")
         return self._model
 
-    def _grammar_masker(self) -> GrammarMasker:
-        if self._masker is None:
-            self._masker = GrammarMasker(self._tokenizer)
-        return self._masker
+    def _grammar_constraint(self) -> GrammarConstraint:
+        if self._grammar is None:
+            self._grammar = GrammarConstraint.for_hf(self._tokenizer)
+        return self._grammar
+
+    def _row(self, request: ChatRequest) -> DecodeRow | Completion:
+        """A request ready to decode, or its error completion."""
+        import torch
+
+        try:
+            prompt = self._encoder.encode(request)
+        except PromptError as error:
+            return error.completion()
+        matcher = None
+        if request.grammar is not None:
+            try:
+                matcher = self._grammar_constraint().matcher(request.grammar)
+            except GrammarError as error:
+                return Completion.failure(str(error), prompt.text, prompt.token_ids)
+        seed = request.sampling.seed
+        state = DecodeState(request=request, prompt_text=prompt.text,
+                            prompt_token_ids=prompt.token_ids, max_tokens=prompt.max_new_tokens,
+                            detokenize=self.detokenize,
+                            is_end_of_turn=self._eos_ids.__contains__, matcher=matcher)
+        generator = torch.Generator().manual_seed(secrets.randbits(63) if seed is None else seed)
+        return DecodeRow(state, generator)
 
     def _run_batch(self, requests: list[ChatRequest]) -> list[Completion]:
         """Blocking: decode one coalesced batch (called on the batcher's worker thread)."""
-        import torch
-
         model = self._require_model()
-        rows: list[DecodeRow] = []
-        prompts: list[str] = []
-        for request in requests:
-            prompt_text = self.render_prompt(request.messages)
-            prompts.append(prompt_text)
-            prompt_ids = list(self._tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
-            prompt_ids += request.continue_from
-            seed = request.sampling.seed
-            if seed is None:
-                seed = secrets.randbits(63)
-            row = DecodeRow(
-                prompt_ids=prompt_ids,
-                sampling=request.sampling,
-                generator=torch.Generator().manual_seed(seed),
-                max_new_tokens=min(
-                    request.sampling.max_tokens,
-                    self.capabilities.max_context - len(prompt_ids),
-                ),
-            )
-            if row.max_new_tokens <= 0 and request.sampling.max_tokens > 0:
-                row.finish = "error"
-                row.error = (
-                    f"the prompt has {len(prompt_ids)} tokens; the model's context holds "
-                    f"{self.capabilities.max_context}"
-                )
-            elif request.grammar is not None:
-                try:
-                    row.matcher = self._grammar_masker().matcher(request.grammar)
-                except GrammarError as error:
-                    row.finish, row.error = "error", str(error)
-            rows.append(row)
-
-        masker = self._masker if any(row.matcher is not None for row in rows) else None
+        prepared = [self._row(request) for request in requests]
+        rows = [row for row in prepared if isinstance(row, DecodeRow)]
         with self._lock:
             was_training = bool(model.training)
             model.eval()
             try:
-                decode_rows(
-                    model,
-                    self._tokenizer,
-                    rows,
-                    eos_ids=self._eos_ids,
-                    pad_id=self._pad_id,
-                    masker=masker,
-                )
+                decode_rows(model, rows, pad_id=self._pad_id)
             finally:
                 model.train(was_training)
-        return [
-            Completion(
-                text=row.text,
-                prompt_token_ids=tuple(row.prompt_ids),
-                token_ids=tuple(row.tokens),
-                logprobs=tuple(row.logprobs),
-                finish_reason=row.finish or "length",
-                prompt_text=prompt,
-                error=row.error,
-            )
-            for row, prompt in zip(rows, prompts, strict=True)
-        ]
+        return [row.state.completion() if isinstance(row, DecodeRow) else row
+                for row in prepared]
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
-    """Every token id that ends a turn: the tokenizer's EOS and the generation config's."""
-    ids: set[int] = set()
-    candidates: list[Any] = [tokenizer.eos_token_id]
-    config = getattr(model, "generation_config", None)
-    if config is not None:
-        candidates.append(config.eos_token_id)
-    for candidate in candidates:
-        if isinstance(candidate, int):
-            ids.add(candidate)
-        elif isinstance(candidate, list | tuple):
-            ids.update(int(value) for value in candidate)
-    if not ids:
-        raise EngineError("the tokenizer and generation config name no end-of-sequence token")
-    return frozenset(ids)
+    """Every token id that ends a turn (see `prompt.hf_end_of_turn_ids`)."""
+    try:
+        return hf_end_of_turn_ids(tokenizer, getattr(model, "generation_config", None))
+    except ValueError as error:
+        raise EngineError(str(error)) from error

@@ -18,10 +18,12 @@ import inspect
 import itertools
 import os
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from runtime.engines.base import Capabilities, ChatRequest, Completion, EngineError, FinishReason
+from runtime.engines.decode_state import replayed_completion
+from runtime.engines.prompt import PromptError, hf_detokenizer, hf_encoder, hf_end_of_turn_ids
 
 
 @dataclass(frozen=True)
@@ -207,36 +209,24 @@ class VLLMWorker:
     async def complete(self, request: ChatRequest) -> Completion:
         """Template, generate and convert one request; vLLM-side failures become error results."""
         tokenizer = await _maybe_await(self._engine.get_tokenizer())
-        chat = [{"role": message.role, "content": message.content} for message in request.messages]
-        prompt_text = str(
-            tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-        )
-        prompt_ids = list(tokenizer(prompt_text, add_special_tokens=False)["input_ids"])
-        prompt_ids += request.continue_from
+        try:
+            prompt = hf_encoder(tokenizer, await self.max_model_len()).encode(request)
+        except PromptError as error:
+            return error.completion()
         try:
             final = None
             async for output in self._engine.generate(
-                {"prompt_token_ids": prompt_ids}, sampling_params(request), uuid.uuid4().hex
+                {"prompt_token_ids": list(prompt.token_ids)},
+                sampling_params(replace(request, sampling=replace(
+                    request.sampling, max_tokens=prompt.max_new_tokens))),
+                uuid.uuid4().hex,
             ):
                 final = output
-        except ValueError as error:  # rejected request: bad grammar, prompt too long, ...
-            return Completion("", tuple(prompt_ids), (), (), "error", prompt_text, str(error))
-        if final is None or not final.outputs:
-            return Completion("", tuple(prompt_ids), (), (), "error", prompt_text, "no output")
-        sequence = final.outputs[0]
-        token_ids = tuple(int(token) for token in sequence.token_ids)
-        logprobs = tuple(
-            float(entry[token].logprob)
-            for token, entry in zip(token_ids, sequence.logprobs or [], strict=False)
-        )
-        return Completion(
-            text=sequence.text,
-            prompt_token_ids=tuple(prompt_ids),
-            token_ids=token_ids,
-            logprobs=logprobs,
-            finish_reason=finish_reason_of(sequence.finish_reason),
-            prompt_text=prompt_text,
-        )
+        except Exception as error:  # rejected request (bad grammar, too long): ValueError or
+            # vLLM's own VLLMValidationError, which is not one
+            return Completion.failure(f"{type(error).__name__}: {error}", prompt.text,
+                                      prompt.token_ids)
+        return completion_from_output(final, request, prompt.text, prompt.token_ids, tokenizer)
 
     def shutdown(self) -> None:
         """Stop the engine's background processes before the actor is killed."""
@@ -250,9 +240,31 @@ async def _maybe_await(value: Any) -> Any:
 
 
 def finish_reason_of(reason: object) -> FinishReason:
-    """vLLM's finish reason in our terms: length, error (aborted) or stop."""
+    """vLLM's finish reason in our terms: length, error (aborted or failed) or stop."""
     if reason == "length":
         return "length"
-    if reason == "abort":
+    if reason in {"abort", "error"}:
         return "error"
     return "stop"
+
+
+def completion_from_output(output: Any, request: ChatRequest, prompt_text: str,
+                           prompt_ids: tuple[int, ...], tokenizer: Any) -> Completion:
+    """The contract's `Completion` from a vLLM `RequestOutput` (first sequence): the sampled
+    tokens go through the shared decode rules (`decode_state.replayed_completion`), so a
+    grammar's closing end-of-turn token is dropped and stop strings cut the ids. A missing
+    logprob entry is an error: the trainer needs every one."""
+    if output is None or not output.outputs:
+        return Completion.failure("vLLM returned no output", prompt_text, prompt_ids)
+    sequence = output.outputs[0]
+    token_ids = tuple(int(token) for token in sequence.token_ids)
+    entries = list(sequence.logprobs or [])
+    if len(entries) != len(token_ids):
+        return Completion.failure(f"{len(entries)} logprob entries for {len(token_ids)} "
+                                  "tokens", prompt_text, prompt_ids)
+    logprobs = [float(entry[token].logprob) for token, entry in zip(token_ids, entries,
+                                                                     strict=True)]
+    ends = hf_end_of_turn_ids(tokenizer)
+    return replayed_completion(request, prompt_text, prompt_ids, token_ids, logprobs,
+                               finish_reason_of(sequence.finish_reason),
+                               hf_detokenizer(tokenizer), ends.__contains__)

@@ -24,7 +24,7 @@ class GrammarWalkEngine:
 
     def __init__(self, model: LlamaModel, seed: int) -> None:
         self.model = model
-        self.constraint = GrammarConstraint(model.vocab, model.vocab_size)
+        self.constraint = GrammarConstraint.for_llama(model.vocab, model.vocab_size)
         self.rng = np.random.default_rng(seed)
         ends = [token for token in range(model.vocab_size) if model.is_end_of_generation(token)]
         self.not_end = np.ones(model.vocab_size, dtype=np.bool_)

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from runtime.designer import Interface, design, designer_messages, extract_spec, library
+from benchmarks.systems import FOLDER, few_shot
+from runtime.designer import Interface, design, designer_messages, extract_spec
 from tests.runtime.scripted_engine import ScriptedEngine
 
 SPEC = """mas tiny {
@@ -25,7 +26,7 @@ def grammar_engine(reply: str) -> ScriptedEngine:
 
 
 def test_library_has_the_baseline_systems_and_the_prompt_shows_them() -> None:
-    systems = library()
+    systems = few_shot(sorted(path.stem for path in FOLDER.glob("*.mas")))
     assert len(systems) >= 6 and all(text.lstrip().startswith("#") for text in systems)
     messages = designer_messages("What is 2+3?", Interface(), systems[:2])
     assert "ensemble(" in messages[0].content and "mas " in messages[0].content

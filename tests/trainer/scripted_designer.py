@@ -40,5 +40,8 @@ class ScriptedDesigner:
                 prompt_text=self.engine.render_prompt(request.messages)))
         return completions
 
+    def detokenize(self, token_ids: Sequence[int]) -> str:
+        return str(self.engine.detokenize(token_ids))
+
     async def close(self) -> None:
         """The wrapped engine belongs to the trainer."""

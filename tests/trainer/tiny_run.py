@@ -25,7 +25,7 @@ kind = "coupled"
 learning_rate = 1e-3
 [sampling]
 decoding = "{decoding}"
-examples = ["single_agent"]
+examples = ["benchmarks/systems/single_agent.mas"]
 [sampling.designer]
 max_tokens = {designer_tokens}
 [sampling.executor]

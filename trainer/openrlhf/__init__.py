@@ -10,7 +10,7 @@ vLLM rollout engines; this package plugs masdsl into it.
 - `launcher`: writes the prompt data set and prints (`--dry-run`) or submits the job.
 - `labels`: a prompt's label carries its task name and the whole item (for the verifier).
 - `engine_adapter`: OpenRLHF's vLLM actor as a `runtime.engines.base.Engine`.
-- `unit`: one hierarchical rollout unit (a design + N executions) through `trainer.rollout`.
+- `unit`: one hierarchical rollout unit (a design + N executions) through `trainer.episode`.
 - `agent_func`: the file given to `--train.agent_func_path` (OpenRLHF's `AgentExecutor`).
 - `credit_layout`: per-token advantages of a step (`trainer.assign.assign_credit`) laid out
   as OpenRLHF `Experience` rows.

@@ -5,10 +5,10 @@ node (designer tokens) and per executor turn, and executor turns are sequences o
 (each turn was sampled from its own prompt, so it cannot share a row with the design). So a
 step's units become rows here:
 
-1. `step_samples`: the units are grouped by question; `trainer.assign.assign_credit` (the CPU
-   trainer's credit, unchanged) gives every design token and every executor turn its
-   advantage; `trainer.samples` turns them into `TokenSample`s. Roles the schedule does not
-   train at this step produce no rows.
+1. `step_samples`: the units are grouped by question; `trainer.assign.question_samples` (the
+   CPU trainer's one credit function) gives every design token and every executor turn its
+   advantage as `TokenSample`s. Roles the schedule does not train at this step produce no
+   rows.
 2. `advantage_row`: a `TokenSample` in OpenRLHF's layout: `sequences` = prompt + completion
    (cut at `max_len`), and the per-step tensors (`action_mask`, `rollout_log_probs`,
    `advantages`) of length `len(sequences) - 1`, position `i` scoring token `i + 1`.
@@ -23,10 +23,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trainer.assign import assign_credit
+from trainer.assign import question_samples
 from trainer.batch import TokenSample
 from trainer.config import CreditConfig
-from trainer.samples import designer_token_sample, executor_token_samples
 from trainer.schedule import Role
 
 if TYPE_CHECKING:
@@ -57,23 +56,11 @@ def step_samples(records: Sequence[UnitRecord], credit: CreditConfig,
                  roles: Collection[Role]) -> list[StepSample]:
     """Every row of a step for the active `roles`: per question, the designs (one row each,
     per-token advantages by DSL node) and the executor turns (one row each, the turn's
-    advantage on every token). Designs without tokens and empty turns give no row."""
-    rows: list[StepSample] = []
-    for units in group_units(records):
-        executions = [execution for unit in units for execution in unit.executions]
-        turns = [turn_list for unit in units for turn_list in unit.turns]
-        result = assign_credit([unit.design for unit in units], executions, credit)
-        if Role.DESIGNER in roles:
-            for unit, tokens in zip(units, result.designer_tokens, strict=True):
-                if unit.designer.token_ids:
-                    rows.append(StepSample(designer_token_sample(unit.designer, tokens),
-                                           unit.design_return, unit.group))
-        if Role.EXECUTOR in roles:
-            for execution, turn_list, advantages in zip(executions, turns,
-                                                        result.executor_turns, strict=True):
-                rows.extend(StepSample(sample, execution.reward, units[0].group)
-                            for sample in executor_token_samples(turn_list, advantages))
-    return rows
+    advantage on every token), credited by `trainer.assign.question_samples` exactly as on
+    the CPU. Designs without tokens and empty turns give no row."""
+    return [StepSample(row.sample, row.reward, units[0].group)
+            for units in group_units(records)
+            for row in question_samples(units, credit, roles)]
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from runtime.engines.base import (
-    Capabilities,
-    ChatRequest,
-    Completion,
-    EngineError,
-    FinishReason,
-)
+from runtime.engines.base import Capabilities, ChatRequest, Completion, EngineError
+from runtime.engines.prompt import PromptError, hf_encoder
+from runtime.engines.vllm_engine import completion_from_output
 
 ParamsFactory = Callable[[ChatRequest], Any]
 """Builds the engine's sampling parameters for one request."""
@@ -36,32 +32,6 @@ def vllm_params(request: ChatRequest) -> Any:
     return sampling_params(request)
 
 
-def _finish_reason(reason: object) -> FinishReason:
-    """vLLM's finish reason in our terms (the vLLM engine's own mapping)."""
-    from runtime.engines.vllm_engine import finish_reason_of
-
-    return finish_reason_of(reason)
-
-
-def completion_from_output(output: Any, prompt_ids: tuple[int, ...],
-                           prompt_text: str) -> Completion:
-    """A `Completion` from a vLLM `RequestOutput` (first sequence). A missing logprob entry
-    (vLLM returned none for a token) is an error: the trainer needs every one."""
-    if output is None or not output.outputs:
-        return Completion("", prompt_ids, (), (), "error", prompt_text, "no output")
-    sequence = output.outputs[0]
-    token_ids = tuple(int(token) for token in sequence.token_ids)
-    entries = list(sequence.logprobs or [])
-    if len(entries) != len(token_ids):
-        return Completion(sequence.text, prompt_ids, token_ids, (), "error", prompt_text,
-                          f"{len(entries)} logprob entries for {len(token_ids)} tokens")
-    logprobs = tuple(float(entry[token].logprob) for token, entry in zip(token_ids, entries,
-                                                                          strict=True))
-    return Completion(text=sequence.text, prompt_token_ids=prompt_ids, token_ids=token_ids,
-                      logprobs=logprobs, finish_reason=_finish_reason(sequence.finish_reason),
-                      prompt_text=prompt_text)
-
-
 class OpenRLHFEngine:
     """An `Engine` over one OpenRLHF vLLM actor (`llm_engine` in `execute()`)."""
 
@@ -72,36 +42,35 @@ class OpenRLHFEngine:
         self._tokenizer = tokenizer
         self._max_length = max_length
         self._make_params = make_params
+        self._encoder = hf_encoder(tokenizer, max_length)
         self.capabilities = Capabilities(batching=True, logprobs=True, grammar=True,
                                          token_ids=True, max_context=max_length,
                                          continuation=True)
 
     def encode(self, request: ChatRequest) -> tuple[str, tuple[int, ...]]:
-        """The templated prompt text and its token ids (the policy's chat template)."""
-        chat = [{"role": message.role, "content": message.content}
-                for message in request.messages]
-        text = str(self._tokenizer.apply_chat_template(chat, add_generation_prompt=True,
-                                                       tokenize=False))
-        ids = tuple(int(t) for t in self._tokenizer(text, add_special_tokens=False)["input_ids"])
-        return text, ids + request.continue_from
+        """The templated prompt text and its token ids (the policy's chat template), with the
+        continuation appended; raises `PromptError` when it leaves no room within max_len."""
+        prompt = self._encoder.encode(request)
+        return prompt.text, prompt.token_ids
 
     async def _complete(self, request: ChatRequest) -> Completion:
-        prompt_text, prompt_ids = self.encode(request)
-        room = self._max_length - len(prompt_ids)
-        if room <= 0:
-            return Completion("", prompt_ids, (), (), "error", prompt_text,
-                              f"prompt of {len(prompt_ids)} tokens leaves no room within "
-                              f"max_len {self._max_length}")
-        if request.sampling.max_tokens > room:
-            request = replace(request, sampling=replace(request.sampling, max_tokens=room))
         try:
-            output = await self._llm_engine.generate(list(prompt_ids),
-                                                     self._make_params(request))
+            prompt = self._encoder.encode(request)
+        except PromptError as error:
+            return error.completion()
+        sized = replace(request, sampling=replace(request.sampling,
+                                                  max_tokens=prompt.max_new_tokens))
+        try:
+            output = await self._llm_engine.generate(list(prompt.token_ids),
+                                                     self._make_params(sized))
         except ValueError as error:  # vLLM rejected the request (bad grammar, too long)
-            return Completion("", prompt_ids, (), (), "error", prompt_text, str(error))
+            return Completion.failure(str(error), prompt.text, prompt.token_ids)
         except Exception as error:
+            if type(error).__name__ == "VLLMValidationError":  # vLLM 0.29: not a ValueError
+                return Completion.failure(str(error), prompt.text, prompt.token_ids)
             raise EngineError(f"OpenRLHF vLLM engine failed: {error}") from error
-        return completion_from_output(output, prompt_ids, prompt_text)
+        return completion_from_output(output, request, prompt.text, prompt.token_ids,
+                                      self._tokenizer)
 
     async def generate(self, requests: list[ChatRequest]) -> list[Completion]:
         """Send every request at once; vLLM batches them with all other rollouts."""

@@ -1,16 +1,18 @@
 """One hierarchical rollout unit, run inside OpenRLHF's rollout actor.
 
 A unit is what one OpenRLHF sample stands for: one design for a question (sampled with our
-grammar as vLLM structured output), compiled, and run N times. It runs through
-`trainer.rollout.rollout` unchanged (one question, one design, N executions) against
-`OpenRLHFEngine`. The M samples OpenRLHF draws per prompt are the M designs of the question.
+grammar as vLLM structured output), compiled, and run N times. It runs through the one episode
+layer, `trainer.episode.run_episodes` (one question, one design, N executions, the settings of
+the CPU trainer: `EpisodeSettings.from_train_config`), against `OpenRLHFEngine`. The M samples
+OpenRLHF draws per prompt are the M designs of the question.
 
 The unit returns OpenRLHF's sample dict for the designer completion (tokens, `action_ranges`,
 rollout logprobs, the design's return as `reward`) plus a `UnitRecord` under `masdsl_unit`:
 everything our credit needs (the `DesignSample`, the `ExecutionSample`s) and every executor
 turn's tokens. Advantages need all M units of a question (GRPO over designs, executions
 normalised over the question), so they are computed where the M units meet, on the trainer
-side (`trainer.openrlhf.credit_layout`), not here.
+side (`trainer.openrlhf.credit_layout`, through `trainer.assign.question_samples`, as on the
+CPU), not here.
 """
 
 from __future__ import annotations
@@ -19,30 +21,24 @@ import itertools
 import uuid
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from trainer.tasks.base import Task
-from runtime.designer import library
-from runtime.engines.base import Completion, Sampling
+from runtime.engines.base import Completion
+from runtime.engines.prompt import hf_detokenizer
 from runtime.trace import TurnRecord
 from trainer.config import TrainConfig
 from trainer.credit import DesignSample, ExecutionSample
-from trainer.design_spans import design_sample
+from trainer.episode import DesignRecord, EpisodeSettings, run_episodes
 from trainer.openrlhf.engine_adapter import OpenRLHFEngine, ParamsFactory, vllm_params
 from trainer.openrlhf.labels import item_from_label
-from trainer.rollout import DesignRollout, rollout
-from trainer.samples import execution_sample
-from trainer.tokens import token_char_offsets
-
-EXAMPLES = ("single_agent", "self_consistency", "solver_verifier")
-"""Baseline systems shown to the designer when the config does not say (as
-`runtime.designer.design` does)."""
+from trainer.tasks.base import Task
 
 
 @dataclass(frozen=True)
 class UnitRecord:
-    """What the trainer side needs of one unit (plain data: it crosses Ray by pickle).
+    """What the trainer side needs of one unit (plain data: it crosses Ray by pickle); a
+    `trainer.assign.CreditUnit` like the CPU loop's `DesignRecord`.
 
     `designer` is the designer's completion (prompt ids, token ids, logprobs);
     `executions[i].turns[j]` and `turns[i][j]` describe the same executor turn."""
@@ -54,27 +50,24 @@ class UnitRecord:
     executions: tuple[ExecutionSample, ...]
     turns: tuple[tuple[TurnRecord, ...], ...]
 
+    @property
+    def completion(self) -> Completion:
+        return self.designer
 
-def unit_record(group: str, design_id: str, done: DesignRollout, tokenizer: Any,
-                compile_penalty: float) -> UnitRecord:
-    """Turn a finished `DesignRollout` into a `UnitRecord` (design spans, token offsets,
-    execution samples with reachability from the IR)."""
-    design = done.design
-    completion = design.completion
-    text, offsets = token_char_offsets(tokenizer, completion.token_ids)
-    sample = design_sample(group, design_id, text, offsets, design.offset, design.compiled,
-                           design.diagnostics)
-    executions: list[ExecutionSample] = []
-    turns: list[tuple[TurnRecord, ...]] = []
-    if design.compiled is not None:
-        ir = design.compiled.ir
-        for run in done.executions:
-            executions.append(execution_sample(design_id, run.reward, run.result.turns, ir))
-            turns.append(tuple(run.result.turns))
-    mean = done.mean_reward
-    return UnitRecord(group=group, design=sample, designer=completion,
+    def design_sample(self) -> DesignSample:
+        return self.design
+
+    def execution_samples(self) -> tuple[ExecutionSample, ...]:
+        return self.executions
+
+
+def unit_record(group: str, record: DesignRecord, compile_penalty: float) -> UnitRecord:
+    """The plain-data projection of a finished `DesignRecord` for the trainer side."""
+    sample = replace(record.design_sample(), question_id=group)
+    mean = record.mean_reward
+    return UnitRecord(group=group, design=sample, designer=record.completion,
                       design_return=compile_penalty if mean is None else mean,
-                      executions=tuple(executions), turns=tuple(turns))
+                      executions=record.execution_samples(), turns=record.turns)
 
 
 def openrlhf_sample(prompt: str, label: str, record: UnitRecord,
@@ -110,10 +103,8 @@ class UnitRunner:
         self._make_params = make_params
         self._tasks: dict[str, Task] = dict(tasks or {})
         self._counter = itertools.count()
-        # The CPU trainer's `sampling.examples` (on branch trainloop) when the config has it,
-        # so both backends show the designer the same systems; else the runtime's default.
-        names = tuple(getattr(train.sampling, "examples", EXAMPLES))
-        self._examples = library(names) if names else []
+        # One unit is one design: OpenRLHF's n_samples_per_prompt draws the M designs.
+        self.settings = replace(EpisodeSettings.from_train_config(train), designs=1)
 
     def task(self, name: str) -> Task:
         if name not in self._tasks:
@@ -131,17 +122,13 @@ class UnitRunner:
         seed = self.train.seed + 7919 * number + zlib.crc32(label.encode()) % 100_003
         engine = OpenRLHFEngine(llm_engine, tokenizer, max_length,
                                 make_params=self._make_params)
-        designer = self.train.sampling.designer
-        sampling = Sampling(temperature=designer.temperature, top_p=designer.top_p,
-                            max_tokens=designer.max_tokens)
-        (question,) = await rollout(
-            [item], task, designer=engine, executor=engine, designs=1,
-            executions=self.train.rollout.executions_per_design, seed=seed,
-            decoding=self.train.sampling.decoding, design_sampling=sampling,
-            examples=self._examples)
+        (question,) = await run_episodes([item], task, designer=engine, executor=engine,
+                                         settings=self.settings, seed=seed,
+                                         detokenize=hf_detokenizer(tokenizer),
+                                         question_ids=[label])
         (done,) = question.designs
         # Unique across rollout actors: two actors may run units of the same question.
-        record = unit_record(label, f"{number}-{uuid.uuid4().hex}", done, tokenizer,
-                             self.train.credit.compile_penalty)
-        truncated = done.design.completion.finish_reason == "length"
+        done = replace(done, design_id=f"{number}-{uuid.uuid4().hex}")
+        record = unit_record(label, done, self.train.credit.compile_penalty)
+        truncated = done.completion.finish_reason == "length"
         return openrlhf_sample(prompt, label, record, truncated)

@@ -44,8 +44,8 @@ def test_a_unit_runs_on_vllm_with_grammar_constrained_designs(tmp_path: Path) ->
     pytest.importorskip("vllm", reason="vllm is not installed on this GPU machine")
     from transformers import AutoTokenizer
 
-    from trainer.tasks.registry import get_task
     from trainer.openrlhf.unit import UnitRunner
+    from trainer.tasks.registry import get_task
 
     model = hf_directory_from_embedded_gguf(tmp_path / "smollm2")
     tokenizer = AutoTokenizer.from_pretrained(model)

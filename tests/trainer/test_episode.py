@@ -1,14 +1,14 @@
-"""Hierarchical rollout with scripted engines (test doubles): M designs x N executions."""
+"""The episode layer with scripted engines (test doubles): M designs x N executions."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
 
-from trainer.tasks.registry import get_task
 from runtime.engines.base import ChatRequest
 from tests.runtime.scripted_engine import ScriptedEngine
-from trainer.rollout import rollout
+from trainer.episode import EpisodeSettings, run_episodes
+from trainer.tasks.registry import get_task
 
 GOOD = """mas d {
   input question: text
@@ -34,8 +34,10 @@ def test_rollout_designs_executions_rewards_and_penalised_designs() -> None:
         return "ANSWER: 0"
 
     executor = ScriptedEngine(solve)
-    rollouts = asyncio.run(rollout(items, task, designer=designer, executor=executor,
-                                   designs=2, executions=3, seed=7, decoding="grammar"))
+    settings = EpisodeSettings(designs=2, executions=3, decoding="grammar",
+                               executor_temperature=0.3, executor_max_tokens=7)
+    rollouts = asyncio.run(run_episodes(items, task, designer=designer, executor=executor,
+                                        settings=settings, seed=7, detokenize=None))
     assert [len(q.designs) for q in rollouts] == [2, 2]
     first, second = rollouts[0].designs
     assert first.design.ok and len(first.executions) == 3 and first.mean_reward == 1.0
@@ -45,3 +47,6 @@ def test_rollout_designs_executions_rewards_and_penalised_designs() -> None:
     # every designer request carried the grammar and a distinct seed
     seeds = [r.sampling.seed for r in designer.requests]
     assert len(set(seeds)) == 4 and all(r.grammar for r in designer.requests)
+    # the executor's sampling settings reach every executor call
+    assert {(r.sampling.temperature, r.sampling.max_tokens) for r in executor.requests} \
+        == {(0.3, 7)}
