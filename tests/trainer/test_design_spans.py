@@ -33,9 +33,12 @@ def test_unreachable_parts_of_a_compiled_design() -> None:
         ("input question: text", True),
         ("solver(question)", True),
         ("output answer: number", True),
-        ('agent unused { role "Never called." }', False),  # MAS105, widened to the agent
-        ("notes = critic(question)", False),  # MAS309, widened to the statement
+        ('agent unused { role "Never called." }', False),  # never called
+        ('agent critic { role "Critique." }', False),  # called only by a dead statement
+        ("notes = critic(question)", False),  # its result reaches no output
     }
+    assert [(region.kind, region.name) for region in compiled.dead_regions] == [
+        ("agent", "critic"), ("agent", "unused"), ("statement", "notes")]
 
 
 def test_per_node_credit_on_a_compiled_design() -> None:
@@ -44,9 +47,10 @@ def test_per_node_credit_on_a_compiled_design() -> None:
     advantages = designer_token_advantages(sample, 0.5)
     dead_statement = DEAD.index("notes = critic(question)")  # 24 characters
     unused = DEAD.index('agent unused { role "Never called." }')  # 37 characters
+    critic = DEAD.index('agent critic { role "Critique." }')  # 33 characters
     zeros = {i for i, a in enumerate(advantages) if a == 0.0}
     assert zeros == set(range(dead_statement, dead_statement + 24)) | set(
-        range(unused, unused + 37))
+        range(unused, unused + 37)) | set(range(critic, critic + 33))
     assert advantages[DEAD.index("answer = solver")] == 0.5
 
 

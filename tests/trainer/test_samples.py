@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from compiler.api import compile as compile_spec
-from runtime.engines.base import Completion
+from runtime.engines.base import Completion, ContractError
 from runtime.trace import TurnRecord
 from trainer.credit import executor_turn_advantages
 from trainer.samples import designer_token_sample, execution_sample, executor_token_samples
@@ -51,7 +51,6 @@ def test_designer_completion_becomes_a_token_sample() -> None:
         Role.DESIGNER, (2, 3), (0.5, 0.0))
     with pytest.raises(ValueError, match="3 advantages for 2 completion tokens"):
         designer_token_sample(completion, [0.5, 0.0, 1.0])
-    no_logprobs = Completion(text="mas x", prompt_token_ids=(1,), token_ids=(2, 3),
-                             logprobs=(), finish_reason="stop")
-    with pytest.raises(ValueError, match="2 completion tokens but 0 logprobs"):
-        designer_token_sample(no_logprobs, [0.5, 0.0])
+    with pytest.raises(ContractError, match="0 logprobs for 2 tokens"):  # cannot even exist
+        Completion(text="mas x", prompt_token_ids=(1,), token_ids=(2, 3), logprobs=(),
+                   finish_reason="stop")

@@ -18,6 +18,7 @@ from trainer.credit import (
     char_spans_to_token_ranges,
     designer_token_advantages,
 )
+from runtime.engines.prompt import hf_detokenizer
 from trainer.tokens import token_char_offsets
 
 SPEC = Path(__file__).parent / "fixtures" / "unicode_roles.mas"
@@ -37,22 +38,22 @@ class ScriptedDecoder:
 def test_split_multibyte_character_goes_to_the_completing_token() -> None:
     # "a€b": € is E2 82 AC, split over tokens 1 and 2
     decoder = ScriptedDecoder({0: b"a", 1: b"\xe2\x82", 2: b"\xacb"})
-    assert token_char_offsets(decoder, [0, 1, 2]) == ("a€b", [(0, 1), (1, 1), (1, 3)])
+    assert token_char_offsets(decoder.decode, [0, 1, 2]) == ("a€b", [(0, 1), (1, 1), (1, 3)])
 
 
 def test_real_replacement_character_is_kept() -> None:
     decoder = ScriptedDecoder({0: "x\ufffd".encode(), 1: b"y"})
-    assert token_char_offsets(decoder, [0, 1]) == ("x\ufffdy", [(0, 2), (2, 3)])
+    assert token_char_offsets(decoder.decode, [0, 1]) == ("x\ufffdy", [(0, 2), (2, 3)])
 
 
 def test_real_replacement_character_before_a_split_character() -> None:
     # "\ufffd" then é (C3 A9) split over tokens 1 and 2
     decoder = ScriptedDecoder({0: "\ufffd".encode(), 1: b"\xc3", 2: b"\xa9"})
-    assert token_char_offsets(decoder, [0, 1, 2]) == ("\ufffdé", [(0, 1), (1, 1), (1, 2)])
+    assert token_char_offsets(decoder.decode, [0, 1, 2]) == ("\ufffdé", [(0, 1), (1, 1), (1, 2)])
 
 
 def test_empty_input() -> None:
-    assert token_char_offsets(ScriptedDecoder({}), []) == ("", [])
+    assert token_char_offsets(ScriptedDecoder({}).decode, []) == ("", [])
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,7 @@ def tokenizer() -> Any:
 @pytest.mark.slow
 def test_smollm2_offsets_by_hand(tokenizer: Any) -> None:
     ids = tokenizer("Größe: “naïve” 数学", add_special_tokens=False)["input_ids"]
-    text, offsets = token_char_offsets(tokenizer, ids)
+    text, offsets = token_char_offsets(hf_detokenizer(tokenizer), ids)
     assert text == "Größe: “naïve” 数学"
     # 学 (E5 AD A6) is split over two tokens: the first gets an empty range at its start
     assert offsets == [(0, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 8), (8, 10), (10, 13),
@@ -81,7 +82,7 @@ def test_smollm2_offsets_by_hand(tokenizer: Any) -> None:
 def test_smollm2_offsets_on_a_real_spec(tokenizer: Any) -> None:
     spec = SPEC.read_text(encoding="utf-8")
     ids = tokenizer(spec, add_special_tokens=False)["input_ids"]
-    text, offsets = token_char_offsets(tokenizer, ids)
+    text, offsets = token_char_offsets(hf_detokenizer(tokenizer), ids)
     assert text == spec
     assert offsets[0][0] == 0 and offsets[-1][1] == len(spec)
     assert all(a[1] == b[0] and a[0] <= a[1] for a, b in itertools.pairwise(offsets))
@@ -124,7 +125,7 @@ def test_any_byte_split_gives_each_character_to_the_token_with_its_last_byte(
                       if len(encoded) > 1 else []))
     pieces = [encoded[a:b] for a, b in zip([0, *cuts], [*cuts, len(encoded)], strict=True)]
     decoder = ScriptedDecoder(dict(enumerate(pieces)))
-    decoded, offsets = token_char_offsets(decoder, list(range(len(pieces))))
+    decoded, offsets = token_char_offsets(decoder.decode, list(range(len(pieces))))
     assert decoded == text
     # expected: character c belongs to the piece holding its last byte
     ends = list(itertools.accumulate(len(piece) for piece in pieces))

@@ -11,7 +11,11 @@ from runtime.engines.base import ChatRequest
 
 
 class CharTokenizerDouble:
-    """One token per character (the token id is the code point); a tiny chat template."""
+    """One token per character (the token id is the code point); a tiny chat template;
+    the end-of-turn token is 3 (ETX), which no reply contains."""
+
+    eos_token_id = 3
+    chat_template = "<role>content (rendered by apply_chat_template below)"
 
     def apply_chat_template(self, chat: list[dict[str, str]], add_generation_prompt: bool,
                             tokenize: bool) -> str:

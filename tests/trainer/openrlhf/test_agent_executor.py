@@ -135,7 +135,7 @@ def test_adapter_turns_engine_problems_into_error_completions() -> None:
     too_long = OpenRLHFEngine(ScriptedLLMEngineDouble(lambda r: "x"), CharTokenizerDouble(),
                               max_length=5, make_params=identity)
     (completion,) = asyncio.run(too_long.generate([request("a long prompt")]))
-    assert completion.finish_reason == "error" and "no room" in (completion.error or "")
+    assert completion.finish_reason == "error" and "context holds 5" in (completion.error or "")
 
     class Rejecting(ScriptedLLMEngineDouble):
         async def generate(self, prompt_token_ids: list[int], params: Any,
