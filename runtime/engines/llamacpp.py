@@ -114,7 +114,7 @@ class LlamaCppEngine:
         """The text of `token_ids` as completions report it (control tokens render empty)."""
         return self._model.detokenize(list(token_ids))
 
-    def is_end_of_generation(self, token_id: int) -> bool:
+    def is_end_of_turn(self, token_id: int) -> bool:
         """True for EOS/EOT-like tokens, which end a completion."""
         return self._model.is_end_of_generation(token_id)
 

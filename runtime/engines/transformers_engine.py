@@ -146,6 +146,10 @@ class TransformersEngine:
         """Token ids of `render_prompt(messages)` (the template already holds special tokens)."""
         return list(self._encoder.tokenize(self.render_prompt(messages)))
 
+    def is_end_of_turn(self, token_id: int) -> bool:
+        """True for the tokens that end a turn (EOS and the generation config's)."""
+        return token_id in self._eos_ids
+
     def detokenize(self, token_ids: Sequence[int]) -> str:
         """The text of `token_ids` as completions report it (special tokens left out)."""
         return self._detokenize(token_ids)

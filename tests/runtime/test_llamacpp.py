@@ -82,7 +82,7 @@ def test_max_tokens_and_logprobs_and_token_ids(engine: LlamaCppEngine) -> None:
 def test_end_of_sequence_stops_with_its_token_recorded(engine: LlamaCppEngine) -> None:
     [completion] = run(engine, [ask("Say hi.", temperature=0.0, max_tokens=200)])
     assert completion.finish_reason == "stop"
-    assert engine.is_end_of_generation(completion.token_ids[-1])
+    assert engine.is_end_of_turn(completion.token_ids[-1])
     assert engine.detokenize(completion.token_ids) == completion.text
 
 
