@@ -20,7 +20,7 @@ from masdsl.cli.lsp.document import Snapshot
 from masdsl.diagnostics import Diagnostic
 
 DID_YOU_MEAN = re.compile(r"did you mean '([A-Za-z_][A-Za-z0-9_]*)'\?")
-_REMOVABLE = {"MAS105": ("agent", ast.AgentDecl), "MAS113": ("input", ast.InputDecl)}
+_REMOVABLE = {"MAS105": "agent", "MAS113": "input"}  # code -> the declaration's kind
 
 
 def code_actions(snapshot: Snapshot, start: int, end: int) -> list[types.CodeAction]:
@@ -56,8 +56,9 @@ def _did_you_mean(snapshot: Snapshot, found: Diagnostic
 def _remove(snapshot: Snapshot, found: Diagnostic) -> tuple[str, types.TextEdit, bool] | None:
     if found.code not in _REMOVABLE or snapshot.program is None:
         return None
-    word, kind = _REMOVABLE[found.code]
-    declaration = next((item for item in snapshot.program.items if isinstance(item, kind)
+    word = _REMOVABLE[found.code]
+    declaration = next((item for item in snapshot.program.items
+                        if isinstance(item, ast.AgentDecl | ast.InputDecl) and item.kind == word
                         and item.name.span.start == found.span.start), None)
     if declaration is None:
         return None
@@ -67,11 +68,18 @@ def _remove(snapshot: Snapshot, found: Diagnostic) -> tuple[str, types.TextEdit,
 
 
 def _whole_lines(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen `[start, end)` to whole lines when only blanks surround it on its lines, so
-    the deletion leaves no empty line behind (a trailing comment keeps its line)."""
+    """Widen `[start, end)` to whole lines when only blanks surround it on its lines, and
+    take one blank line after it when a blank line also precedes it, so the deletion leaves
+    no double gap behind (a trailing comment keeps its line)."""
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
     line_end = len(text) if line_end < 0 else line_end
     if text[line_start:start].strip() or text[end:line_end].strip():
         return start, end
-    return line_start, min(line_end + 1, len(text))
+    end = min(line_end + 1, len(text))
+    previous = text[text.rfind("\n", 0, max(0, line_start - 1)) + 1:line_start]
+    following_end = text.find("\n", end)
+    if line_start > 0 and not previous.strip() and following_end >= 0 \
+            and not text[end:following_end].strip():
+        end = following_end + 1
+    return line_start, end

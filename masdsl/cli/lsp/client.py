@@ -40,7 +40,7 @@ class LspSession:
         self._waiting: dict[tuple[str, int | None], asyncio.Future[list[types.Diagnostic]]] = {}
         self._stderr: asyncio.Task[bytes] | None = None
 
-        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)  # type: ignore[untyped-decorator]
         def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
             self.published[params.uri] = params
             future = self._waiting.pop((params.uri, params.version), None)
@@ -95,7 +95,7 @@ class LspSession:
             except TimeoutError:
                 server.kill()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.client.stop(), self.timeout)
+            await asyncio.wait_for(self.client.stop(), self.timeout)  # type: ignore[no-untyped-call]
         if self._stderr is not None:
             self._stderr.cancel()
 

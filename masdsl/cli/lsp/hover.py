@@ -73,10 +73,10 @@ def _describe(snapshot: Snapshot, found: Occurrence) -> str:
         return agent_hover(snapshot, settings) if settings else f"agent `{name}`"
     if found.kind == "value":
         bound = analysis.bindings.get(name)
+        declared = index.definition("value", name)
+        role = declared.role if declared is not None else ""
         what = {"input": "input", "output": "output", "graph_node": "graph node"}.get(
-            found.role, "value")
-        if found.role == "" and name in {decl.name.value for decl in index.program.inputs}:
-            what = "input"
+            role, "value")
         return f"```mas\n({what}) {name}: {bound.render() if bound else '?'}\n```"
     if found.kind == "type":
         alias = analysis.type_aliases.get(name)
