@@ -50,7 +50,6 @@ def _spec(agents: int, statements: int, role_lines: int) -> str:
         out.append(f"    # statement {number}")
         out.append(f"    draft{number} = solver{number % agents}(question, "
                    f"draft{number - 1})")
-        previous = f"draft{number}"
     out += [f"    answer = draft{statements - 1}", "  }", "}", ""]
     return "\n".join(out)
 
@@ -84,7 +83,8 @@ async def measure(lines: int, keystrokes: int) -> dict[str, Any]:
             shown = await session.client.text_document_hover_async(types.HoverParams(
                 text_document=where.text_document, position=where.position))
             hovers.append(time.perf_counter() - started)
-            assert shown is not None and "worst case" in str(shown.contents.value)
+            assert shown is not None and isinstance(shown.contents, types.MarkupContent)
+            assert "worst case" in shown.contents.value
             started = time.perf_counter()
             await session.client.text_document_completion_async(types.CompletionParams(
                 text_document=where.text_document, position=where.position))
