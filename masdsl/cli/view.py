@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
     compiled = compile_file(args)
     if isinstance(compiled, int):
         return compiled
-    turns, executions, rewards = [], [], {}
+    turns: list[Any] = []
+    executions: list[Any] = []
+    rewards: dict[str, float] = {}
     if args.trace:
         try:
             turns, executions, rewards = read_records(args.trace)

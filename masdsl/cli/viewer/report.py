@@ -34,32 +34,32 @@ def read_records(path: str | Path) -> tuple[list[TurnRecord], list[ExecutionReco
     executions: list[ExecutionRecord] = []
     rewards: dict[str, float] = {}
     try:
-        handle = Path(path).open(encoding="utf-8")
-    except OSError as error:
-        raise TraceError(f"cannot read {path}: {error.strerror or error}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                if not isinstance(data, dict):
-                    raise TypeError("not a JSON object")
-                kind = data.pop("type", "turn")
-                if kind == "reward":
-                    rewards[str(data["execution_id"])] = float(data["reward"])
-                elif kind == "execution":
-                    reward = data.pop("reward", None)
-                    record = ExecutionRecord.model_validate(data)
-                    executions.append(record)
-                    if reward is not None:
-                        rewards[record.execution_id] = float(reward)
-                else:
-                    turns.append(TurnRecord.model_validate(data))
-            except (json.JSONDecodeError, TypeError, KeyError, ValueError,
-                    ValidationError) as error:
-                reason = str(error).splitlines()[0]
-                raise TraceError(f"{path}:{number}: not a trace record: {reason}") from None
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise TraceError(f"cannot read {path}: {reason}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            kind = data.pop("type", "turn")
+            if kind == "reward":
+                rewards[str(data["execution_id"])] = float(data["reward"])
+            elif kind == "execution":
+                reward = data.pop("reward", None)
+                record = ExecutionRecord.model_validate(data)
+                executions.append(record)
+                if reward is not None:
+                    rewards[record.execution_id] = float(reward)
+            else:
+                turns.append(TurnRecord.model_validate(data))
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError,
+                ValidationError) as error:
+            reason = str(error).splitlines()[0]
+            raise TraceError(f"{path}:{number}: not a trace record: {reason}") from None
     return turns, executions, rewards
 
 
@@ -109,7 +109,9 @@ def build_report(compiled: CompiledSpec, source: str, turns: Iterable[TurnRecord
     rewards = dict(rewards or {})
     ir = compiled.ir
     stats = compiled.stats
-    turn_list = [turn_entry(turn) for turn in turns]
+    # grouped by execution, each execution's turns in the order they finished
+    turn_list = sorted((turn_entry(turn) for turn in turns),
+                       key=lambda turn: str(turn["execution_id"]))
     runs: dict[str, dict[str, Any]] = {}
     for record in executions:
         runs[record.execution_id] = {

@@ -145,6 +145,9 @@
     } else if (turn.parsed !== null && turn.parsed !== undefined) {
       card.append(el("div", {}, el("b", {}, "parsed value: "),
                      el("code", { class: "parsed" }, show(turn.parsed))));
+    } else if (!turn.tool_calls.length) {
+      card.append(el("div", { class: "meta retry" },
+                     "no value parsed from this reply: the next turn is a format retry"));
     }
     return card;
   }
