@@ -19,7 +19,7 @@ from collections.abc import Callable
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
-from compiler.ir import IR, AgentNode, IRNode
+from compiler.ir import IR, AgentNode, AgentSettings, IRNode
 from masdsl.diagnostics import Diagnostic, diagnostic
 from masdsl.spans import Span
 
@@ -115,12 +115,16 @@ def worst_case(ir: IR, weight: Callable[[IRNode], int],
     return sum(total[node_id] for node_id in forest.roots)
 
 
+def run_split(agent: AgentSettings) -> tuple[int, int, int]:
+    """One agent run's worst-case calls as (logical call, tool turns, format retries); they
+    sum to `agent.worst_case_calls`."""
+    turns, retries = agent.max_tool_turns, agent.retries
+    return (1, turns, (1 + turns) * retries)
+
+
 def split_of(node: IRNode) -> tuple[int, int, int]:
     """One node's worst-case calls as (logical agent calls, tool turns, format retries)."""
-    if not isinstance(node, AgentNode):
-        return (0, 0, 0)
-    turns, retries = node.agent.max_tool_turns, node.agent.retries
-    return (1, turns, (1 + turns) * retries)
+    return run_split(node.agent) if isinstance(node, AgentNode) else (0, 0, 0)
 
 
 def worst_case_split(ir: IR, forest: GuardForest | None = None,

@@ -127,7 +127,6 @@ def agent_hover(snapshot: Snapshot, settings: AgentSettings) -> str:
     output = settings.output.render() if settings.output else "?"
     role = settings.role if len(settings.role) <= _ROLE_CHARS \
         else settings.role[:_ROLE_CHARS] + "…"
-    per_run = (1 + settings.max_tool_turns) * (1 + settings.retries)
     rows = [("tools", ", ".join(settings.tools) or "none"),
             ("max_tool_turns", str(settings.max_tool_turns)),
             ("temperature", f"{settings.temperature:g}"), ("top_p", f"{settings.top_p:g}"),
@@ -137,18 +136,31 @@ def agent_hover(snapshot: Snapshot, settings: AgentSettings) -> str:
                                                       for key, value in rows)
     role_lines = "\n".join("> " + line for line in role.splitlines()) if role else "> (none)"
     text = [f"```mas\nagent {settings.name} -> {output}\n```", role_lines, table,
-            f"**Worst case per run:** {per_run} LLM call(s) = 1 call + "
-            f"{settings.max_tool_turns} tool turn(s) + "
-            f"{(1 + settings.max_tool_turns) * settings.retries} format retries; "
-            f"{per_run * settings.max_tokens:,} generated tokens"]
+            run_cost(settings)]
     compiled = snapshot.compiled()
     if not isinstance(compiled, str):
         runs = sum(1 for node in compiled.ir.agent_nodes() if node.agent.name == settings.name)
-        split, tokens = cost_of(snapshot, lambda node: getattr(
-            getattr(node, "agent", None), "name", None) == settings.name)
+        from compiler.ir import AgentNode
+
+        split, tokens = cost_of(snapshot, lambda node: isinstance(node, AgentNode)
+                                and node.agent.name == settings.name)
         text.append(f"**In this spec:** {runs} run(s) in the IR; worst case "
                     f"{_calls(split)}, {tokens:,} generated tokens")
     return "\n\n".join(text)
+
+
+def run_cost(settings: AgentSettings) -> str:
+    """One run of the agent in the worst case, by the compiler's own accounting."""
+    from compiler.ir import AgentSettings as RunSettings
+    from compiler.stats import run_split
+
+    if settings.output is None:
+        return "*Cost unavailable: the agent's output type is unknown*"
+    run = RunSettings.model_validate(settings, from_attributes=True)
+    logical, turns, retries = run_split(run)
+    return (f"**Worst case per run:** {run.worst_case_calls} LLM call(s) = {logical} call + "
+            f"{turns} tool turn(s) + {retries} format retries; "
+            f"{run.worst_case_calls * run.max_tokens:,} generated tokens")
 
 
 def cost_of(snapshot: Snapshot, include: Callable[[IRNode], bool]) -> tuple[CallSplit, int]:
