@@ -24,6 +24,7 @@ from tests.runtime.scripted_engine import ScriptedEngine, role_of
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "examples" / "solver_verifier.mas"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HOSTILE = "</script><b>not bold</b><!--"  # model text must stay text in the page
 
 
 def scripted_reply(request: ChatRequest) -> str:
@@ -31,7 +32,7 @@ def scripted_reply(request: ChatRequest) -> str:
     turns end in a typed failure after the retries."""
     if "verifier" in role_of(request):
         return "I cannot tell."
-    return "12 * 3 = 36 and 36 - 20 = 16.\nANSWER: 16"
+    return f"12 * 3 = 36 and 36 - 20 = 16. {HOSTILE}\nANSWER: 16"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -182,6 +183,8 @@ def test_the_page_in_headless_chromium(run_page: tuple[Path, Path, str], tmp_pat
             page.locator("#turns tr.clickable").first.click()
             shown = page.locator("#details .turn .parsed")
             assert shown.count() >= 1 and shown.first.inner_text() == "16"
+            assert HOSTILE in page.locator("#details .turn .reply").first.inner_text()
+            assert page.locator("#details b", has_text="not bold").count() == 0
             # the second execution
             second = data["executions"][1]["execution_id"]
             page.select_option("#execution", second)
