@@ -193,6 +193,14 @@
     for (const turn of turns) box.append(renderTurn(turn));
   }
 
+  function resultCell(turn) {
+    if (turn.failure) return el("td", { class: "bad" }, turn.failure);
+    if (turn.parsed !== null && turn.parsed !== undefined) {
+      return el("td", { class: "ok" }, show(turn.parsed));
+    }
+    return el("td", { class: "meta" }, turn.tool_calls.length ? "tool call" : "no value (retried)");
+  }
+
   function renderTurnTable() {
     const box = document.getElementById("turns");
     box.replaceChildren();
@@ -209,8 +217,7 @@
       el("td", {}, turn.agent), el("td", {}, String(turn.turn_index)),
       el("td", {}, `${turn.prompt_tokens} / ${turn.completion_tokens}`),
       el("td", {}, `${(turn.latency_s * 1000).toFixed(0)} ms`),
-      el("td", { class: turn.failure ? "bad" : "ok" },
-         turn.failure ? turn.failure : show(turn.parsed))));
+      resultCell(turn)));
     box.append(el("table", {}, head, ...rows));
   }
 
