@@ -228,6 +228,15 @@ def test_definition_references_and_rename(server: Server) -> None:
     edit = server.call(lambda: server.client.text_document_rename_async(
         types.RenameParams(**server.at(uri, *value), new_name="result")))
     assert apply(CLEAN, edit.changes[uri]).count("result") == 2  # declaration and binding
+    type_use = position_of(CLEAN, "-> Verdict", shift=len("-> V"))
+    found = server.call(lambda: server.client.text_document_definition_async(
+        types.DefinitionParams(**server.at(uri, *type_use))))
+    assert isinstance(found, types.Location)
+    assert found.range.start == types.Position(*position_of(CLEAN, "type Verdict",
+                                                            shift=len("type ")))
+    edit = server.call(lambda: server.client.text_document_rename_async(
+        types.RenameParams(**server.at(uri, *type_use), new_name="Judgement")))
+    assert apply(CLEAN, edit.changes[uri]).count("Judgement") == 2
     with pytest.raises(Exception, match="reserved"):
         server.call(lambda: server.client.text_document_rename_async(
             types.RenameParams(**server.at(uri, *use), new_name="vote")))

@@ -63,3 +63,21 @@ def test_garbage_and_unclosed_strings_are_reported(tmp_path: Path) -> None:
     assert code == 1
     assert any(":3:3: invalid token" in problem for problem in result["problems"])
     assert any("ends inside a rule" in problem for problem in result["problems"])
+
+
+def test_the_extension_manifest_points_at_real_files() -> None:
+    manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
+    (language,) = manifest["contributes"]["languages"]
+    (grammar,) = manifest["contributes"]["grammars"]
+    assert language["extensions"] == [".mas"] and grammar["language"] == language["id"]
+    configuration = json.loads((EXTENSION / language["configuration"]).read_text("utf-8"))
+    assert configuration["comments"]["lineComment"] == "#"
+    assert json.loads((EXTENSION / grammar["path"]).read_text("utf-8"))["scopeName"] == \
+        grammar["scopeName"] == "source.mas"
+    assert (EXTENSION / manifest["main"]).is_file()
+    assert manifest["contributes"]["configuration"]["properties"]["masdsl.server.args"][
+        "default"] == ["lsp"]
+    assert NODE is not None
+    checked = subprocess.run([NODE, "--check", manifest["main"]], cwd=EXTENSION,
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
