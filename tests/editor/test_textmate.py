@@ -1,0 +1,83 @@
+"""The VS Code extension's TextMate grammar tokenizes every example and baseline system
+with the engine VS Code uses (npm's vscode-textmate + vscode-oniguruma): no invalid token,
+no non-blank text left unscoped, no file ending inside a string. `make setup` installs the
+npm packages into editors/vscode/node_modules (git-ignored)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTENSION = ROOT / "editors" / "vscode"
+NODE = shutil.which("node")
+SPECS = sorted([*ROOT.glob("examples/*.mas"), *ROOT.glob("benchmarks/systems/**/*.mas"),
+                *ROOT.glob("tests/fixtures/valid/*.mas")])
+
+pytestmark = [
+    pytest.mark.skipif(NODE is None, reason="node is not installed (make setup installs "
+                       "Debian's nodejs and npm)"),
+    pytest.mark.skipif(not (EXTENSION / "node_modules" / "vscode-textmate").is_dir(),
+                       reason="editors/vscode/node_modules is missing (make setup runs npm ci)"),
+]
+
+
+def tokenize(files: list[Path]) -> tuple[int, list[dict[str, Any]]]:
+    assert NODE is not None
+    result = subprocess.run([NODE, "test/tokenize.js", *map(str, files)], cwd=EXTENSION,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode in (0, 1), result.stderr
+    return result.returncode, json.loads(result.stdout)["files"]
+
+
+def test_every_example_and_system_tokenizes_cleanly() -> None:
+    assert len(SPECS) >= 20
+    code, results = tokenize(SPECS)
+    problems = [problem for result in results for problem in result["problems"]]
+    assert problems == [] and code == 0
+    assert all(result["tokens"] > 0 for result in results)
+
+
+def test_names_get_the_scopes_an_editor_colours() -> None:
+    _, (result,) = tokenize([ROOT / "examples" / "cyclic_graph.mas"])
+    scopes = set(result["scopes"])
+    assert {"string.quoted.triple.mas", "entity.name.function.agent.mas",
+            "entity.name.type.mas", "keyword.control.mas", "keyword.control.graph.mas",
+            "support.type.property-name.setting.mas", "comment.line.number-sign.mas",
+            "constant.numeric.mas", "constant.language.mas",
+            "keyword.operator.comparison.mas"} <= scopes
+    _, (result,) = tokenize([ROOT / "examples" / "ensemble_judge.mas"])
+    assert {"support.function.builtin.mas", "variable.parameter.keyword.mas"} <= set(
+        result["scopes"])
+
+
+def test_garbage_and_unclosed_strings_are_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mas"
+    bad.write_text('mas x {\n  agent a { role "ok" }\n  @\n  agent b { role """never\n')
+    code, (result,) = tokenize([bad])
+    assert code == 1
+    assert any(":3:3: invalid token" in problem for problem in result["problems"])
+    assert any("ends inside a rule" in problem for problem in result["problems"])
+
+
+def test_the_extension_manifest_points_at_real_files() -> None:
+    manifest = json.loads((EXTENSION / "package.json").read_text(encoding="utf-8"))
+    (language,) = manifest["contributes"]["languages"]
+    (grammar,) = manifest["contributes"]["grammars"]
+    assert language["extensions"] == [".mas"] and grammar["language"] == language["id"]
+    configuration = json.loads((EXTENSION / language["configuration"]).read_text("utf-8"))
+    assert configuration["comments"]["lineComment"] == "#"
+    assert json.loads((EXTENSION / grammar["path"]).read_text("utf-8"))["scopeName"] == \
+        grammar["scopeName"] == "source.mas"
+    assert (EXTENSION / manifest["main"]).is_file()
+    assert manifest["contributes"]["configuration"]["properties"]["masdsl.server.args"][
+        "default"] == ["lsp"]
+    assert NODE is not None
+    checked = subprocess.run([NODE, "--check", manifest["main"]], cwd=EXTENSION,
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
