@@ -96,7 +96,9 @@ def test_grammar_constrains_every_sample(engine: TransformersEngine) -> None:
         assert completion.error is None
         assert completion.text in {"yes", "no"}
         assert completion.finish_reason == "stop"
-        assert completion.token_ids[-1] == engine.tokenizer.eos_token_id
+        # the contract: a finished grammar leaves no end-of-turn token behind
+        assert engine.tokenizer.eos_token_id not in completion.token_ids
+        assert engine.detokenize(completion.token_ids) == completion.text
 
 
 def test_invalid_grammar_fails_only_its_own_request(engine: TransformersEngine) -> None:
