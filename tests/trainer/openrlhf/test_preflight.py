@@ -13,7 +13,7 @@ from tests.trainer.openrlhf.test_command import CLUSTER, ONE_GPU, write
 from trainer.openrlhf.config import OpenRLHFConfig
 from trainer.openrlhf.labels import item_from_label
 from trainer.openrlhf.launcher import launch
-from trainer.openrlhf.preflight import PreflightError, preflight
+from trainer.openrlhf.preflight import PreflightError, gpu_problems, preflight
 from trainer.openrlhf.versions import GPU_PINS, Pin, pin_requirements, version_problems
 
 GOOD_VERSIONS = {pin.name: pin.pinned for pin in GPU_PINS}
@@ -195,3 +195,79 @@ def test_masc_train_resume_with_the_openrlhf_backend(tmp_path: Path,
     code = main(["train", str(path), "--backend", "openrlhf", "--dry-run", "--resume",
                  str(tmp_path / "out")])
     assert code == 0 and "--ckpt.load_enable" in capsys.readouterr().out
+
+
+class RayDashboardDouble:
+    """A Ray dashboard's state API (`GET /api/v0/nodes`) on a local port, answering in the
+    dashboard's JSON layout: a head node with 8 GPUs, a worker with 8, a dead node with 8.
+    Ray's own state client talks to it, as it would to a remote head at `http://head:8265`."""
+
+    NODES = [("head", True, "ALIVE", 8.0), ("worker", False, "ALIVE", 8.0),
+             ("gone", False, "DEAD", 8.0)]
+
+    def __enter__(self) -> str:
+        import http.server
+        import threading
+        from urllib.parse import parse_qs, urlparse
+
+        nodes = self.NODES
+        self.requests: list[dict[str, list[str]]] = []
+        requests = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                url = urlparse(self.path)
+                query = parse_qs(url.query)
+                requests.append(query)
+                wanted = dict(zip(query.get("filter_keys", []),
+                                  query.get("filter_values", []), strict=True))
+                result = [{"node_id": name * 7, "node_ip": "10.0.0.1", "is_head_node": head,
+                           "state": state, "state_message": None, "node_name": name,
+                           "resources_total": {"CPU": 16.0, "GPU": gpus}, "labels": {},
+                           "start_time_ms": 0, "end_time_ms": 0}
+                          for name, head, state, gpus in nodes
+                          if wanted.get("state", state) == state]
+                body = {"result": True, "msg": "", "data": {"result": {
+                    "result": result, "total": len(result), "num_after_truncation": len(result),
+                    "num_filtered": len(result), "partial_failure_warning": None,
+                    "warnings": None}}}
+                payload = json.dumps(body).encode()
+                status = 200 if url.path == "/api/v0/nodes" else 404
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_gpus_are_asked_of_the_cluster_at_ray_address(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray.util.state")
+    from trainer.openrlhf.preflight import ray_cluster_gpus
+
+    for variable in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS"):
+        monkeypatch.delenv(variable, raising=False)
+    dashboard = RayDashboardDouble()
+    with dashboard as address:
+        assert ray_cluster_gpus(address) == 16.0  # the live nodes only
+        problems = gpu_problems(OpenRLHFConfig(model="m", nodes=3, gpus_per_node=8,
+                                               vllm_engines=24, ray_address=address),
+                                False, ray_cluster_gpus)
+    assert problems == [f"[openrlhf] asks for 24 GPU(s) (nodes=3 x gpus_per_node=8) but the "
+                        f"Ray cluster at {address} reports 16; lower gpus_per_node/"
+                        "vllm_engines, set colocate = true, or add nodes to the cluster"]
+    assert dashboard.requests[0]["filter_keys"] == ["state"]
+    message = gpu_problems(OpenRLHFConfig(model="m", ray_address=address), False,
+                           ray_cluster_gpus)  # the double has stopped: nobody answers
+    assert message[0].startswith(f"cannot ask the Ray cluster at {address} for its GPUs")
