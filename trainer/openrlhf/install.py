@@ -144,7 +144,7 @@ def patch_trainer_module(module: ModuleType, gpu: OpenRLHFConfig) -> None:
     """Wrap `BasePPOTrainer.init_checkpoint_states` (called first thing in `fit`): log the
     classes in use and, when OpenRLHF resumes from a checkpoint, continue the stagewise
     schedule at the restored step."""
-    base = module.BasePPOTrainer  # type: ignore[attr-defined]
+    base = module.BasePPOTrainer
     original = base.init_checkpoint_states
     if getattr(original, PATCHED, False):
         return
@@ -168,7 +168,7 @@ def patch_actor_module(module: ModuleType) -> None:
     """Send vLLM merged LoRA weights under the base model's names."""
     from trainer.openrlhf.weight_sync import broadcast_merged_to_vllm
 
-    trainer = module.ActorPPOTrainer  # type: ignore[attr-defined]
+    trainer = module.ActorPPOTrainer
     if not getattr(trainer.broadcast_to_vllm, PATCHED, False):
         setattr(broadcast_merged_to_vllm, PATCHED, True)
         trainer.broadcast_to_vllm = broadcast_merged_to_vllm

@@ -24,13 +24,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-from trainer.tasks.base import Item, TaskError
 from trainer.config import ConfigError, TrainConfig
 from trainer.openrlhf.command import JobCommand, JobPaths, job_command
 from trainer.openrlhf.config import OpenRLHFConfig, load_gpu_config
 from trainer.openrlhf.labels import item_label
 from trainer.openrlhf.preflight import PreflightError, preflight, ray_cluster_gpus
 from trainer.openrlhf.versions import version_problems
+from trainer.tasks.base import Item, TaskError
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -38,8 +38,8 @@ EXIT_OK, EXIT_ERROR = 0, 2
 def prompt_records(train: TrainConfig) -> list[dict[str, str]]:
     """`steps x questions_per_step` prompt records drawn from the training tasks (round
     robin over the tasks, each task's items in its seeded order, repeated when short)."""
-    from trainer.tasks.registry import get_task
     from trainer.rollout import _question
+    from trainer.tasks.registry import get_task
 
     pools: list[tuple[str, list[Item]]] = []
     for index, ref in enumerate(train.tasks.train):

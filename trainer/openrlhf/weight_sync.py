@@ -148,7 +148,8 @@ def _send_by_cuda_ipc(self: Any, name: str, tensor: Any, last: bool) -> None:
 
     weight = tensor.clone()
     handles: list[Any] = [None] * torch.distributed.get_world_size()
-    torch.distributed.all_gather_object(handles, {get_physical_gpu_id(): reduce_tensor(weight)})
+    torch.distributed.all_gather_object(
+        handles, {get_physical_gpu_id(): reduce_tensor(weight)})  # type: ignore[no-untyped-call]
     if torch.distributed.get_rank() == 0:
         merged_handles: dict[Any, Any] = {}
         for handle in handles:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from trainer.tasks.registry import get_task
 from runtime.engines.base import ChatRequest, Message, Sampling
 from tests.trainer.openrlhf.doubles import CharTokenizerDouble, ScriptedLLMEngineDouble
 from trainer.config import TrainConfig
 from trainer.openrlhf.engine_adapter import OpenRLHFEngine
 from trainer.openrlhf.labels import item_from_label, item_label
+from trainer.tasks.registry import get_task
 
 GOOD = """mas d {
   input question: text

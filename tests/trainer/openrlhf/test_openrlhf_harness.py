@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -76,9 +75,13 @@ def openrlhf() -> Iterator[SimpleNamespace]:
         from openrlhf.trainer.ppo_utils.replay_buffer import NaiveReplayBuffer
         from openrlhf.trainer.ppo_utils.samples_generator import SamplesGenerator
         from openrlhf.trainer.ray import launcher
-        from openrlhf.utils.loss_utils import get_loss_batch_info, iter_grad_accum_global_norm
+        from openrlhf.utils.loss_utils import iter_grad_accum_global_norm
 
-        yield SimpleNamespace(**locals())
+        yield SimpleNamespace(
+            PolicyLoss=PolicyLoss, RemoteExperienceMaker=RemoteExperienceMaker,
+            FixedKLController=FixedKLController, NaiveReplayBuffer=NaiveReplayBuffer,
+            SamplesGenerator=SamplesGenerator, launcher=launcher,
+            iter_grad_accum_global_norm=iter_grad_accum_global_norm)
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +277,6 @@ def windows(openrlhf: SimpleNamespace, setup: SimpleNamespace,
 def test_every_rank_trains_the_same_whole_steps_and_drops_nothing(
         openrlhf: SimpleNamespace, setup: SimpleNamespace,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    args = setup.args
     experiences = step(openrlhf, setup)
     ranks = micro_batches_per_rank(openrlhf, setup, experiences, monkeypatch)
     assert [len(batches) for batches in ranks] == [4, 4]

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from trainer.tasks.registry import get_task
 from runtime.engines.base import ChatRequest
 from tests.trainer.openrlhf.doubles import CharTokenizerDouble, ScriptedLLMEngineDouble
 from tests.trainer.openrlhf.test_agent_executor import GOOD, config, identity
@@ -17,6 +16,7 @@ from trainer.openrlhf import install
 from trainer.openrlhf.config import OpenRLHFConfig
 from trainer.openrlhf.credit_layout import DESIGNER_KEY, finalize_advantages
 from trainer.openrlhf.labels import item_label
+from trainer.tasks.registry import get_task
 
 BROKEN = GOOD.replace("solver(question)", "solver(nothing)")
 

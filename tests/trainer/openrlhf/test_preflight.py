@@ -202,8 +202,8 @@ class RayDashboardDouble:
     dashboard's JSON layout: a head node with 8 GPUs, a worker with 8, a dead node with 8.
     Ray's own state client talks to it, as it would to a remote head at `http://head:8265`."""
 
-    NODES = [("head", True, "ALIVE", 8.0), ("worker", False, "ALIVE", 8.0),
-             ("gone", False, "DEAD", 8.0)]
+    NODES = (("head", True, "ALIVE", 8.0), ("worker", False, "ALIVE", 8.0),
+             ("gone", False, "DEAD", 8.0))
 
     def __enter__(self) -> str:
         import http.server
@@ -215,7 +215,7 @@ class RayDashboardDouble:
         requests = self.requests
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 url = urlparse(self.path)
                 query = parse_qs(url.query)
                 requests.append(query)
