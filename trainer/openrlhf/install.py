@@ -60,11 +60,18 @@ PATCHED = "_masdsl_patched"
 logger = logging.getLogger(__name__)
 
 
+MARK = "masdsl_class"
+"""Class attribute of our subclasses: a base that has it is ours already (never stack two)."""
+
+
 def generator_class(base: type[Any], train: TrainConfig, gpu: OpenRLHFConfig) -> type[Any]:
     """A subclass of OpenRLHF's `SamplesGenerator` that emits our rows."""
+    if getattr(base, MARK, False):
+        return base
     schedule = Schedule(train.schedule.kind, train.schedule.switch_every)
 
     class MasdslSamplesGenerator(base):  # type: ignore[misc]
+        masdsl_class = True
         masdsl_step = gpu.start_step
 
         def _process_response_into_experience(self, response: dict[str, Any],
@@ -98,8 +105,12 @@ def generator_class(base: type[Any], train: TrainConfig, gpu: OpenRLHFConfig) ->
 
 def experience_maker_class(base: type[Any]) -> type[Any]:
     """A subclass of OpenRLHF's `RemoteExperienceMaker` that keeps our advantages."""
+    if getattr(base, MARK, False):
+        return base
 
     class MasdslExperienceMaker(base):  # type: ignore[misc]
+        masdsl_class = True
+
         def compute_advantages_and_returns(self, experiences: list[Any]) -> list[Any]:
             return finalize_advantages(experiences)
 

@@ -166,6 +166,14 @@ def test_installed_generator_follows_the_stagewise_schedule() -> None:
     assert first[0].advantages.tolist()[0] == pytest.approx([0.0, 0.0, 1.0, 1.0], abs=1e-5)
 
 
+def test_our_classes_are_never_stacked_on_themselves() -> None:
+    train, gpu = configs()
+    generator = install.generator_class(SamplesGeneratorDouble, train, gpu)
+    assert install.generator_class(generator, train, gpu) is generator
+    maker = install.experience_maker_class(SamplesGeneratorDouble)
+    assert install.experience_maker_class(maker) is maker
+
+
 def test_installed_generator_refuses_rollouts_without_units() -> None:
     train, gpu = configs()
     generator = install.generator_class(SamplesGeneratorDouble, train, gpu)([{"prompt": "q"}])
