@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -343,3 +344,41 @@ def test_openrlhfs_policy_loss_trains_exactly_our_advantages(
         trained += int((log_probs.grad != 0).any().item())
         padded += int(is_padding.all().item())
     assert trained >= 4 and padded >= 2  # whole micro-batches of padding: zero, not NaN
+
+
+def test_the_scalar_baseline_runs_openrlhfs_own_group_norm_on_our_designs(
+        openrlhf: SimpleNamespace, setup: SimpleNamespace, tmp_path: Path) -> None:
+    """`credit = "scalar"`: no masdsl class; OpenRLHF's stock generator and experience maker
+    give every design token its design's return, normalised within the question."""
+    import torch
+
+    path = tmp_path / "scalar.toml"
+    path.write_text(CONFIG.format(out=tmp_path / "out", model=tmp_path).replace(
+        "train_batch_size = 8", 'train_batch_size = 4\ncredit = "scalar"'))
+    _, _, command = prepare(path)
+    source = cli_source()
+    assert source is not None
+    args = startup_args(source, list(command.train_arguments))
+    assert args.algo.advantage.estimator == "group_norm"
+    stock = openrlhf.SamplesGenerator(SimpleNamespace(args=args), None, None, None, [])
+    rows = [stock._process_response_into_experience(response, max_len=setup.gpu.max_len)
+            for response in setup.responses]
+
+    class WithoutModelForwards(openrlhf.RemoteExperienceMaker):  # type: ignore[misc,name-defined]
+        def make_experience(self, samples_list: list[Any]) -> list[Any]:
+            for samples in samples_list:
+                samples.action_log_probs = samples.rollout_log_probs.clone()
+                samples.kl = torch.zeros_like(samples.action_log_probs)
+            return samples_list
+
+    maker = WithoutModelForwards(None, None, None, None, openrlhf.FixedKLController(0.0),
+                                 SimpleNamespace(args=args), SimpleNamespace(pad_token_id=0))
+    experiences = maker.make_experience_batch(rows)
+    returns = [response["reward"] for response in setup.responses]
+    assert returns == pytest.approx([2 / 3, -1.0, 2 / 3, -1.0])
+    for experience in experiences:
+        for row in range(len(experience.sequences)):
+            mask = experience.action_mask[row].bool()
+            # group_norm over the question's 2 designs (sample std): +-0.7071 on each token
+            values = experience.advantages[row][mask].unique().tolist()
+            assert len(values) == 1 and abs(values[0]) == pytest.approx(2 ** -0.5, abs=1e-4)
