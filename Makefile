@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[runtime,train,bench,ray,dev]'
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS)
+	$(BIN)/pip install --quiet 'setuptools>=70.1'  # builds wheels without the `wheel` package
 	DS_BUILD_OPS=0 $(BIN)/pip install --quiet --no-deps --no-build-isolation $(NO_BUILD_ISOLATION)
 	touch $(STAMP)
 
