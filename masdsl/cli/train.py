@@ -1,5 +1,8 @@
 """`masc train CONFIG [--resume DIR] [--steps N]` and `masc train plot RUN`.
 
+`masc train CONFIG --backend openrlhf [--dry-run] [--resume OUTPUT_DIR]` submits the run to
+OpenRLHF on Ray instead (see `docs/gpu.md`).
+
 `masc train CONFIG` trains as the TOML config says (see `docs/training.md`), writing
 checkpoints, `metrics.jsonl` and TensorBoard events under its `output_dir`, with a progress
 bar and ETA on stderr. `--resume DIR` continues a run from its newest checkpoint (CONFIG may
@@ -72,11 +75,13 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         return _fail("--steps must be at least 1")
     if args.backend == "openrlhf":
-        if len(target) != 1 or args.resume or args.steps:
-            return _fail("usage: masc train CONFIG --backend openrlhf [--dry-run]")
+        if len(target) != 1 or args.steps:
+            return _fail("usage: masc train CONFIG --backend openrlhf [--dry-run] "
+                         "[--resume OUTPUT_DIR]")
         from trainer.openrlhf.launcher import launch
 
-        return launch(target[0], dry_run=args.dry_run, out=sys.stdout, err=sys.stderr)
+        return launch(target[0], dry_run=args.dry_run, resume=args.resume is not None,
+                      run_dir=args.resume, out=sys.stdout, err=sys.stderr)
     if args.dry_run:
         return _fail("--dry-run needs --backend openrlhf")
     from trainer.loop import TrainError, load_run_config, train

@@ -13,7 +13,9 @@ vLLM rollout engines; this package plugs masdsl into it.
 - `unit`: one hierarchical rollout unit (a design + N executions) through `trainer.episode`.
 - `agent_func`: the file given to `--train.agent_func_path` (OpenRLHF's `AgentExecutor`).
 - `credit_layout`: per-token advantages of a step (`trainer.assign.assign_credit`) laid out
-  as OpenRLHF `Experience` rows.
-- `install`: the Ray worker setup hook that puts our sample generator and experience maker
-  into OpenRLHF's trainer actor.
+  as OpenRLHF `Experience` rows, padded to whole train batches.
+- `weight_sync`: with LoRA, merged weights sent to vLLM under the base model's names.
+- `install`: the Ray worker setup hook that patches OpenRLHF where it defines its classes:
+  our samples generator and experience maker in the trainer actor, the merged weight sync in
+  the policy actors, the stagewise step on resume, and a start-up line naming the classes.
 """

@@ -7,8 +7,18 @@ How our settings map:
   sample is one hierarchical unit (a design and its N executions) run by our `AgentExecutor`;
 - `--rollout.batch_size` = questions per step; the prompt file holds `steps x questions`
   prompts and one episode is run, so OpenRLHF takes exactly `steps` steps;
-- designer sampling -> `--rollout.temperature/top_p/max_new_tokens`; loss -> `--actor.*`;
+- designer sampling -> `--rollout.top_p/max_new_tokens` (OpenRLHF's own sampling parameters,
+  which our agent does not use: every request gets its own); `--rollout.temperature` is always
+  1.0, because OpenRLHF divides the *training* logits of every row by it, and our rows hold
+  executor turns as well as designs, whose logprobs are trained at temperature 1 as on the
+  CPU trainer (a designer temperature of 0 would divide by zero);
+- loss -> `--actor.*` with a constant learning rate (`--actor.lr_scheduler constant`, as the
+  CPU trainer's AdamW): an executor phase takes many optimiser steps per step, so OpenRLHF's
+  default cosine schedule, sized for designer rows only, would decay early and climb back;
   `loss.kl_coef = 0` -> no reference model (`--algo.kl.init_coef 0`);
+- `checkpoint_interval` / `keep_checkpoints` -> `--ckpt.save_steps` / `--ckpt.max_num`; a
+  resumed job adds `--ckpt.load_enable` (OpenRLHF restores the step, the data position and
+  the optimiser; our hook moves the stagewise schedule to that step);
 - `credit = "masdsl"`: our experience maker replaces the advantages (the estimator named is
   `reinforce`, which needs no critic and no group); `credit = "scalar"`: OpenRLHF's
   `group_norm` over the M designs' scalar rewards (the baseline);
@@ -24,10 +34,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer.config import TrainConfig
-from trainer.openrlhf.config import SETTINGS_VARIABLE, OpenRLHFConfig, settings_json
+from trainer.openrlhf.config import (
+    SETTINGS_VARIABLE,
+    OpenRLHFConfig,
+    settings_json,
+    train_batch_size,
+)
 
-SETUP_HOOK = "trainer.openrlhf.install.install_masdsl_credit"
-"""Ray `worker_process_setup_hook` that installs our credit in OpenRLHF's trainer actor."""
+SETUP_HOOK = "trainer.openrlhf.install.setup_worker"
+"""Ray `worker_process_setup_hook` that patches OpenRLHF in every worker of the job: our
+credit (with `credit = "masdsl"`), merged LoRA weight sync (with LoRA), resume, and the
+start-up line naming the trainer actor's classes."""
+
+ROLLOUT_TEMPERATURE = 1.0
+"""`--rollout.temperature`: OpenRLHF divides the training logits by it (see above)."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +93,15 @@ class JobCommand:
         return " \\\n".join(lines)
 
 
-def train_arguments(train: TrainConfig, gpu: OpenRLHFConfig, paths: JobPaths) -> list[str]:
-    """The `openrlhf.cli.train_ppo_ray` arguments for a config (see the module docstring)."""
+def train_arguments(train: TrainConfig, gpu: OpenRLHFConfig, paths: JobPaths,
+                    resume: bool = False) -> list[str]:
+    """The `openrlhf.cli.train_ppo_ray` arguments for a config (see the module docstring);
+    `resume` continues from the newest checkpoint under `output_dir/openrlhf/checkpoints`."""
     rollout, loss = train.rollout, train.loss
     designer = train.sampling.designer
     questions = rollout.questions_per_step
     designs = rollout.designs_per_question
-    batch = gpu.train_batch_size or questions * designs
+    batch = train_batch_size(train, gpu)
     out = paths.output_dir / "openrlhf"
     arguments = [
         "--actor.model_name_or_path", gpu.model,
@@ -100,7 +122,7 @@ def train_arguments(train: TrainConfig, gpu: OpenRLHFConfig, paths: JobPaths) ->
         "--rollout.batch_size", str(questions),
         "--rollout.micro_batch_size", str(gpu.micro_batch_size),
         "--rollout.max_new_tokens", str(designer.max_tokens),
-        "--rollout.temperature", str(designer.temperature),
+        "--rollout.temperature", str(ROLLOUT_TEMPERATURE),
         "--rollout.top_p", str(designer.top_p),
         "--train.batch_size", str(batch),
         "--train.micro_batch_size", str(gpu.micro_batch_size),
@@ -111,12 +133,15 @@ def train_arguments(train: TrainConfig, gpu: OpenRLHFConfig, paths: JobPaths) ->
         "--algo.kl.init_coef", str(loss.kl_coef),
         "--actor.eps_clip", str(loss.clip),
         "--actor.adam.lr", str(loss.learning_rate),
+        "--actor.lr_scheduler", "constant",
         "--actor.adam.weight_decay", str(loss.weight_decay),
         "--actor.max_norm", str(loss.max_grad_norm),
         "--ds.zero_stage", str(gpu.zero_stage),
         "--ds.param_dtype", "bf16",
         "--ckpt.output_dir", str(out / "model"),
         "--ckpt.path", str(out / "checkpoints"),
+        "--ckpt.save_steps", str(train.checkpoint_interval),
+        "--ckpt.max_num", str(train.keep_checkpoints),
         "--logger.tensorboard_dir", str(out / "tensorboard"),
     ]
     if loss.kl_coef > 0:
@@ -126,6 +151,8 @@ def train_arguments(train: TrainConfig, gpu: OpenRLHFConfig, paths: JobPaths) ->
         arguments += ["--algo.advantage.no_std_norm"]
     if gpu.colocate:
         arguments += ["--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep"]
+    if resume:
+        arguments += ["--ckpt.load_enable"]
     if gpu.gradient_checkpointing:
         arguments += ["--actor.gradient_checkpointing_enable"]
     if train.policy.finetune == "lora":
@@ -136,11 +163,11 @@ def train_arguments(train: TrainConfig, gpu: OpenRLHFConfig, paths: JobPaths) ->
     return arguments
 
 
-def job_command(train: TrainConfig, gpu: OpenRLHFConfig, paths: JobPaths) -> JobCommand:
-    """The whole submission. The runtime env carries both configs to every worker and, with
-    our credit, the setup hook that installs it in the trainer actor."""
-    runtime_env: dict[str, object] = {"env_vars": {SETTINGS_VARIABLE: settings_json(train, gpu)}}
-    if gpu.credit == "masdsl":
-        runtime_env["worker_process_setup_hook"] = SETUP_HOOK
+def job_command(train: TrainConfig, gpu: OpenRLHFConfig, paths: JobPaths,
+                resume: bool = False) -> JobCommand:
+    """The whole submission. The runtime env carries both configs to every worker and the
+    setup hook that patches OpenRLHF there (`trainer.openrlhf.install`)."""
+    runtime_env: dict[str, object] = {"env_vars": {SETTINGS_VARIABLE: settings_json(train, gpu)},
+                                      "worker_process_setup_hook": SETUP_HOOK}
     return JobCommand(ray_address=gpu.ray_address, runtime_env=runtime_env,
-                      train_arguments=tuple(train_arguments(train, gpu, paths)))
+                      train_arguments=tuple(train_arguments(train, gpu, paths, resume)))

@@ -3,6 +3,11 @@
 It lives in the same TOML file as the `TrainConfig` (`trainer.config`) and is validated here,
 separately, so the CPU trainer's schema stays unchanged: `load_gpu_config` splits the file into
 the two models. Errors name the file and the key path, like `trainer.config.ConfigError`.
+
+`batch_problems` checks what depends on both models: OpenRLHF's batch invariants (every actor
+GPU must run the same whole number of micro-batches per step) and its start-up assertions,
+so a config that OpenRLHF would reject, or that would hang its collectives, fails here with
+a message that says what to change.
 """
 
 from __future__ import annotations
@@ -77,6 +82,59 @@ class OpenRLHFConfig(BaseModel):
                                                                    else 0)
 
 
+def train_batch_size(train: TrainConfig, gpu: OpenRLHFConfig) -> int:
+    """Rows per optimiser step (`--train.batch_size`): the config's, or one row per design
+    of a step (questions per step x designs per question)."""
+    rollout = train.rollout
+    return gpu.train_batch_size or rollout.questions_per_step * rollout.designs_per_question
+
+
+def batch_problems(train: TrainConfig, gpu: OpenRLHFConfig) -> list[str]:
+    """What OpenRLHF 0.11 would reject at start-up, or deadlock or silently drop rows on,
+    one message per problem naming the keys to change.
+
+    With A actor GPUs and micro batch b, each GPU runs `train batch / (b x A)` micro-batches
+    per optimiser step (DeepSpeed's gradient accumulation, 0 when the batch is smaller), and
+    a step's rows are split into chunks of b spread evenly over the GPUs only when the train
+    batch is a multiple of b x A. Our credit pads every step to whole train batches
+    (`trainer.openrlhf.credit_layout.pad_to_multiple`); the scalar baseline trains exactly
+    one row per design, so its train batch must divide those rows."""
+    rollout = train.rollout
+    gpus = gpu.nodes * gpu.gpus_per_node
+    micro = gpu.micro_batch_size
+    batch = train_batch_size(train, gpu)
+    designs = rollout.questions_per_step * rollout.designs_per_question
+    problems = []
+    if batch % (micro * gpus):
+        fits = micro * gpus
+        problems.append(
+            f"openrlhf: the train batch ({batch}: "
+            + ("openrlhf.train_batch_size" if gpu.train_batch_size else
+               "rollout.questions_per_step x rollout.designs_per_question")
+            + f") must be a multiple of openrlhf.micro_batch_size ({micro}) x the actor GPUs "
+            f"(nodes x gpus_per_node = {gpus}) = {fits}, so every GPU runs the same whole "
+            f"number of micro-batches; set openrlhf.train_batch_size to "
+            f"{max(fits, batch // fits * fits)} or lower micro_batch_size")
+    if designs // micro < gpus:
+        problems.append(
+            f"openrlhf: rollout.questions_per_step x rollout.designs_per_question ({designs}) "
+            f"/ openrlhf.micro_batch_size ({micro}) gives {designs // micro} rollout "
+            f"micro-batches, fewer than the {gpus} actor GPUs (OpenRLHF refuses to start); "
+            "raise questions_per_step or lower micro_batch_size")
+    if gpu.credit == "scalar":
+        if rollout.designs_per_question < 2:
+            problems.append(
+                "openrlhf: credit = \"scalar\" normalises rewards within each question's "
+                "designs (OpenRLHF's group_norm), which needs rollout.designs_per_question "
+                "of at least 2")
+        if designs % batch:
+            problems.append(
+                f"openrlhf: credit = \"scalar\" trains one row per design ({designs} per "
+                f"step), which the train batch ({batch}) must divide, or OpenRLHF drops the "
+                "rest; set openrlhf.train_batch_size to a divisor of it")
+    return problems
+
+
 def _problems(error: ValidationError, prefix: str) -> list[str]:
     lines = []
     for problem in error.errors():
@@ -107,6 +165,8 @@ def parse_gpu_config(text: str, source: str = "<config>") -> tuple[TrainConfig, 
         gpu = OpenRLHFConfig.model_validate(section)
     except ValidationError as error:
         problems += _problems(error, "openrlhf")
+    if train is not None and gpu is not None:
+        problems += batch_problems(train, gpu)
     if problems or train is None or gpu is None:
         raise ConfigError("\n".join(f"{source}: {line}" for line in problems))
     return train, gpu

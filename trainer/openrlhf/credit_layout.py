@@ -15,6 +15,12 @@ step's units become rows here:
 3. `build_experience`: the row as an `Experience` with `advantages` already filled; the
    experience maker (`trainer.openrlhf.install`) keeps them (`finalize_advantages`) instead
    of computing them from the scalar reward.
+4. `pad_to_multiple`: the number of rows varies from step to step (one per design, one per
+   executor turn), but OpenRLHF needs every step to be whole train batches: each actor rank
+   must run the same number of micro-batches (or the collectives deadlock), none may be
+   dropped (`drop_last`) and gradient accumulation must not straddle two steps. Copies of
+   real rows with an all-zero action mask fill the last batch; OpenRLHF's loss normalisers
+   count only masked-in tokens and sequences, so they change nothing but the row count.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ if TYPE_CHECKING:
 
 DESIGNER_KEY = "masdsl/designer"
 """`Experience.info` key: 1.0 on designer rows, 0.0 on executor rows (logged per role)."""
+
+PADDING_KEY = "masdsl/padding"
+"""`Experience.info` key: 1.0 on the zero-mask rows that fill the last train batch."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,37 @@ def build_experience(step: StepSample, max_len: int) -> Any:
         prompts=[step.group], labels=[step.group], images=[None], mm_train_inputs=[None],
         info={"reward": reward.clone(), "score": reward.clone(),
               "response_clip_ratio": torch.tensor([row.truncated]),
-              DESIGNER_KEY: torch.tensor([1.0 if designer else 0.0])})
+              DESIGNER_KEY: torch.tensor([1.0 if designer else 0.0]),
+              PADDING_KEY: torch.tensor([0.0])})
+
+
+def padding_experience(experience: Any) -> Any:
+    """A copy of a one-row `Experience` that trains nothing: action mask and advantages all
+    zero, `info[PADDING_KEY] = 1`. The sequence and the logged values stay those of a real
+    row, so the forward passes and the per-step statistics look like the real rows'."""
+    import dataclasses
+
+    import torch
+
+    info = {key: value.clone() if isinstance(value, torch.Tensor) else value
+            for key, value in experience.info.items()}
+    info[PADDING_KEY] = torch.tensor([1.0])
+    return dataclasses.replace(
+        experience,
+        sequences=experience.sequences.clone(),
+        attention_mask=experience.attention_mask.clone(),
+        action_mask=torch.zeros_like(experience.action_mask),
+        advantages=torch.zeros_like(experience.advantages),
+        info=info)
+
+
+def pad_to_multiple(rows: Sequence[Any], multiple: int) -> list[Any]:
+    """`rows` followed by padding rows (copies of the first rows, in turn) up to the next
+    multiple of `multiple` (OpenRLHF's `--train.batch_size`). No rows stay no rows."""
+    if multiple < 1:
+        raise ValueError(f"the train batch size must be at least 1, got {multiple}")
+    missing = -len(rows) % multiple
+    return [*rows, *(padding_experience(rows[index % len(rows)]) for index in range(missing))]
 
 
 def finalize_advantages(experiences: Sequence[Any]) -> list[Any]:

@@ -8,6 +8,12 @@ through them rather than through engines of our own. This adapter gives our runt
 (temperature, seed, stop) and the Lark grammar as vLLM structured output
 (`runtime.engines.vllm_engine.sampling_params`), and vLLM results turned into `Completion`s
 with token ids and sampled-token logprobs.
+
+A request vLLM refuses fails that one completion (finish reason `error`), never the job:
+vLLM 0.29 raises `VLLMValidationError` (a `VLLMClientError`, no longer a `ValueError`) for a
+bad request and `EngineGenerateError` for a recoverable failure of one request, and it can
+finish a request with the reason `"error"`. Only a dead engine (`EngineDeadError`) stops
+the rollout.
 """
 
 from __future__ import annotations
@@ -32,17 +38,39 @@ def vllm_params(request: ChatRequest) -> Any:
     return sampling_params(request)
 
 
+def request_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of one failed request: vLLM's client errors (`VLLMValidationError`
+    and its siblings) and recoverable request failures (`EngineGenerateError`) when vLLM is
+    installed, and `ValueError` (what vLLM raised for a bad request before 0.29)."""
+    errors: list[type[BaseException]] = [ValueError]
+    try:
+        from vllm.exceptions import VLLMClientError
+
+        errors.append(VLLMClientError)
+    except ImportError:  # vLLM before 0.29 (ValueError), or not installed
+        pass
+    try:
+        from vllm.v1.engine.exceptions import EngineGenerateError
+
+        errors.append(EngineGenerateError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
 class OpenRLHFEngine:
     """An `Engine` over one OpenRLHF vLLM actor (`llm_engine` in `execute()`)."""
 
     def __init__(self, llm_engine: Any, tokenizer: Any, max_length: int, *,
-                 make_params: ParamsFactory = vllm_params, name: str = "openrlhf-vllm") -> None:
+                 make_params: ParamsFactory = vllm_params, name: str = "openrlhf-vllm",
+                 failed_request: tuple[type[BaseException], ...] | None = None) -> None:
         self.name = name
         self._llm_engine = llm_engine
         self._tokenizer = tokenizer
         self._max_length = max_length
         self._make_params = make_params
         self._encoder = hf_encoder(tokenizer, max_length)
+        self._failed_request = failed_request or request_errors()
         self.capabilities = Capabilities(batching=True, logprobs=True, grammar=True,
                                          token_ids=True, max_context=max_length,
                                          continuation=True)
@@ -63,11 +91,10 @@ class OpenRLHFEngine:
         try:
             output = await self._llm_engine.generate(list(prompt.token_ids),
                                                      self._make_params(sized))
-        except ValueError as error:  # vLLM rejected the request (bad grammar, too long)
-            return Completion.failure(str(error), prompt.text, prompt.token_ids)
+        except self._failed_request as error:  # vLLM refused or failed this one request
+            return Completion.failure(f"{type(error).__name__}: {error}", prompt.text,
+                                      prompt.token_ids)
         except Exception as error:
-            if type(error).__name__ == "VLLMValidationError":  # vLLM 0.29: not a ValueError
-                return Completion.failure(str(error), prompt.text, prompt.token_ids)
             raise EngineError(f"OpenRLHF vLLM engine failed: {error}") from error
         return completion_from_output(output, request, prompt.text, prompt.token_ids,
                                       self._tokenizer)

@@ -6,7 +6,11 @@ reference, verifier data), so a rollout worker verifies without reloading the da
 It holds `steps x questions_per_step` questions (the task's items, repeated in order when
 there are fewer), so one OpenRLHF episode is exactly `steps` steps.
 
-Run it as `python -m trainer.openrlhf.launcher CONFIG [--dry-run]`.
+`resume` continues a job from its newest checkpoint (OpenRLHF's `--ckpt.load_enable`; the
+checkpoints are under `output_dir/openrlhf/checkpoints`, written every
+`checkpoint_interval` steps, the newest `keep_checkpoints` kept).
+
+Run it as `python -m trainer.openrlhf.launcher CONFIG [--dry-run] [--resume]`.
 """
 
 from __future__ import annotations
@@ -62,20 +66,43 @@ def job_paths(train: TrainConfig) -> JobPaths:
                     agent_file=Path(spec.origin).resolve(), output_dir=output)
 
 
-def prepare(config_path: str | Path) -> tuple[TrainConfig, OpenRLHFConfig, JobCommand]:
+def prepare(config_path: str | Path,
+            resume: bool = False) -> tuple[TrainConfig, OpenRLHFConfig, JobCommand]:
     """Load the config and build the job command (writes nothing)."""
     train, gpu = load_gpu_config(config_path)
-    return train, gpu, job_command(train, gpu, job_paths(train))
+    return train, gpu, job_command(train, gpu, job_paths(train), resume)
 
 
-def launch(config_path: str | Path, *, dry_run: bool = False, out: IO[str] = sys.stdout,
-           err: IO[str] = sys.stderr, cluster_gpus: Callable[[], float] = ray_cluster_gpus,
+def checkpoint_directory(train: TrainConfig) -> Path:
+    """Where OpenRLHF keeps the actor's checkpoints (`--ckpt.path` + `_actor`)."""
+    return job_paths(train).output_dir / "openrlhf" / "checkpoints" / "_actor"
+
+
+def resume_problems(train: TrainConfig, run_dir: Path | None = None) -> list[str]:
+    """A resumed job needs a checkpoint to resume from (OpenRLHF would silently start over);
+    `run_dir`, when given (`masc train CONFIG --backend openrlhf --resume DIR`), must be the
+    config's `output_dir`."""
+    directory = checkpoint_directory(train)
+    if run_dir is not None and run_dir.resolve() != job_paths(train).output_dir:
+        return [f"--resume {run_dir}: this config writes its run to {train.output_dir}; "
+                "resume that directory (OpenRLHF resumes from output_dir/openrlhf)"]
+    if not directory.is_dir():
+        return [f"--resume: no OpenRLHF checkpoint in {directory}; the run writes one every "
+                "checkpoint_interval steps (start without --resume to begin a new run)"]
+    return []
+
+
+def launch(config_path: str | Path, *, dry_run: bool = False, resume: bool = False,
+           run_dir: Path | None = None, out: IO[str] = sys.stdout, err: IO[str] = sys.stderr,
+           cluster_gpus: Callable[[str], float] = ray_cluster_gpus,
            versions: Callable[[], list[str]] = version_problems,
            submit: Callable[[list[str]], int] | None = None) -> int:
     """Check the config and the cluster, write the prompt file, and submit the job (or, with
-    `dry_run`, only print the command). Returns the exit code; problems go to `err`."""
+    `dry_run`, only print the command); `resume` continues from the newest checkpoint (of
+    `run_dir`, which must then be the config's `output_dir`). Returns the exit code; problems
+    go to `err`."""
     try:
-        train, gpu, command = prepare(config_path)
+        train, gpu, command = prepare(config_path, resume)
     except ConfigError as error:
         print(error, file=err)
         return EXIT_ERROR
@@ -83,6 +110,8 @@ def launch(config_path: str | Path, *, dry_run: bool = False, out: IO[str] = sys
         print(command.render(), file=out)
         return EXIT_OK
     try:
+        if resume and (problems := resume_problems(train, run_dir)):
+            raise PreflightError(problems)
         preflight(gpu, reference_model=train.loss.kl_coef > 0, cluster_gpus=cluster_gpus,
                   versions=versions)
         records = prompt_records(train)
@@ -104,14 +133,16 @@ def launch(config_path: str | Path, *, dry_run: bool = False, out: IO[str] = sys
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m trainer.openrlhf.launcher CONFIG [--dry-run]`."""
+    """`python -m trainer.openrlhf.launcher CONFIG [--dry-run] [--resume]`."""
     parser = argparse.ArgumentParser(prog="masc train --backend openrlhf",
                                      description="Train on GPUs with OpenRLHF on Ray.")
     parser.add_argument("config", help="training config (TOML) with an [openrlhf] table")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the ray job submit command and write nothing")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the newest checkpoint under output_dir/openrlhf")
     args = parser.parse_args(argv)
-    return launch(args.config, dry_run=args.dry_run)
+    return launch(args.config, dry_run=args.dry_run, resume=args.resume)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,18 +1,22 @@
-"""OpenRLHF's own `train_ppo_ray` argument parser, rebuilt from the installed source.
+"""OpenRLHF's own `train_ppo_ray` start-up code, run on our commands. Tests only.
 
-`openrlhf/cli/train_ppo_ray.py` builds its parser under `if __name__ == "__main__"` and
-imports Ray and vLLM at the top, so it cannot be imported here. Its `add_argument` calls are
-read from the file's syntax tree (flag names, actions, nargs, types, choices) and replayed on
-a fresh `argparse` parser, so our commands are checked against the real flag set."""
+`openrlhf/cli/train_ppo_ray.py` builds its argument parser and validates the arguments under
+`if __name__ == "__main__":`, after importing Ray and vLLM at the top, so the module cannot
+simply be imported here. That block is taken from the installed file's syntax tree and run
+as it is: its statements up to `args = parser.parse_args()` build the real parser; the
+statements after it (`hierarchize`, the derived settings and every `assert`) are OpenRLHF's
+start-up validation. Only the final `train(args)` call is replaced: it records the
+arguments instead of starting Ray."""
 
 from __future__ import annotations
 
 import argparse
 import ast
 import importlib.util
+import os
+from datetime import datetime
 from pathlib import Path
-
-TYPES = {"int": int, "float": float, "str": str}
+from typing import Any
 
 
 def cli_source() -> Path | None:
@@ -24,29 +28,42 @@ def cli_source() -> Path | None:
     return path if path.is_file() else None
 
 
-def _names(node: ast.expr) -> list[str]:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
-    if isinstance(node, ast.JoinedStr):  # f"--{prefix}.adam.lr" in a loop over roles
-        text = ast.unparse(node)[2:-1]
-        return [text.replace("{prefix}", prefix) for prefix in ("actor", "critic")]
-    return []
+def _main_block(source: Path) -> tuple[list[ast.stmt], list[ast.stmt]]:
+    """The `__main__` block's statements before and after `args = parser.parse_args()`."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+                and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"):
+            body = node.body
+            for index, statement in enumerate(body):
+                if "parser.parse_args()" in ast.unparse(statement):
+                    return body[:index], body[index + 1:]
+    raise ValueError(f"{source}: no `args = parser.parse_args()` in a __main__ block")
+
+
+def _run(statements: list[ast.stmt], namespace: dict[str, Any], source: Path) -> None:
+    module = ast.Module(body=statements, type_ignores=[])
+    exec(compile(module, str(source), "exec"), namespace)  # OpenRLHF's own code
 
 
 def openrlhf_parser(source: Path) -> argparse.ArgumentParser:
-    """A parser accepting exactly the flags `train_ppo_ray.py` declares."""
-    parser = argparse.ArgumentParser(exit_on_error=False, add_help=False)
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "add_argument" and node.args):
-            continue
-        options: dict[str, object] = {}
-        for keyword in node.keywords:
-            if keyword.arg in ("action", "nargs", "choices"):
-                options[keyword.arg] = ast.literal_eval(keyword.value)
-            elif keyword.arg == "type" and isinstance(keyword.value, ast.Name):
-                options["type"] = TYPES[keyword.value.id]
-        for name in _names(node.args[0]):
-            parser.add_argument(name, **options)  # type: ignore[arg-type]
+    """OpenRLHF's real `train_ppo_ray` argument parser."""
+    before, _ = _main_block(source)
+    namespace: dict[str, Any] = {"argparse": argparse, "os": os, "datetime": datetime}
+    _run(before, namespace, source)
+    parser: argparse.ArgumentParser = namespace["parser"]
     return parser
+
+
+def startup_args(source: Path, arguments: list[str]) -> Any:
+    """Parse `arguments` with OpenRLHF's parser and run its start-up validation on them;
+    returns the hierarchical arguments `train(args)` would receive. A rejected flag raises
+    `SystemExit` (argparse), a failed start-up check `AssertionError` (OpenRLHF's own)."""
+    _, after = _main_block(source)
+    received: list[Any] = []
+    namespace: dict[str, Any] = {"argparse": argparse, "os": os, "datetime": datetime,
+                                 "train": received.append,
+                                 "args": openrlhf_parser(source).parse_args(arguments)}
+    _run(after, namespace, source)
+    (args,) = received
+    return args

@@ -145,7 +145,105 @@ def test_adapter_turns_engine_problems_into_error_completions() -> None:
     rejecting = OpenRLHFEngine(Rejecting(lambda r: ""), CharTokenizerDouble(), max_length=99,
                                make_params=identity)
     (completion,) = asyncio.run(rejecting.generate([request(grammar="start: 'a'")]))
-    assert completion.finish_reason == "error" and completion.error == "grammar rejected"
+    assert completion.finish_reason == "error"
+    assert completion.error == "ValueError: grammar rejected"
+
+
+class VLLMClientErrorDouble(Exception):
+    """vLLM 0.29's `VLLMClientError`: an `Exception`, no longer a `ValueError`."""
+
+
+class VLLMValidationErrorDouble(VLLMClientErrorDouble):
+    pass
+
+
+class EngineGenerateErrorDouble(Exception):
+    pass
+
+
+class EngineDeadErrorDouble(Exception):
+    pass
+
+
+@pytest.fixture
+def vllm_exceptions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vllm.exceptions` and `vllm.v1.engine.exceptions` as vLLM 0.29 lays them out (vLLM
+    itself needs CUDA); the adapter imports them by name."""
+    import sys
+    from types import ModuleType
+
+    exceptions = ModuleType("vllm.exceptions")
+    exceptions.VLLMClientError = VLLMClientErrorDouble  # type: ignore[attr-defined]
+    exceptions.VLLMValidationError = VLLMValidationErrorDouble  # type: ignore[attr-defined]
+    engine = ModuleType("vllm.v1.engine.exceptions")
+    engine.EngineGenerateError = EngineGenerateErrorDouble  # type: ignore[attr-defined]
+    engine.EngineDeadError = EngineDeadErrorDouble  # type: ignore[attr-defined]
+    for name in ("vllm", "vllm.v1", "vllm.v1.engine"):
+        monkeypatch.setitem(sys.modules, name, ModuleType(name))
+    monkeypatch.setitem(sys.modules, "vllm.exceptions", exceptions)
+    monkeypatch.setitem(sys.modules, "vllm.v1.engine.exceptions", engine)
+
+
+class Raising(ScriptedLLMEngineDouble):
+    def __init__(self, error: Exception, designer_only: bool = False) -> None:
+        super().__init__(lambda request: "ANSWER: 1")
+        self.error = error
+        self.designer_only = designer_only
+
+    async def generate(self, prompt_token_ids: list[int], params: Any,
+                       multi_modal_data: Any = None) -> Any:
+        if not self.designer_only or params.grammar is not None:
+            raise self.error
+        return await super().generate(prompt_token_ids, params, multi_modal_data)
+
+
+def test_vllm_request_errors_fail_the_request_and_a_dead_engine_stops(
+        vllm_exceptions: None) -> None:
+    from runtime.engines.base import EngineError
+    from trainer.openrlhf.engine_adapter import request_errors
+
+    assert not issubclass(VLLMValidationErrorDouble, ValueError)
+    assert request_errors() == (ValueError, VLLMClientErrorDouble, EngineGenerateErrorDouble)
+    for error in (VLLMValidationErrorDouble("prompt too long (parameter=max_tokens)"),
+                  EngineGenerateErrorDouble("request failed")):
+        adapter = OpenRLHFEngine(Raising(error), CharTokenizerDouble(), max_length=99,
+                                 make_params=identity)
+        (completion,) = asyncio.run(adapter.generate([request()]))
+        assert completion.finish_reason == "error"
+        assert completion.error == f"{type(error).__name__}: {error}"
+    dead = OpenRLHFEngine(Raising(EngineDeadErrorDouble("engine core died")),
+                          CharTokenizerDouble(), max_length=99, make_params=identity)
+    with pytest.raises(EngineError, match="engine core died"):
+        asyncio.run(dead.generate([request()]))
+
+
+def test_a_refused_design_request_fails_that_design_not_the_job(vllm_exceptions: None) -> None:
+    agent_func = pytest.importorskip("trainer.openrlhf.agent_func")
+    (item,) = get_task("arithmetic").load("test", limit=1, seed=3)
+    engine = Raising(VLLMValidationErrorDouble("grammar rejected"), designer_only=True)
+    executor = agent_func.AgentExecutor(config(), make_params=identity)
+    result = asyncio.run(executor.execute(prompt="q", label=item_label("arithmetic", item),
+                                          sampling_params=None, max_length=4096,
+                                          hf_tokenizer=CharTokenizerDouble(),
+                                          llm_engine=engine))
+    unit = result["masdsl_unit"]
+    assert not unit.design.compile_ok and result["reward"] == -1.0  # the compile penalty
+    assert result["action_ranges"] == [] and unit.executions == ()
+
+
+def test_vllms_error_finish_reason_is_an_error() -> None:
+    from types import SimpleNamespace
+
+    from trainer.openrlhf.engine_adapter import completion_from_output
+
+    output = SimpleNamespace(outputs=[SimpleNamespace(
+        token_ids=[65], text="A", finish_reason="error", logprobs=[{65: SimpleNamespace(
+            logprob=-0.5)}])])
+    completion = completion_from_output(output, (1,), "p")
+    assert completion.finish_reason == "error"
+    assert completion.error == "vLLM finished the request with reason 'error'"
+    output.outputs[0].finish_reason = "stop"
+    assert completion_from_output(output, (1,), "p").finish_reason == "stop"
 
 
 def test_openrlhf_can_load_the_agent_file_by_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.openrlhf.openrlhf_parser import cli_source, openrlhf_parser
+from tests.trainer.openrlhf.openrlhf_parser import cli_source, openrlhf_parser, startup_args
 from trainer.config import ConfigError
 from trainer.openrlhf.command import SETUP_HOOK
 from trainer.openrlhf.config import SETTINGS_VARIABLE, parse_gpu_config, settings_from_json
@@ -40,7 +40,8 @@ ONE_GPU = BASE + """
 model = "{model}"
 """
 
-CLUSTER = BASE.replace("learning_rate", "kl_coef = 0.01\nlearning_rate") + """
+CLUSTER = BASE.replace("learning_rate", "kl_coef = 0.01\nlearning_rate").replace(
+    "questions_per_step = 8", "questions_per_step = 16") + """
 [policy]
 finetune = "full"
 [openrlhf]
@@ -52,6 +53,9 @@ tensor_parallel = 2
 colocate = false
 ray_address = "http://head:8265"
 """
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+SHIPPED = ("openrlhf-1gpu.toml", "openrlhf-cluster.toml")
 
 
 def write(tmp_path: Path, template: str, model: str | None = None) -> Path:
@@ -90,10 +94,16 @@ def test_single_gpu_config_maps_to_colocated_openrlhf_flags(tmp_path: Path) -> N
     assert given["--algo.advantage.estimator"] == ["reinforce"]
     assert given["--actor.adam.lr"] == ["5e-06"] and given["--actor.eps_clip"] == ["0.2"]
     assert given["--rollout.top_p"] == ["0.9"] and given["--rollout.max_new_tokens"] == ["512"]
+    # training logits are divided by --rollout.temperature for every row: always 1
+    assert given["--rollout.temperature"] == ["1.0"]
+    assert given["--actor.lr_scheduler"] == ["constant"]
+    assert given["--ckpt.save_steps"] == ["1"] and given["--ckpt.max_num"] == ["3"]
+    assert "--ckpt.load_enable" not in given
     assert given["--ds.lora.rank"] == ["8"]  # the default policy is LoRA
     assert given["--train.agent_func_path"][0].endswith("trainer/openrlhf/agent_func.py")
     assert given["--data.prompt_dataset"] == [str(tmp_path / "out/openrlhf/prompts.jsonl")]
     assert command.runtime_env["worker_process_setup_hook"] == SETUP_HOOK
+    assert SETUP_HOOK == "trainer.openrlhf.install.setup_worker"
     env = command.runtime_env["env_vars"]
     assert isinstance(env, dict)
     assert settings_from_json(env[SETTINGS_VARIABLE]) == (train, gpu)
@@ -110,23 +120,83 @@ def test_cluster_config_maps_to_separate_engines_and_a_reference_model(tmp_path:
     assert command.argv()[:5] == ["ray", "job", "submit", "--address", "http://head:8265"]
 
 
-def test_scalar_credit_uses_openrlhf_group_norm_and_no_hook(tmp_path: Path) -> None:
+def test_a_designer_temperature_of_zero_still_trains_at_temperature_one(tmp_path: Path) -> None:
+    path = write(tmp_path, ONE_GPU.replace("temperature = 1.0", "temperature = 0.0"))
+    train, _, command = prepare(path)
+    assert train.sampling.designer.temperature == 0.0
+    assert flags(command.train_arguments)["--rollout.temperature"] == ["1.0"]
+
+
+def test_resume_loads_the_checkpoint(tmp_path: Path) -> None:
+    _, _, command = prepare(write(tmp_path, ONE_GPU), resume=True)
+    given = flags(command.train_arguments)
+    assert given["--ckpt.load_enable"] == []
+    assert given["--ckpt.path"] == [str(tmp_path / "out/openrlhf/checkpoints")]
+
+
+def test_scalar_credit_uses_openrlhf_group_norm(tmp_path: Path) -> None:
     path = write(tmp_path, ONE_GPU + 'credit = "scalar"\n')
     _, _, command = prepare(path)
     given = flags(command.train_arguments)
     assert given["--algo.advantage.estimator"] == ["group_norm"]
-    assert "worker_process_setup_hook" not in command.runtime_env
+    assert "--algo.advantage.no_std_norm" not in given
+    # the hook still runs: merged LoRA weight sync and the start-up line
+    assert command.runtime_env["worker_process_setup_hook"] == SETUP_HOOK
 
 
-@pytest.mark.parametrize("template", [ONE_GPU, CLUSTER, ONE_GPU + 'credit = "scalar"\n'])
-def test_openrlhf_accepts_every_flag_we_emit(tmp_path: Path, template: str) -> None:
+def openrlhf_source() -> Path:
     source = cli_source()
     if source is None:
         pytest.skip("openrlhf is not installed (pip install --no-deps openrlhf==0.11.2)")
-    _, _, command = prepare(write(tmp_path, template))
-    parsed = openrlhf_parser(source).parse_args(list(command.train_arguments))
-    assert getattr(parsed, "train.agent_func_path").endswith("agent_func.py")
-    assert getattr(parsed, "rollout.n_samples_per_prompt") == 4
+    return source
+
+
+@pytest.mark.parametrize("template", [ONE_GPU, CLUSTER, ONE_GPU + 'credit = "scalar"\n'])
+def test_openrlhf_startup_accepts_every_command_we_emit(tmp_path: Path, template: str) -> None:
+    _, _, command = prepare(write(tmp_path, template), resume=True)
+    args = startup_args(openrlhf_source(), list(command.train_arguments))
+    assert args.train.agent_func_path.endswith("agent_func.py")
+    assert args.rollout.n_samples_per_prompt == 4
+    assert args.rollout.temperature == 1.0 and args.actor.lr_scheduler == "constant"
+    assert args.ckpt.load_enable and args.ckpt.save_steps == 1 and args.ckpt.max_num == 3
+    assert args.reward.remote_url == ["agent"]  # what --train.agent_func_path implies
+    gpus = args.actor.num_nodes * args.actor.num_gpus_per_node
+    # DeepSpeed's gradient accumulation (openrlhf.utils.deepspeed.DeepspeedStrategy)
+    assert args.train.batch_size // args.train.micro_batch_size // gpus >= 1
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_configs_pass_the_dry_run_and_openrlhf_startup(
+        name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from masdsl.cli import main
+
+    path = CONFIGS / name
+    assert main(["train", str(path), "--backend", "openrlhf", "--dry-run"]) == 0
+    printed = capsys.readouterr().out.replace("\\\n", " ")
+    words = shlex.split(printed)
+    arguments = words[words.index("openrlhf.cli.train_ppo_ray") + 1:]
+    _, _, command = prepare(path)
+    assert arguments == list(command.train_arguments)
+    startup_args(openrlhf_source(), arguments)
+
+
+def test_openrlhf_startup_rejects_what_our_config_check_rejects(tmp_path: Path) -> None:
+    """The old cluster example (8 questions x 4 designs on 16 actor GPUs): OpenRLHF's own
+    assertion fails on it, and so does our config check, first and with the fix."""
+    old = CLUSTER.replace("questions_per_step = 16", "questions_per_step = 8")
+    with pytest.raises(ConfigError, match=r"fewer than the 16 actor GPUs") as error:
+        prepare(write(tmp_path, old))
+    assert "must be a multiple of openrlhf.micro_batch_size (4) x the actor GPUs" in str(
+        error.value)
+    train, gpu = parse_gpu_config(CLUSTER.format(out="o", model="m"))
+    from trainer.openrlhf.command import JobPaths, train_arguments
+
+    paths = JobPaths(Path("p.jsonl"), Path("agent_func.py"), Path("o"))
+    arguments = train_arguments(train, gpu, paths)
+    arguments[arguments.index("--rollout.batch_size") + 1] = "8"
+    arguments[arguments.index("--train.batch_size") + 1] = "32"
+    with pytest.raises(AssertionError, match="number of sample batches"):
+        startup_args(openrlhf_source(), arguments)
 
 
 def test_dry_run_prints_the_job_and_writes_nothing(tmp_path: Path) -> None:
@@ -157,15 +227,15 @@ def test_config_errors_name_the_key_and_the_fix(tmp_path: Path) -> None:
     assert "needs an [openrlhf] table" in err.getvalue()
 
 
-def test_the_rebuilt_parser_rejects_pre_0_10_flag_names() -> None:
-    source = cli_source()
-    if source is None:
-        pytest.skip("openrlhf is not installed (pip install --no-deps openrlhf==0.11.2)")
-    parser = openrlhf_parser(source)
+def test_openrlhfs_parser_rejects_pre_0_10_flag_names(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    parser = openrlhf_parser(openrlhf_source())
     with pytest.raises(SystemExit):
         parser.parse_args(["--agent_func_path", "x.py"])  # renamed in 0.10
-    with pytest.raises(Exception, match="invalid choice"):
+    assert "unrecognized arguments: --agent_func_path" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
         parser.parse_args(["--algo.advantage.estimator", "grpo"])
+    assert "invalid choice: 'grpo'" in capsys.readouterr().err
 
 
 def test_masc_train_backend_openrlhf_dry_run(tmp_path: Path,

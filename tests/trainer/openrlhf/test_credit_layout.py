@@ -20,10 +20,12 @@ from trainer.openrlhf import install
 from trainer.openrlhf.config import SETTINGS_VARIABLE, OpenRLHFConfig, settings_json
 from trainer.openrlhf.credit_layout import (
     DESIGNER_KEY,
+    PADDING_KEY,
     StepSample,
     advantage_row,
     build_experience,
     finalize_advantages,
+    pad_to_multiple,
     step_samples,
 )
 from trainer.openrlhf.unit import UnitRecord
@@ -129,6 +131,7 @@ class SamplesGeneratorDouble:
 
     def __init__(self, responses: list[dict[str, Any]]) -> None:
         self.responses = responses
+        self.args = SimpleNamespace(train=SimpleNamespace(batch_size=1))
 
     def _process_response_into_experience(self, response: dict[str, Any],
                                           **kwargs: Any) -> Any:
@@ -152,11 +155,23 @@ def test_installed_generator_follows_the_stagewise_schedule() -> None:
     train, gpu = configs()
     generator = install.generator_class(SamplesGeneratorDouble, train, gpu)(
         [{"prompt": "q", "masdsl_unit": unit} for unit in units()])
+    generator.args = SimpleNamespace(train=SimpleNamespace(batch_size=2))
     first, *_ = generator.generate_samples(max_len=64)
     second, *_ = generator.generate_samples(max_len=64)
     assert [e.info[DESIGNER_KEY].item() for e in first] == [0.0, 0.0]  # executor phase
     assert [e.info[DESIGNER_KEY].item() for e in second] == [1.0, 1.0]  # designer phase
+    generator.args.train.batch_size = 3  # two rows, padded to one whole train batch
+    third, *_ = generator.generate_samples(max_len=64)
+    assert [e.info[PADDING_KEY].item() for e in third] == [0.0, 0.0, 1.0]
     assert first[0].advantages.tolist()[0] == pytest.approx([0.0, 0.0, 1.0, 1.0], abs=1e-5)
+
+
+def test_our_classes_are_never_stacked_on_themselves() -> None:
+    train, gpu = configs()
+    generator = install.generator_class(SamplesGeneratorDouble, train, gpu)
+    assert install.generator_class(generator, train, gpu) is generator
+    maker = install.experience_maker_class(SamplesGeneratorDouble)
+    assert install.experience_maker_class(maker) is maker
 
 
 def test_installed_generator_refuses_rollouts_without_units() -> None:
@@ -166,29 +181,89 @@ def test_installed_generator_refuses_rollouts_without_units() -> None:
         generator.generate_samples()
 
 
-def test_import_hook_patches_the_trainer_module_once_it_is_imported(
+def test_the_hook_patches_the_defining_modules_once_they_are_imported(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    name = "masdsl_test_fake_ppo_trainer"
-    (tmp_path / f"{name}.py").write_text(
-        "class SamplesGenerator:\n    pass\n\nclass RemoteExperienceMaker:\n    pass\n")
+    names = {"SAMPLES_GENERATOR_MODULE": "masdsl_test_fake_samples_generator",
+             "EXPERIENCE_MAKER_MODULE": "masdsl_test_fake_experience_maker",
+             "TRAINER_MODULE": "masdsl_test_fake_ppo_trainer"}
+    (tmp_path / f"{names['SAMPLES_GENERATOR_MODULE']}.py").write_text(
+        "class SamplesGenerator:\n    pass\n")
+    (tmp_path / f"{names['EXPERIENCE_MAKER_MODULE']}.py").write_text(
+        "class RemoteExperienceMaker:\n    pass\n")
+    (tmp_path / f"{names['TRAINER_MODULE']}.py").write_text(
+        f"from {names['SAMPLES_GENERATOR_MODULE']} import SamplesGenerator\n"
+        f"from {names['EXPERIENCE_MAKER_MODULE']} import RemoteExperienceMaker\n"
+        "class BasePPOTrainer:\n"
+        "    def init_checkpoint_states(self):\n"
+        "        return {'global_step': 0}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(install, "TRAINER_MODULE", name)
+    for constant, name in names.items():
+        monkeypatch.setattr(install, constant, name)
     train, gpu = configs()
     monkeypatch.setenv(SETTINGS_VARIABLE, settings_json(train, gpu))
     before = list(sys.meta_path)
     try:
-        install.install_masdsl_credit()
-        module = importlib.import_module(name)
-        assert module.SamplesGenerator.__name__ == "MasdslSamplesGenerator"
-        assert module.RemoteExperienceMaker.__name__ == "MasdslExperienceMaker"
-        assert module.RemoteExperienceMaker.__mro__[1].__module__ == name
+        install.setup_worker()
+        trainer = importlib.import_module(names["TRAINER_MODULE"])
+        defining = importlib.import_module(names["SAMPLES_GENERATOR_MODULE"])
+        assert defining.SamplesGenerator.__name__ == "MasdslSamplesGenerator"
+        assert trainer.SamplesGenerator is defining.SamplesGenerator
+        assert trainer.RemoteExperienceMaker.__name__ == "MasdslExperienceMaker"
+        assert trainer.RemoteExperienceMaker.__mro__[1].__module__ == \
+            names["EXPERIENCE_MAKER_MODULE"]
+        install.setup_worker()  # a second run patches nothing twice
+        assert defining.SamplesGenerator.__mro__[1].__name__ == "SamplesGenerator"
     finally:
         sys.meta_path[:] = before
-        sys.modules.pop(name, None)
+        for name in names.values():
+            sys.modules.pop(name, None)
+
+
+class GeneratorDouble:
+    masdsl_step = 0
+
+
+def test_resume_moves_the_schedule_and_the_start_up_line_names_the_classes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    class BasePPOTrainer:
+        def __init__(self, step: int) -> None:
+            self.step = step
+            self.samples_generator = GeneratorDouble()
+            self.experience_maker = SimpleNamespace()
+
+        def init_checkpoint_states(self) -> dict[str, Any]:
+            return {"global_step": self.step}
+
+    module = SimpleNamespace(BasePPOTrainer=BasePPOTrainer)
+    _, gpu = configs()
+    install.patch_trainer_module(module, gpu.model_copy(update={"start_step": 2}))  # type: ignore[arg-type]
+    fresh, resumed = BasePPOTrainer(0), BasePPOTrainer(7)
+    assert fresh.init_checkpoint_states() == {"global_step": 0}
+    assert fresh.samples_generator.masdsl_step == 0  # left to the generator's start_step
+    assert resumed.init_checkpoint_states() == {"global_step": 7}
+    assert resumed.samples_generator.masdsl_step == 9
+    printed = capsys.readouterr().out
+    assert printed.count(install.STARTUP_MARK) == 2
+    assert "samples generator = tests.trainer.openrlhf.test_credit_layout.GeneratorDouble" \
+        in printed and "resuming the stagewise schedule at step 9" in printed
+
+
+def test_padding_fills_the_last_train_batch_with_rows_that_train_nothing() -> None:
+    pytest.importorskip("openrlhf.trainer.ppo_utils.experience")
+    rows = [build_experience(StepSample(SAMPLE, 1.0, "q"), 64) for _ in range(5)]
+    padded = pad_to_multiple(rows, 4)
+    assert len(padded) == 8 and padded[:5] == rows
+    for row in padded[5:]:
+        assert row.action_mask.sum().item() == 0 and row.advantages.abs().sum().item() == 0
+        assert row.info[PADDING_KEY].item() == 1.0
+        assert row.sequences.tolist() == rows[0].sequences.tolist()
+    assert [row.info[PADDING_KEY].item() for row in rows] == [0.0] * 5
+    assert pad_to_multiple(rows[:4], 4) == rows[:4] and pad_to_multiple([], 4) == []
+    assert rows[0].action_mask.sum().item() == 2  # the copies did not touch the originals
 
 
 def test_the_hook_does_nothing_outside_a_masdsl_job(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(SETTINGS_VARIABLE, raising=False)
     before = list(sys.meta_path)
-    install.install_masdsl_credit()
+    install.setup_worker()
     assert sys.meta_path == before
