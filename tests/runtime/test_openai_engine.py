@@ -10,6 +10,7 @@ import asyncio
 import http.server
 import json
 import threading
+import time
 from typing import ClassVar
 
 import pytest
@@ -21,6 +22,7 @@ from runtime.engines.openai_engine import (
     OpenAIEngine,
     parse_chat_response,
 )
+from tests.runtime.conftest import free_port
 
 httpx = pytest.importorskip("httpx")
 

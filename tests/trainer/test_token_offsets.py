@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from masdsl.parser import parse
+from runtime.engines.prompt import hf_detokenizer
 from trainer.credit import (
     DesignSample,
     NodeSpan,
     char_spans_to_token_ranges,
     designer_token_advantages,
 )
-from runtime.engines.prompt import hf_detokenizer
 from trainer.tokens import token_char_offsets
 
 SPEC = Path(__file__).parent / "fixtures" / "unicode_roles.mas"

@@ -234,16 +234,20 @@ def test_a_refused_design_request_fails_that_design_not_the_job(vllm_exceptions:
 def test_vllms_error_finish_reason_is_an_error() -> None:
     from types import SimpleNamespace
 
+    from runtime.engines.base import ChatRequest, Message
     from trainer.openrlhf.engine_adapter import completion_from_output
 
     output = SimpleNamespace(outputs=[SimpleNamespace(
         token_ids=[65], text="A", finish_reason="error", logprobs=[{65: SimpleNamespace(
             logprob=-0.5)}])])
-    completion = completion_from_output(output, (1,), "p")
-    assert completion.finish_reason == "error"
-    assert completion.error == "vLLM finished the request with reason 'error'"
+    request = ChatRequest((Message("user", "q"),))
+    tokenizer = CharTokenizerDouble()
+    completion = completion_from_output(output, request, "p", (1,), tokenizer)
+    assert completion.finish_reason == "error" and completion.token_ids == ()
+    assert completion.error == "the engine aborted the request"
     output.outputs[0].finish_reason = "stop"
-    assert completion_from_output(output, (1,), "p").finish_reason == "stop"
+    completion = completion_from_output(output, request, "p", (1,), tokenizer)
+    assert completion.finish_reason == "stop" and completion.text == "A"
 
 
 def test_openrlhf_can_load_the_agent_file_by_path(monkeypatch: pytest.MonkeyPatch) -> None:
