@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compiler.dead_regions import DeadRegion, dead_regions
-from compiler.ir import IR, AgentSettings
+from compiler.ir import IR
 from compiler.lower import lower
 from compiler.passes import PASSES, Pass, run_passes
 from compiler.stats import Stats, analyze, limit_diagnostics
 from compiler.validate import validate_ir
 from masdsl import ast
+from masdsl.checker.analysis import Analysis
 from masdsl.diagnostics import Diagnostic, MasError, sort_diagnostics
 from masdsl.parser import parse
 
@@ -43,17 +44,13 @@ class CompiledSpec:
         return to_json(self.ir, indent)
 
 
-def front_end(program: ast.Program, limits: Any = None
-              ) -> tuple[list[Diagnostic], dict[str, AgentSettings]]:
-    """The checker's diagnostics for a parsed program (names, types, bounds, limits) and
-    its resolved agent settings (only complete when there is no error)."""
+def front_end(program: ast.Program, limits: Any = None) -> Analysis:
+    """The checker's analysis of a parsed program: diagnostics (names, types, bounds,
+    limits), resolved types and agent settings, which lowering reads as they are."""
     from masdsl import checker
 
-    analysis = checker.analyze(program) if limits is None else checker.analyze(
-        program, limits=limits)
-    agents = {name: AgentSettings.model_validate(settings, from_attributes=True)
-              for name, settings in analysis.agents.items() if settings.output is not None}
-    return list(analysis.diagnostics), agents
+    return checker.analyze(program) if limits is None else checker.analyze(program,
+                                                                           limits=limits)
 
 
 def compile(source_or_program: str | bytes | ast.Program, *, path: str = "<string>",
@@ -65,12 +62,13 @@ def compile(source_or_program: str | bytes | ast.Program, *, path: str = "<strin
     calls or generated tokens exceed `max_llm_calls` / `max_generated_tokens`."""
     program = (source_or_program if isinstance(source_or_program, ast.Program)
                else parse(source_or_program, path))
-    diagnostics, agents = front_end(program, limits)
+    analysis = front_end(program, limits)
+    diagnostics = list(analysis.diagnostics)
     if any(item.is_error for item in diagnostics):
         raise MasError(sort_diagnostics(diagnostics))
     # The IR is validated once, after the passes (each pass keeps the invariants; the tests
     # validate after lowering and after every pass).
-    ir, found = run_passes(lower(program, agents), passes)
+    ir, found = run_passes(lower(program, analysis), passes)
     diagnostics += found
     validate_ir(ir)
     stats = analyze(ir)

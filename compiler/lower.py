@@ -4,26 +4,36 @@ declared output becomes an `output` node fed by the output name's final value.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from compiler.builder import Builder, Context, out
 from compiler.ir import IR, OUT, AgentSettings, Declaration, InputNode, OutputNode, Port
 from compiler.lower_stmt import lower_block
-from compiler.resolve import fail, resolve_agent, resolve_type
+from compiler.resolve import fail
 from masdsl import ast
+from masdsl.checker.analysis import Analysis
 
 
-def lower(program: ast.Program, agents: Mapping[str, AgentSettings] | None = None) -> IR:
-    """Lower a program the front end accepted into an (unoptimised) IR. `agents` are the
-    checker's resolved agent settings (resolved here from the declarations when not given).
-    Raises `LoweringError` with a located diagnostic if the program is not well-formed."""
-    if agents is None:
-        agents = {agent.name.value: resolve_agent(program, agent) for agent in program.agents}
-    builder = Builder(program=program, agents=dict(agents))
-    inputs = [Declaration(name=item.name.value, type=resolve_type(program, item.type),
-                          span=item.span) for item in program.inputs]
-    outputs = [Declaration(name=item.name.value, type=resolve_type(program, item.type),
-                           span=item.span) for item in program.outputs]
+def _declarations(program: ast.Program, analysis: Analysis,
+                  items: list[ast.InputDecl] | list[ast.OutputDecl]) -> list[Declaration]:
+    """The interface declarations with the types the checker resolved."""
+    found = []
+    for item in items:
+        declared = analysis.bindings.get(item.name.value)
+        if declared is None:
+            raise fail(program, item.type.span, "MAS205",
+                       f"the type of '{item.name.value}' is unknown")
+        found.append(Declaration(name=item.name.value, type=declared, span=item.span))
+    return found
+
+
+def lower(program: ast.Program, analysis: Analysis) -> IR:
+    """Lower a program the front end accepted into an (unoptimised) IR, reading every type
+    and agent setting from the checker's `analysis` (nothing is resolved twice). Raises
+    `LoweringError` with a located diagnostic if the program is not well-formed."""
+    agents = {name: AgentSettings.model_validate(settings, from_attributes=True)
+              for name, settings in analysis.agents.items() if settings.output is not None}
+    builder = Builder(program=program, agents=agents)
+    inputs = _declarations(program, analysis, program.inputs)
+    outputs = _declarations(program, analysis, program.outputs)
     env = {}
     context = Context()
     for declaration in inputs:

@@ -11,13 +11,20 @@ from compiler.ir import IR, AgentNode
 from compiler.lower import lower
 from compiler.passes import run_passes
 from compiler.validate import validate_ir
+from masdsl.checker import analyze
 from masdsl.diagnostics import Diagnostic
 from masdsl.parser import parse
 
 
+def lower_source(source: str) -> IR:
+    """The unoptimised IR of a spec, lowered with the checker's analysis."""
+    program = parse(source)
+    return lower(program, analyze(program))
+
+
 def lowered(source: str) -> IR:
     """The unoptimised IR of a (valid) spec, validated."""
-    return validate_ir(lower(parse(source)))
+    return validate_ir(lower_source(source))
 
 
 def optimised(source: str) -> tuple[IR, list[Diagnostic]]:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from unittest import mock
 
+import pytest
 from compiler_helpers import enumerate_worst_calls
 from hypothesis import HealthCheck, assume, given, settings
 
 from compiler import api
 from compiler.api import compile as compile_spec
 from compiler.export_json import load, to_json
+from compiler.resolve import LoweringError
 from compiler.validate import ir_problems
 from masdsl import ast
 from masdsl.checker import check
@@ -46,6 +48,8 @@ def test_invalid_programs_never_reach_lowering(source: str | bytes) -> None:
     with mock.patch.object(api, "lower", checked_lower):
         try:
             compiled = compile_spec(source)
+        except LoweringError as error:  # the checker accepted what lowering cannot lower
+            pytest.fail(f"the checker accepted a spec that lowering rejects: {error}")
         except MasError as error:
             assert error.diagnostics
             return

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from compiler_helpers import lowered, nodes_of, spec
+from compiler_helpers import lower_source, lowered, nodes_of, spec
 
 from compiler.ir import GUARD, AgentNode, BranchNode, GraphStepNode, MergeNode
-from compiler.lower import lower
 from masdsl.diagnostics import MasError
-from masdsl.parser import parse
 from masdsl.types import NUMBER, List
 
 
@@ -176,5 +174,5 @@ def test_graph_node_beyond_max_steps_is_bound_but_absent() -> None:
 
 def test_lowering_reports_located_errors_instead_of_crashing() -> None:
     with pytest.raises(MasError) as error:
-        lower(parse(spec("    answer = solver(nowhere)")))
+        lower_source(spec("    answer = solver(nowhere)"))
     assert error.value.diagnostics[0].code == "MAS101"
