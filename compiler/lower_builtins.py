@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from compiler.builder import Builder, Context, Guard, Value, out
 from compiler.ir import OUT, TEXT, TIED, BranchNode, CollectNode, MergeNode, Port, VoteNode
 from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
@@ -20,10 +22,8 @@ from masdsl.types import TEXT as TEXT_TYPE
 
 
 def lower_builtin(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
-    """Dispatch a builtin pattern call to its lowering function."""
-    lowerings = {"ensemble": lower_ensemble, "vote": lower_vote, "debate": lower_debate,
-                 "reflect": lower_reflect}
-    return lowerings[call.callee.value](builder, context, env, call)
+    """Dispatch a builtin pattern call to its lowering function (`PATTERN_LOWERINGS`)."""
+    return PATTERN_LOWERINGS[call.callee.value](builder, context, env, call)
 
 
 def _split(call: ast.Call) -> tuple[list[ast.Arg], dict[str, ast.Expr]]:
@@ -227,3 +227,10 @@ def _stop_value(builder: Builder, expr: ast.Expr | None) -> str | None:
     if isinstance(expr, ast.BoolLit):
         return "true" if expr.value else "false"
     raise fail(builder.program, expr.span, "MAS207", "'stop' must be a member or true/false")
+
+
+PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value]] = {
+    "ensemble": lower_ensemble, "vote": lower_vote, "debate": lower_debate,
+    "reflect": lower_reflect}
+"""Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own lowering; the node
+kinds each creates are the registry entry's `node_kinds`."""

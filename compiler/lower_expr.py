@@ -21,11 +21,11 @@ from compiler.ir import (
 )
 from compiler.resolve import fail
 from masdsl import ast
+from masdsl.patterns import BUILTINS
 from masdsl.spans import Span
 from masdsl.types import BOOL, NUMBER, TEXT, List, Type
 
 Env = dict[str, Value]
-BUILTINS = ("ensemble", "vote", "debate", "reflect")
 
 
 def lower_expr(builder: Builder, context: Context, env: Env, expr: ast.Expr,

@@ -4,7 +4,7 @@ The designer model sees a compact language summary, a few hand-written systems f
 baseline library, the task's interface and the question, and writes one spec. Three ways
 to sample it (`Decoding`):
 - `typed` (the default): in stages, one declaration or flow statement at a time, each stage
-  constrained by a grammar generated from what is declared so far (`grammar.typed`), and fed
+  constrained by a grammar generated from what is declared so far (`masdsl.typed_grammar`), and fed
   the earlier stages' token ids unchanged; every design type-checks;
 - `grammar`: one pass constrained by the shipped grammar; every design parses;
 - `free`: unconstrained, for comparison.
@@ -22,14 +22,15 @@ from typing import Literal
 import grammar
 from compiler.api import CompiledSpec
 from compiler.api import compile as compile_spec
-from grammar import typed
+from masdsl import typed_grammar as typed
 from masdsl.checker.context import RESERVED
 from masdsl.diagnostics import Diagnostic, MasError, diagnostic
 from masdsl.parser import parse
+from masdsl.patterns import BUILTINS
 from masdsl.spans import Span
 from runtime.engines.base import ChatRequest, Completion, Engine, Message, Sampling
 
-LANGUAGE_SUMMARY = """\
+_SUMMARY_HEAD = """\
 A spec is `mas NAME { ... }` with declarations and one flow:
   input question: text            output answer: number
   type Verdict = enum { approve, revise }
@@ -37,14 +38,16 @@ A spec is `mas NAME { ... }` with declarations and one flow:
 Types: text, number, bool, code, list[T], enum { a, b } or a type name.
 Flow statements (`x = ...` binds a value; outputs must be bound):
   x = agent(input, label: value)                      one LLM call
-  xs = ensemble(agent, n: 3, question)                 samples -> list
-  x = vote(xs, strategy: majority)                      majority | weighted | consensus (judge: J)
-  x = debate([a, b], judge: j, rounds: 2, question)     debate then judge
-  x = reflect(solver, critic: c, rounds: 2, stop: approve, question)
+"""
+_SUMMARY_TAIL = """\
   if flag { ... } else { ... }     match topic { case a { ... } else { ... } }
   loop max 3 until verdict == approve { ... }
   graph max_steps 8 { start a  node a = s(q)  node b = c(a)  edge a -> b  edge b -> end }
 Every loop and fan-out is bounded. Reply with the spec only."""
+LANGUAGE_SUMMARY = (_SUMMARY_HEAD
+                    + "".join(f"  {builtin.summary}\n" for builtin in BUILTINS.values())
+                    + _SUMMARY_TAIL)
+"""What the designer is told about the language (the patterns' lines come from the registry)."""
 
 
 # The paper's rollout settings for designs (temperature 1.0, top_p 0.9).

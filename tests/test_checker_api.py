@@ -10,7 +10,7 @@ import pytest
 
 from masdsl import ast
 from masdsl.checker import BUILTINS, Analysis, analyze, check
-from masdsl.checker.builtins import VOTE_STRATEGY_PARAMS, ValueKind
+from masdsl.patterns import VOTE_STRATEGY_PARAMS, ValueKind
 from masdsl.checker.context import RESERVED
 from masdsl.diagnostics import MasError
 from masdsl.limits import Limits

@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from masdsl.patterns import BUILTINS, construct_of_node_kind
 from trainer.episode import QuestionEpisode
 
-CONSTRUCTS = ("single", "ensemble", "reflection", "debate", "router", "loop")
+CONSTRUCTS = ("single", *dict.fromkeys(b.construct for b in BUILTINS.values()), "router", "loop")
 METRICS_FILE = "metrics.jsonl"
 DESIGNS_FILE = "designs.jsonl"
 
@@ -44,18 +45,15 @@ def design_records(step: int, rollouts: Sequence[QuestionEpisode]) -> list[dict[
 
 
 def constructs_of(ir: Any) -> frozenset[str]:
-    """The constructs a compiled design uses: `ensemble` (ensemble members or a vote),
-    `reflection`, `debate`, `router` (if/match branches or a graph), `loop`; `single` when it
-    uses none of them (plain agent calls only)."""
+    """The constructs a compiled design uses: the builtin patterns' families from the pattern
+    registry (`ensemble` for ensembles and votes, `reflection`, `debate`), `router` (if/match
+    branches or a graph), `loop`; `single` when it uses none (plain agent calls only)."""
     found: set[str] = set()
     for node in ir.nodes():
         kind = node.kind
-        if kind in ("ensemble_member", "collect", "vote", "vote_judge", "vote_tiebreak"):
-            found.add("ensemble")
-        elif kind.startswith("reflect_"):
-            found.add("reflection")
-        elif kind.startswith("debate_"):
-            found.add("debate")
+        construct = construct_of_node_kind(kind)
+        if construct is not None:
+            found.add(construct)
         elif kind == "graph_step":
             found.add("router")
         elif kind == "branch":

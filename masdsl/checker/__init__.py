@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from masdsl import ast
 from masdsl.checker.analysis import AgentSettings, Analysis, ExpressionKey
-from masdsl.checker.builtins import BUILTINS, Builtin, Param, ValueKind
 from masdsl.checker.context import RESERVED, Context
 from masdsl.checker.declarations import declare
 from masdsl.checker.expressions import Scope
@@ -23,6 +22,7 @@ from masdsl.checker.flow import check_block, collect_bound_names
 from masdsl.construct import trusted
 from masdsl.diagnostics import Diagnostic, sort_diagnostics
 from masdsl.limits import Limits
+from masdsl.patterns import BUILTINS, Builtin, Param, ValueKind
 from masdsl.spans import NO_SPAN
 from masdsl.types import Type
 

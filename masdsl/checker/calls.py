@@ -9,9 +9,10 @@ ones (MAS109); further positional arguments are data inputs. Pattern-specific ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from masdsl import ast
 from masdsl.checker.analysis import AgentSettings
-from masdsl.checker.builtins import BUILTINS, VOTE_STRATEGIES, VOTE_STRATEGY_PARAMS, Builtin
 from masdsl.checker.context import (
     Context,
     is_integer,
@@ -21,6 +22,7 @@ from masdsl.checker.context import (
     suggest,
 )
 from masdsl.checker.expressions import Scope, agent_ref, static_length, value_type
+from masdsl.patterns import BUILTINS, VOTE_STRATEGIES, VOTE_STRATEGY_PARAMS, Builtin
 from masdsl.types import Enum, List, Primitive, Type
 
 # Which diagnostic a builtin integer outside its range gets, by the limit bounding it.
@@ -102,13 +104,7 @@ def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
                    help=builtin.subject.doc)
         return None
     subject = positional[0]
-    if builtin.name == "ensemble":
-        return _ensemble(ctx, scope, call, subject, keywords)
-    if builtin.name == "vote":
-        return _vote(ctx, scope, call, subject, keywords, depth)
-    if builtin.name == "debate":
-        return _debate(ctx, scope, subject, keywords)
-    return _reflect(ctx, scope, subject, keywords)
+    return PATTERN_CHECKS[builtin.name](ctx, scope, call, subject, keywords, depth)
 
 
 def _integer(ctx: Context, builtin: str, arg: ast.Arg | None) -> int | None:
@@ -148,7 +144,7 @@ def _agents(ctx: Context, scope: Scope, subject: ast.Expr, role: str,
 
 
 def _ensemble(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
-              keywords: dict[str, ast.Arg]) -> Type | None:
+              keywords: dict[str, ast.Arg], depth: int) -> Type | None:
     agents, single = _agents(ctx, scope, subject, "ensemble", single_ok=True)
     n = _integer(ctx, "ensemble", keywords.get("n"))
     if single and "n" not in keywords:
@@ -242,8 +238,8 @@ def _weights(ctx: Context, value: ast.Expr, expected: int | None) -> None:
                    "candidates", help="give exactly one weight per candidate")
 
 
-def _debate(ctx: Context, scope: Scope, subject: ast.Expr,
-            keywords: dict[str, ast.Arg]) -> Type | None:
+def _debate(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
+            keywords: dict[str, ast.Arg], depth: int) -> Type | None:
     debaters, _ = _agents(ctx, scope, subject, "debate", single_ok=False)
     if isinstance(subject, ast.ListExpr) and not 2 <= len(debaters) <= ctx.limits.max_fanout:
         ctx.report("MAS403", subject.span, f"a debate needs 2..{ctx.limits.max_fanout} "
@@ -256,8 +252,8 @@ def _debate(ctx: Context, scope: Scope, subject: ast.Expr,
     return None if judge is None else judge.output
 
 
-def _reflect(ctx: Context, scope: Scope, subject: ast.Expr,
-             keywords: dict[str, ast.Arg]) -> Type | None:
+def _reflect(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
+             keywords: dict[str, ast.Arg], depth: int) -> Type | None:
     agent = agent_ref(ctx, scope, subject, "reflect")
     _integer(ctx, "reflect", keywords.get("rounds"))
     critic_arg = keywords.get("critic")
@@ -291,3 +287,11 @@ def _stop(ctx: Context, value: ast.Expr, critic: AgentSettings) -> None:
 
 
 
+
+
+PatternCheck = Callable[[Context, Scope, ast.Call, ast.Expr, dict[str, ast.Arg], int],
+                       Type | None]
+
+PATTERN_CHECKS: dict[str, PatternCheck] = {
+    "ensemble": _ensemble, "vote": _vote, "debate": _debate, "reflect": _reflect}
+"""Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own typing rule."""

@@ -19,6 +19,7 @@ from masdsl.checker.analysis import AgentSettings, ExpressionKey
 from masdsl.construct import trusted
 from masdsl.diagnostics import CODES, Diagnostic, Severity
 from masdsl.limits import Limits
+from masdsl.patterns import BUILTINS
 from masdsl.spans import Span
 from masdsl.types import Enum, List, Primitive, Type
 
@@ -26,8 +27,8 @@ _diagnostic = trusted(Diagnostic)
 _list = trusted(List)
 _span = trusted(Span)
 
-RESERVED = frozenset({"ensemble", "vote", "debate", "reflect", "text", "number", "bool",
-                      "code", "list", "enum", "end", "true", "false"})
+RESERVED = frozenset(BUILTINS) | frozenset({"text", "number", "bool", "code", "list", "enum",
+                                            "end", "true", "false"})
 """Names that may not be declared: builtin patterns, type names, the graph exit `end`, and
 the literals `true`/`false` (a value named `true` could never be referenced)."""
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from grammar import typed
+from masdsl import typed_grammar as typed
 from masdsl.formatter import format_source
 from runtime.designer import (
     TYPED_AGENT_RESERVE,

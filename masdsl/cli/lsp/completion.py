@@ -16,9 +16,9 @@ from lsprotocol import types
 
 from masdsl.checker import BUILTINS, DEFAULT_TOOLS, Builtin, ValueKind
 from masdsl.checker.analysis import BUILTIN_MODELS
-from masdsl.checker.builtins import VOTE_STRATEGIES
 from masdsl.cli.lsp.hover import FIELD_DOCS, TOOL_DOCS, builtin_hover
 from masdsl.cli.lsp.index import SymbolIndex
+from masdsl.patterns import VOTE_STRATEGIES
 from masdsl.types import PRIMITIVES, Enum
 
 Kind = types.CompletionItemKind

@@ -1,8 +1,16 @@
-"""The builtin patterns (`ensemble`, `vote`, `debate`, `reflect`) as plain data.
+"""The one registry of builtin patterns (`ensemble`, `vote`, `debate`, `reflect`), as data.
 
-The checker validates calls against this table; the compiler and the runtime read it to
-lower and execute the same calls, so it holds no behaviour, only the shape of each pattern:
-its subject (the first positional argument), its keyword parameters and what each accepts.
+Every consumer reads this table and nothing else lists the patterns:
+- the checker validates calls against each entry's subject and parameters, and reserves the
+  names (`masdsl.checker`);
+- lowering dispatches on the entry's name to the pattern's own lowering function and creates
+  the IR node kinds the entry lists (`compiler.lower_builtins`; a test checks both cover the
+  table);
+- typed design decoding writes each entry's `typed_form` (`masdsl.typed_grammar`);
+- the designer's language summary shows each entry's `summary` (`runtime.designer`);
+- training metrics map IR node kinds to the entry's `construct` (`trainer.metrics`);
+- the language server completes the names with their parameters.
+A new pattern is one entry here plus its own checking, lowering and runtime code.
 Every further positional argument of a builtin call is a data input shown to its agents.
 """
 
@@ -45,14 +53,34 @@ class Param:
 
 
 @dataclass(frozen=True)
+class TypedForm:
+    """How typed design decoding writes a pattern (`masdsl.typed_grammar`): the literal text
+    it starts with and the grammar of the rest. Slots: `{agent}` is the agent whose output
+    type the form produces, `{critic}` any declared agent, `{first}`/`{second}` a pair of
+    declared agents; in `rest`, `{args}` is the data-argument rule, `FANOUT` and `ROUNDS`
+    bounded counts."""
+
+    prefix: str
+    rest: str
+
+
+@dataclass(frozen=True)
 class Builtin:
-    """A builtin pattern: `name(subject, keyword: value, ..., data inputs...)`."""
+    """A builtin pattern: `name(subject, keyword: value, ..., data inputs...)`.
+
+    `construct` names the family a metric counts it in; `node_kinds` are the IR node kinds
+    its lowering creates; `summary` is its line in the designer's language summary;
+    `typed_form` how typed decoding writes it (None: typed decoding does not)."""
 
     name: str
     subject: Param
     params: tuple[Param, ...]
     result: str
     doc: str
+    construct: str = ""
+    node_kinds: tuple[str, ...] = ()
+    summary: str = ""
+    typed_form: TypedForm | None = None
 
     def param(self, name: str) -> Param | None:
         """The keyword parameter called `name`, or None when the pattern has none."""
@@ -78,7 +106,9 @@ BUILTINS: dict[str, Builtin] = {
                       doc="samples per agent; required for a single agent, default 1 for "
                           "a list"),),
         result="list[T] where T is the agents' output type",
-        doc="Independent samples; fan-out = n × agents."),
+        doc="Independent samples; fan-out = n × agents.",
+        construct="ensemble", node_kinds=("ensemble_member", "collect"),
+        summary="xs = ensemble(agent, n: 3, question)                 samples -> list"),
     "vote": Builtin(
         name="vote",
         subject=Param("values", ValueKind.VALUE_LIST, required=True,
@@ -92,7 +122,12 @@ BUILTINS: dict[str, Builtin] = {
                 Param("judge", ValueKind.AGENT,
                       doc="consensus only (required): an agent with output T that decides")),
         result="T",
-        doc="Reduce a list of candidates to one value."),
+        doc="Reduce a list of candidates to one value.",
+        construct="ensemble", node_kinds=("vote", "vote_judge", "vote_tiebreak"),
+        summary="x = vote(xs, strategy: majority)                      majority | weighted | "
+                "consensus (judge: J)",
+        typed_form=TypedForm("vote(ensemble({agent}, n: ",
+                             'FANOUT ", " {args} "), strategy: majority)"')),
     "debate": Builtin(
         name="debate",
         subject=Param("debaters", ValueKind.AGENTS, required=True,
@@ -102,7 +137,11 @@ BUILTINS: dict[str, Builtin] = {
                 Param("rounds", ValueKind.INTEGER, required=True, minimum=1,
                       limit="max_loop", doc="rounds in which every debater answers")),
         result="the judge's output type",
-        doc="Debaters answer in rounds, each seeing the earlier rounds; a judge decides."),
+        doc="Debaters answer in rounds, each seeing the earlier rounds; a judge decides.",
+        construct="debate", node_kinds=("debate_turn", "debate_judge"),
+        summary="x = debate([a, b], judge: j, rounds: 2, question)     debate then judge",
+        typed_form=TypedForm("debate([{first}, {second}], judge: {agent}, rounds: ",
+                             'ROUNDS ", " {args} ")"')),
     "reflect": Builtin(
         name="reflect",
         subject=Param("agent", ValueKind.AGENT, required=True, doc="answers and revises"),
@@ -113,5 +152,18 @@ BUILTINS: dict[str, Builtin] = {
                 Param("stop", ValueKind.MEMBER,
                       doc="stop early when the critic's verdict equals this member")),
         result="the agent's output type",
-        doc="Answer, then up to `rounds` times critique and revise; worst case 1 + 2R calls."),
+        doc="Answer, then up to `rounds` times critique and revise; worst case 1 + 2R calls.",
+        construct="reflection",
+        node_kinds=("reflect_answer", "reflect_critique", "reflect_revise"),
+        summary="x = reflect(solver, critic: c, rounds: 2, stop: approve, question)",
+        typed_form=TypedForm("reflect({agent}, critic: {critic}, rounds: ",
+                             'ROUNDS ", " {args} ")"')),
 }
+
+
+def construct_of_node_kind(kind: str) -> str | None:
+    """The construct family of an IR node kind a builtin's lowering creates, or None."""
+    for builtin in BUILTINS.values():
+        if kind in builtin.node_kinds:
+            return builtin.construct
+    return None

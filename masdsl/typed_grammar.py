@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 
+from masdsl.patterns import BUILTINS
+
 Field = tuple[str, str]  # (name, type)
 
 PRIMITIVES = ("text", "number", "bool", "code")
@@ -123,22 +125,26 @@ class Form:
 
 
 def _forms(state: DesignState, result: str | None) -> list[Form]:
-    """Every form over the declared agents whose type is `result` (any type when None):
-    a call, a majority vote over an ensemble, a reflection and a debate (judged by the
-    agent). `{args}` in `rest` stands for the argument-list rule."""
+    """Every form over the declared agents whose type is `result` (any type when None): a
+    call, and each builtin pattern of the registry that has a typed form (`masdsl.patterns`),
+    with `{agent}` the agent giving the type and the other slots every declared agent (or
+    pair). `{args}` in `rest` stands for the argument-list rule."""
     names = [name for name, _ in state.agents]
+    patterns = [builtin.typed_form for builtin in BUILTINS.values()
+                if builtin.typed_form is not None]
     forms: list[Form] = []
     for agent, type_ in state.agents:
         if result is not None and type_ != result:
             continue
         forms.append(Form(f"{agent}(", '{args} ")"', type_))
-        forms.append(Form(f"vote(ensemble({agent}, n: ",
-                          'FANOUT ", " {args} "), strategy: majority)"', type_))
-        forms += [Form(f"reflect({agent}, critic: {critic}, rounds: ",
-                       'ROUNDS ", " {args} ")"', type_) for critic in names]
-        forms += [Form(f"debate([{first}, {second}], judge: {agent}, rounds: ",
-                       'ROUNDS ", " {args} ")"', type_)
-                  for first, second in combinations(names, 2)]
+        for pattern in patterns:
+            slots: list[dict[str, str]] = [{"agent": agent}]
+            if "{critic}" in pattern.prefix:
+                slots = [{**slot, "critic": critic} for slot in slots for critic in names]
+            if "{first}" in pattern.prefix:
+                slots = [{**slot, "first": first, "second": second} for slot in slots
+                         for first, second in combinations(names, 2)]
+            forms += [Form(pattern.prefix.format(**slot), pattern.rest, type_) for slot in slots]
     return forms
 
 

@@ -1,0 +1,55 @@
+"""The one builtin-pattern registry (`masdsl.patterns.BUILTINS`): every consumer covers it."""
+
+from __future__ import annotations
+
+import pytest
+
+from compiler.api import compile as compile_spec
+from compiler.lower_builtins import PATTERN_LOWERINGS
+from masdsl.checker.calls import PATTERN_CHECKS
+from masdsl.checker.context import RESERVED
+from masdsl.patterns import BUILTINS
+from masdsl.typed_grammar import DesignState, _forms
+from runtime.designer import LANGUAGE_SUMMARY
+from trainer.metrics import CONSTRUCTS, constructs_of
+
+USES = {
+    "ensemble": "xs = ensemble(solver, n: 2, question)\n    answer = vote(xs)",
+    "vote": "xs = ensemble(solver, n: 2, question)\n    answer = vote(xs)",
+    "debate": "answer = debate([solver, critic], judge: solver, rounds: 1, question)",
+    "reflect": "answer = reflect(solver, critic: critic, rounds: 1, question)",
+}
+
+
+def spec(flow: str) -> str:
+    return ("mas uses {\n  input question: text\n  output answer: number\n"
+            '  agent solver -> number { role "Solve it." }\n'
+            '  agent critic -> number { role "Check it." }\n'
+            f"  flow {{\n    {flow}\n  }}\n}}\n")
+
+
+def test_every_consumer_covers_exactly_the_registry() -> None:
+    names = set(BUILTINS)
+    assert set(PATTERN_CHECKS) == names == set(PATTERN_LOWERINGS) == set(USES)
+    assert names <= RESERVED
+    for builtin in BUILTINS.values():
+        assert builtin.summary and builtin.summary in LANGUAGE_SUMMARY
+        assert builtin.construct in CONSTRUCTS and builtin.node_kinds
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_lowering_creates_the_node_kinds_the_registry_lists(name: str) -> None:
+    compiled = compile_spec(spec(USES[name]))
+    kinds = {node.kind for node in compiled.ir.nodes()}
+    assert set(BUILTINS[name].node_kinds) & kinds
+    assert BUILTINS[name].construct in constructs_of(compiled.ir)
+
+
+def test_typed_decoding_writes_every_pattern_with_a_typed_form() -> None:
+    state = DesignState(inputs=(("question", "text"),), outputs=(("answer", "number"),),
+                        agents=(("solver", "number"), ("critic", "number")))
+    prefixes = [form.prefix for form in _forms(state, "number")]
+    for builtin in BUILTINS.values():
+        if builtin.typed_form is not None:
+            head = builtin.typed_form.prefix.split("(", 1)[0]
+            assert any(prefix.startswith(head + "(") for prefix in prefixes), builtin.name
