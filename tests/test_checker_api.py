@@ -10,11 +10,11 @@ import pytest
 
 from masdsl import ast
 from masdsl.checker import BUILTINS, Analysis, analyze, check
-from masdsl.patterns import VOTE_STRATEGY_PARAMS, ValueKind
 from masdsl.checker.context import RESERVED
 from masdsl.diagnostics import MasError
 from masdsl.limits import Limits
 from masdsl.parser import parse
+from masdsl.patterns import VOTE_STRATEGY_PARAMS, ValueKind
 from masdsl.spans import Span
 from masdsl.types import BOOL, NUMBER, TEXT, Enum, List
 
