@@ -48,6 +48,7 @@ system-tools:
 
 # The whole test suite (GPU tests skip with a reason on a machine without CUDA).
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # The main job on the embedded default: SmolLM2-135M on llama.cpp, on the CPU.
@@ -57,6 +58,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check grammar masdsl compiler runtime trainer benchmarks tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -15,7 +15,6 @@ compiler -> runtime): `compile` and `run` forward to the later packages lazily.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from masdsl.diagnostics import Diagnostic, MasError, Severity
@@ -30,15 +29,22 @@ if TYPE_CHECKING:
 __all__ = ["Diagnostic", "Limits", "MasError", "Severity", "analyze", "check", "compile",
            "parse", "run"]
 
-_LAZY = {"parse": "masdsl.parser", "check": "masdsl.checker", "analyze": "masdsl.checker",
-         "compile": "compiler.api", "run": "runtime.api"}
-
-
 def __getattr__(name: str) -> Any:
-    """Load each public function from its module on first access."""
-    module = _LAZY.get(name)
-    if module is None:
+    """Load each public function from its module on first access (so `import masdsl` stays
+    light). `compile` and `run` come from the layers above the core: this facade is the one
+    place the core reaches up, declared in the import contract (`pyproject.toml`)."""
+    value: Any
+    if name == "parse":
+        from masdsl.parser import parse as value
+    elif name == "check":
+        from masdsl.checker import check as value
+    elif name == "analyze":
+        from masdsl.checker import analyze as value
+    elif name == "compile":
+        from compiler.api import compile as value
+    elif name == "run":
+        from runtime.api import run as value
+    else:
         raise AttributeError(f"module 'masdsl' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
