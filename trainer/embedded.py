@@ -24,7 +24,7 @@ def convert_embedded(cache_dir: Path) -> Path:
     dequantises); the converted copy (~520 MB) loads in under 1 s. `save_pretrained` refuses a
     GGUF-loaded model, so the weights go through a model built from the same config. The copy
     is written to a temporary folder and renamed, so an interrupted conversion leaves nothing
-    half-written."""
+    half-written; when two runs convert at once, the first rename wins and the other uses it."""
     target = converted_dir(cache_dir)
     if (target / "config.json").is_file():
         return target
@@ -46,6 +46,11 @@ def convert_embedded(cache_dir: Path) -> Path:
         fresh.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         staging.rename(target)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if (target / "config.json").is_file():  # another run converted it at the same time
+            return target
+        raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
