@@ -57,7 +57,8 @@ class PolicyConfig(_Section):
     lora_dropout: float = Field(default=0.0, ge=0, lt=1, description="LoRA dropout.")
     lora_target_modules: tuple[str, ...] = Field(
         default=("q_proj", "k_proj", "v_proj", "o_proj"), min_length=1,
-        description="Module names that get LoRA adapters.")
+        description="Module names that get LoRA adapters, or `[\"all-linear\"]` for every "
+                    "linear layer but the output head.")
     sharing: Literal["shared", "separate"] = Field(
         default="shared", description="One policy plays both roles (`shared`, as in "
                                       "MetaAgent-X's best setting) or each role has its own.")
@@ -78,6 +79,11 @@ class RolloutConfig(_Section):
     max_calls_per_execution: int = Field(
         default=12, ge=1, description="LLM-call budget of one execution; a design that needs "
                                       "more fails (reward 0), which bounds the step time.")
+    system: Path | None = Field(
+        default=None, description="A hand-written `.mas` system every question runs instead "
+                                  "of sampled designs (the designer is not used): executor-"
+                                  "only GRPO on a fixed system, the first sanity check of a "
+                                  "new setup. Needs `schedule.kind = \"executor_only\"`.")
 
 
 class ScheduleConfig(_Section):
@@ -190,6 +196,9 @@ class TrainConfig(_Section):
     def _eval_needs_tasks(self) -> TrainConfig:
         if self.eval_interval > 0 and not self.tasks.eval:
             raise ValueError("eval_interval > 0 needs at least one [[tasks.eval]] entry")
+        if self.rollout.system is not None and self.schedule.kind != "executor_only":
+            raise ValueError("rollout.system (a fixed system, no designer) needs "
+                             "schedule.kind = \"executor_only\"")
         return self
 
 

@@ -103,6 +103,7 @@ class _Run:
     reward_timer: _Timer
     settings: EpisodeSettings
     reference: Any = None
+    system: Any = None  # the compiled fixed system (`rollout.system`), if any
     cursors: list[int] = field(default_factory=list)
 
 
@@ -138,7 +139,8 @@ def _rollout(run: _Run, items: Sequence[Item], task: Task, settings: EpisodeSett
     with torch.no_grad():
         return asyncio.run(run_episodes(items, timed, designer=run.designer,
                                         executor=run.executor, settings=settings, seed=seed,
-                                        detokenize=run.designer.engine.detokenize))
+                                        detokenize=run.designer.engine.detokenize,
+                                        system=run.system))
 
 
 def _update(run: _Run, samples: Sequence[TokenSample], roles: frozenset[Role]
@@ -254,6 +256,8 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
         settings = EpisodeSettings.from_train_config(config)
     except ExampleError as error:
         raise TrainError(f"sampling.examples: {error}") from None
+    system = None if config.rollout.system is None else fixed_system(
+        config.rollout.system, train_tasks)
     eval_tasks = []
     for ref in config.tasks.eval:
         task = get_task(ref.name)
@@ -263,7 +267,30 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
                 executor=RoleEngine(executor_engine),
                 train_tasks=train_tasks, train_items=train_items, eval_tasks=eval_tasks,
                 reward_timer=_Timer(), reference=reference, settings=settings,
-                cursors=[0] * len(train_tasks))
+                system=system, cursors=[0] * len(train_tasks))
+
+
+def fixed_system(path: Path, tasks: Sequence[Task]) -> Any:
+    """Compile `rollout.system` and check it against every training task's interface."""
+    from masdsl.diagnostics import MasError
+    from masdsl.render import render_diagnostics
+    from runtime.api import load_spec
+    from runtime.designer import interface_diagnostics
+    from trainer.episode import task_interface
+
+    try:
+        compiled = load_spec(path)
+    except OSError as error:
+        raise TrainError(f"rollout.system: cannot read {path}: {error}") from None
+    except MasError as error:
+        raise TrainError(f"rollout.system: {path} does not compile:\n"
+                         + render_diagnostics(error.diagnostics, {}, "concise")) from None
+    for task in tasks:
+        mismatches = interface_diagnostics(compiled, task_interface(task), str(path))
+        if mismatches:
+            raise TrainError(f"rollout.system: {path} does not fit task {task.name!r}:\n"
+                             + render_diagnostics(mismatches, {}, "concise"))
+    return compiled
 
 
 def _phase(schedule: Schedule, step: int) -> str:
@@ -340,10 +367,15 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
                                              _phase(schedule, min(done, config.steps - 1))),
                                 keep=config.keep_checkpoints)
             if bar is not None:
-                bar.update(done, [("R_design", last["designer_reward"]),
-                                  ("R_exec", last["executor_reward"]),
-                                  ("compile", last["compile_rate"]),
-                                  ("loss", float(last.get("loss", 0.0)))])
+                fields = [("R_design", last["designer_reward"]),
+                          ("R_exec", last["executor_reward"]),
+                          ("compile", last["compile_rate"]),
+                          ("loss", float(last.get("loss", 0.0)))]
+                if evals:  # the newest held-out accuracy (mean over the eval tasks)
+                    newest = [r for r in evals if r["step"] == evals[-1]["step"]]
+                    fields.append(("heldout", sum(r["accuracy"] for r in newest)
+                                   / len(newest)))
+                bar.update(done, fields)
     finally:
         log.close()
     return RunSummary(run_dir=run_dir, steps=max(start, config.steps), last=last,

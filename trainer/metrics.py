@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -102,10 +103,13 @@ def rollout_metrics(rollouts: Sequence[QuestionEpisode], compile_penalty: float,
                 calls.append(float(len(execution.result.turns)))
                 executor_tokens += sum(len(t.completion_token_ids)
                                        for t in execution.result.turns)
+    low, high = wilson_interval(sum(correct), len(correct))
     metrics = {
         "designer_reward": _mean(returns),
         "executor_reward": _mean(rewards),
         "accuracy": _mean(correct),
+        "accuracy_ci95_low": low,
+        "accuracy_ci95_high": high,
         "compile_rate": compiled / designs if designs else 0.0,
         "llm_calls_per_design": _mean(calls),
         "designer_tokens": float(design_tokens),
@@ -113,7 +117,43 @@ def rollout_metrics(rollouts: Sequence[QuestionEpisode], compile_penalty: float,
     }
     for construct, count in shares.items():
         metrics[f"construct/{construct}"] = count / compiled if compiled else 0.0
+    metrics.update(group_statistics(rollouts, compile_penalty))
     return {prefix + key: value for key, value in metrics.items()}
+
+
+def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a success rate (sound at 0% and 100%, unlike the
+    normal approximation); (0, 1) without trials."""
+    if trials == 0:
+        return 0.0, 1.0
+    rate = successes / trials
+    centre = (rate + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) \
+        / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def group_statistics(rollouts: Sequence[QuestionEpisode],
+                     compile_penalty: float) -> dict[str, float]:
+    """What tells whether GRPO has signal: per question, the spread of the designer's group
+    (the M design returns) and of the executor's group (every execution's reward), averaged
+    over the questions (`*_group_std`), and the share of questions whose group rewards are all
+    equal, so every advantage in it is 0 and it teaches nothing (`*_zero_advantage_share`)."""
+    designer_std, executor_std = [], []
+    designer_flat = executor_flat = 0
+    for question in rollouts:
+        returns = [compile_penalty if d.mean_reward is None else d.mean_reward
+                   for d in question.designs]
+        rewards = [e.reward for d in question.designs for e in d.executions]
+        designer_std.append(statistics.pstdev(returns) if returns else 0.0)
+        executor_std.append(statistics.pstdev(rewards) if rewards else 0.0)
+        designer_flat += len(set(returns)) <= 1
+        executor_flat += len(set(rewards)) <= 1
+    count = max(len(rollouts), 1)
+    return {"designer_group_std": _mean(designer_std),
+            "executor_group_std": _mean(executor_std),
+            "designer_zero_advantage_share": designer_flat / count,
+            "executor_zero_advantage_share": executor_flat / count}
 
 
 class MetricsLog:

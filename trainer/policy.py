@@ -91,7 +91,9 @@ def make_trainable(model: Any, config: PolicyConfig) -> Any:
 
     lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout,
-                      target_modules=list(config.lora_target_modules), task_type="CAUSAL_LM")
+                      target_modules=("all-linear" if config.lora_target_modules == ("all-linear",)
+                                      else list(config.lora_target_modules)),
+                      task_type="CAUSAL_LM")
     return get_peft_model(model, lora)
 
 

@@ -23,7 +23,16 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
     is weighted by its share of the batch's loss tokens, so the accumulated gradient equals
     that of one token-mean over the whole batch. With `loss.kl_coef > 0`, `reference` (the
     frozen initial policy) supplies the KL reference log-probabilities. Returns the
-    token-weighted means of `grpo_loss`'s metrics plus `grad_norm`, `tokens`, `loss`.
+    token-weighted means of `grpo_loss`'s metrics plus `grad_norm`, `tokens`, `loss`, and the
+    diagnostics of a run that does not learn:
+    - `entropy`: the mean negative log-probability of the sampled tokens (an unbiased estimate
+      of the policy's entropy for samples drawn at temperature 1);
+    - `ratio_min`, `ratio_max`: the extremes of `exp(logprob - old_logprob)`. Every
+      micro-batch is forwarded before the one optimiser step, so these ratios compare the
+      training forward with the rollout engine's logprobs of the same weights:
+      `logprob_gap_mean`/`logprob_gap_max` (|Δ| per token) measure that mismatch;
+    - `kl_to_start`: the k3 KL from the starting policy, from the reference model or, for a
+      LoRA policy without one, from the same model with its adapters switched off.
     """
     import torch
 
@@ -47,14 +56,51 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
         if reference is not None and loss.kl_coef > 0:
             with torch.no_grad():
                 ref = token_logprobs(reference.model, input_ids, attention_mask)
-        value, metrics = grpo_loss(logprobs, batch.old_logprobs.to(device),
-                                   batch.advantages.to(device), batch.loss_mask.to(device),
+        old = batch.old_logprobs.to(device)
+        mask = batch.loss_mask.to(device)
+        value, metrics = grpo_loss(logprobs, old, batch.advantages.to(device), mask,
                                    clip=loss.clip, kl_coef=loss.kl_coef, ref_logprobs=ref)
         share = batch.tokens / total
         (value * share).backward()  # type: ignore[no-untyped-call]
         sums["loss"] = sums.get("loss", 0.0) + float(value.detach()) * share
         for key in ("policy_loss", "kl", "clip_fraction", "ratio_mean"):
             sums[key] = sums.get(key, 0.0) + metrics[key] * share
+        with torch.no_grad():
+            for key, found in _diagnostics(policy, reference, input_ids, attention_mask,
+                                           logprobs.detach(), old, mask, ref).items():
+                if key.endswith("_max"):
+                    sums[key] = max(sums.get(key, found), found)
+                elif key.endswith("_min"):
+                    sums[key] = min(sums.get(key, found), found)
+                else:
+                    sums[key] = sums.get(key, 0.0) + found * share
     sums["grad_norm"] = optimizer_step(policy, loss.max_grad_norm)
     sums["tokens"] = float(total)
     return sums
+
+
+def _diagnostics(policy: Policy, reference: Policy | None, input_ids: torch.Tensor,
+                 attention_mask: torch.Tensor, logprobs: torch.Tensor, old: torch.Tensor,
+                 mask: torch.Tensor, ref: torch.Tensor | None) -> dict[str, float]:
+    """One micro-batch's diagnostics (see `update_policy`)."""
+    import torch
+
+    where = mask > 0
+    tokens = mask.sum().clamp(min=1.0)
+    gap = (logprobs - old).abs()
+    ratio = torch.exp(logprobs - old)
+    found = {"entropy": float((-old * mask).sum() / tokens),
+             "logprob_gap_mean": float((gap * mask).sum() / tokens),
+             "logprob_gap_max": float(gap[where].max()) if bool(where.any()) else 0.0,
+             "ratio_min": float(ratio[where].min()) if bool(where.any()) else 1.0,
+             "ratio_max": float(ratio[where].max()) if bool(where.any()) else 1.0}
+    start = ref
+    if start is None and reference is not None:
+        start = token_logprobs(reference.model, input_ids, attention_mask)
+    if start is None and hasattr(policy.model, "disable_adapter"):  # LoRA: the base model
+        with policy.model.disable_adapter():
+            start = token_logprobs(policy.model, input_ids, attention_mask)
+    if start is not None:
+        delta = start - logprobs
+        found["kl_to_start"] = float(((torch.exp(delta) - delta - 1.0) * mask).sum() / tokens)
+    return found
