@@ -1,9 +1,11 @@
-"""PNG curves of a training run from its `metrics.jsonl` (matplotlib, imported lazily).
+"""The report of a training run from its `metrics.jsonl` (matplotlib, imported lazily).
 
 `plot_run(run_dir)` writes into `<run>/plots/`: `rewards.png` (designer and executor reward
-per step, and held-out accuracy), `compile.png` (compile-success rate and LLM calls per
-design), `constructs.png` (share of compiled designs using each construct) and `loss.png`
-(loss, KL and gradient norm). Returns the files written.
+per step), `heldout.png` (held-out accuracy with its 95% confidence band), `compile.png`
+(compile-success rate and LLM calls per design), `constructs.png` (share of compiled designs
+using each construct), `time.png` (the step-time split), `diagnostics.png` (entropy, KL to the
+starting policy, clip fraction, zero-advantage shares) and `loss.png`. `summarise_run` writes
+the Markdown summary. `masc train report RUN` does both.
 """
 
 from __future__ import annotations
@@ -44,6 +46,39 @@ def _figure(path: Path, title: str, curves: Sequence[tuple[str, list[int], list[
     return path
 
 
+def _band_figure(path: Path, evals: Sequence[dict[str, Any]]) -> Path:
+    """Held-out accuracy per evaluation, with its Wilson 95% band, one line per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for task in dict.fromkeys(str(r.get("task", "")) for r in evals):
+        mine = [r for r in evals if str(r.get("task", "")) == task]
+        steps = [int(r["step"]) for r in mine]
+        axes.plot(steps, [float(r["accuracy"]) for r in mine], marker="o", label=task)
+        if all("accuracy_ci95_low" in r for r in mine):
+            axes.fill_between(steps, [float(r["accuracy_ci95_low"]) for r in mine],
+                              [float(r["accuracy_ci95_high"]) for r in mine], alpha=0.2)
+    axes.set_title("Held-out accuracy (95% Wilson interval)")
+    axes.set_xlabel("step")
+    axes.set_ylabel("accuracy")
+    axes.set_ylim(0, 1)
+    axes.grid(alpha=0.3)
+    if evals:
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+TIME_KEYS = ("time/design", "time/execute", "time/reward", "time/credit", "time/update")
+DIAGNOSTICS = ("entropy", "kl_to_start", "clip_fraction", "logprob_gap_mean",
+               "designer_zero_advantage_share", "executor_zero_advantage_share")
+
+
 def plot_run(run_dir: Path) -> list[Path]:
     """Write the run's PNG curves; `FileNotFoundError` when it has no metrics."""
     records = read_metrics(run_dir / METRICS_FILE)
@@ -54,10 +89,11 @@ def plot_run(run_dir: Path) -> list[Path]:
     out = run_dir / "plots"
     out.mkdir(parents=True, exist_ok=True)
     return [
-        _figure(out / "rewards.png", "Reward per role (train) and held-out accuracy",
+        _figure(out / "rewards.png", "Reward per role (train)",
                 [("designer reward (design return)", *_series(train, "designer_reward")),
                  ("executor reward", *_series(train, "executor_reward")),
-                 ("held-out accuracy", *_series(evals, "accuracy"))], "reward"),
+                 ("train accuracy", *_series(train, "accuracy"))], "reward"),
+        _band_figure(out / "heldout.png", evals),
         _figure(out / "compile.png", "Compile-success rate and LLM calls per design",
                 [("compile rate (train)", *_series(train, "compile_rate")),
                  ("compile rate (held-out)", *_series(evals, "compile_rate")),
@@ -65,6 +101,10 @@ def plot_run(run_dir: Path) -> list[Path]:
         _figure(out / "constructs.png", "Share of compiled designs using each construct",
                 [(name, *_series(train, f"construct/{name}")) for name in CONSTRUCTS],
                 "share"),
+        _figure(out / "time.png", "Where a step's time goes (seconds)",
+                [(key.split("/")[1], *_series(train, key)) for key in TIME_KEYS], "seconds"),
+        _figure(out / "diagnostics.png", "Is it learning? Entropy, KL, clipping, dead groups",
+                [(key, *_series(train, key)) for key in DIAGNOSTICS], "value"),
         _figure(out / "loss.png", "Loss, KL and gradient norm",
                 [(key, *_series(train, key)) for key in ("loss", "policy_loss", "kl",
                                                           "grad_norm")], "value"),
@@ -87,14 +127,21 @@ def summarise_run(run_dir: Path, window: int = 5) -> str:
              f"{len(train)} steps; train metrics are means over the first and the last "
              f"{min(window, len(train))} steps.", "",
              "| metric | first steps | last steps |", "|---|---|---|"]
-    keys = ["designer_reward", "executor_reward", "compile_rate", "llm_calls_per_design",
-            "loss", "grad_norm", "time/step"] + [f"construct/{c}" for c in CONSTRUCTS]
+    keys = ["designer_reward", "executor_reward", "accuracy", "compile_rate",
+            "llm_calls_per_design", "loss", "grad_norm", *DIAGNOSTICS, "time/step",
+            *TIME_KEYS] + [f"construct/{c}" for c in CONSTRUCTS]
     for key in keys:
         lines.append(f"| {key} | {_window_mean(first, key)} | {_window_mean(last, key)} |")
     if evals:
         lines += ["", "| held-out | " + " | ".join(f"after step {r['step']}" for r in evals)
                   + " |", "|---" * (len(evals) + 1) + "|"]
+        lines.append("| task | " + " | ".join(f"{r.get('task', '')} ({r.get('questions', '?')} "
+                                               "questions)" for r in evals) + " |")
         for key in ("accuracy", "compile_rate", "designer_reward", "executor_reward"):
             lines.append(f"| {key} | " + " | ".join(f"{float(r[key]):.3f}" for r in evals)
                          + " |")
+        if all("accuracy_ci95_low" in r for r in evals):
+            lines.append("| accuracy 95% CI | " + " | ".join(
+                f"{float(r['accuracy_ci95_low']):.3f}–{float(r['accuracy_ci95_high']):.3f}"
+                for r in evals) + " |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""`masc train CONFIG [--resume DIR] [--steps N]` and `masc train plot RUN`.
+"""`masc train CONFIG [--resume DIR] [--steps N]` and `masc train report RUN`.
 
 `masc train CONFIG --backend openrlhf [--dry-run] [--resume OUTPUT_DIR]` submits the run to
 OpenRLHF on Ray instead (see `docs/gpu.md`).
@@ -7,9 +7,9 @@ OpenRLHF on Ray instead (see `docs/gpu.md`).
 checkpoints, `metrics.jsonl` and TensorBoard events under its `output_dir`, with a progress
 bar and ETA on stderr. `--resume DIR` continues a run from its newest checkpoint (CONFIG may
 then be left out: the run's saved config is used); `--steps N` overrides the number of
-steps. `masc train plot RUN` writes PNG curves into `RUN/plots/` and a Markdown table of
-the metrics into `RUN/summary-metrics.md`. torch is imported only
-when a run starts. Exit 0 on success, 2 for configuration, usage and I/O errors.
+steps. `masc train report RUN` (also `plot`) writes PNG curves into `RUN/plots/` and a
+Markdown table of the metrics into `RUN/summary-metrics.md`. torch is imported only when a
+run starts. Exit 0 on success, 2 for configuration, usage and I/O errors.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train", help="train the designer/executor policy with RL (or plot a run)",
         description="Train with hierarchical GRPO as CONFIG says, resume a run, or "
-        "`masc train plot RUN` to draw its curves.")
-    parser.add_argument("target", nargs="*", metavar="CONFIG | plot RUN",
-                        help="a training config (.toml), or `plot` and a run directory")
+        "`masc train report RUN` to write its plots and summary.")
+    parser.add_argument("target", nargs="*", metavar="CONFIG | report RUN",
+                        help="a training config (.toml), or `report` and a run directory")
     parser.add_argument("--resume", metavar="DIR", type=Path,
                         help="continue the run in DIR (or from the checkpoint DIR)")
     parser.add_argument("--steps", type=int, metavar="N",
@@ -48,6 +48,7 @@ def _fail(message: str) -> int:
 
 
 def _plot(run_dir: str) -> int:
+    """`masc train report RUN` (and its old name `plot`): plots and the metrics summary."""
     from trainer.plot import plot_run, summarise_run
 
     try:
@@ -66,9 +67,9 @@ def run(args: argparse.Namespace) -> int:
     from trainer.config import ConfigError, TrainConfig, load_config
 
     target: list[str] = args.target
-    if target[:1] == ["plot"]:
+    if target[:1] in (["report"], ["plot"]):
         if len(target) != 2 or args.resume or args.steps:
-            return _fail("usage: masc train plot RUN")
+            return _fail(f"usage: masc train {target[0]} RUN")
         return _plot(target[1])
     if len(target) > 1:
         return _fail(f"expected one config file, got {len(target)} arguments")
