@@ -211,13 +211,16 @@ def train_step(run: _Run, step: int, schedule: Schedule,
 
 
 def evaluate(run: _Run, step: int) -> list[dict[str, Any]]:
-    """Held-out evaluation after `step` steps: one design and one execution per question,
-    seeded identically at every evaluation so before/after compare like with like."""
+    """Held-out evaluation after `step` steps: one design and one execution per question, the
+    executor at each agent's own sampling settings (not the rollout overrides), seeded
+    identically at every evaluation so before/after compare like with like."""
     records = []
     for ref, task, items in run.eval_tasks:
         began = time.perf_counter()
-        rollouts = _rollout(run, items, task, replace(run.settings, designs=1, executions=1),
-                            run.config.seed + EVAL_SEED_OFFSET)
+        # one design, one execution, each agent at the spec's own sampling settings
+        settings = replace(run.settings, designs=1, executions=1, executor_temperature=None,
+                           executor_top_p=None)
+        rollouts = _rollout(run, items, task, settings, run.config.seed + EVAL_SEED_OFFSET)
         metrics = rollout_metrics(rollouts, run.config.credit.compile_penalty)
         records.append({"kind": "eval", "step": step, "task": task.name, "split": ref.split,
                         "questions": len(items), **metrics,
