@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from runtime.engines.base import ChatRequest, Completion, FinishReason
+from runtime.engines.grammar_constraint import GrammarConstraint, GrammarError
+from runtime.engines.prompt import PromptEncoder, PromptError
 
 Detokenize = Callable[[Sequence[int]], str]
 """Token ids -> text, special tokens left out (the engine's tokenizer)."""
@@ -143,3 +145,24 @@ def replayed_completion(request: ChatRequest, prompt_text: str,
         else:
             state.finish_reason = finish_reason
     return state.completion()
+
+
+def start_sequence(request: ChatRequest, encoder: PromptEncoder,
+                   grammar: Callable[[], GrammarConstraint], detokenize: Detokenize,
+                   is_end_of_turn: Callable[[int], bool]) -> DecodeState | Completion:
+    """A local engine's request made ready to decode: its prompt encoded (chat template,
+    ids, continuation, context check) and its grammar matcher built (`grammar()` gives the
+    engine's constraint, built on first use), or the error completion saying why not."""
+    try:
+        prompt = encoder.encode(request)
+    except PromptError as error:
+        return error.completion()
+    matcher = None
+    if request.grammar is not None:
+        try:
+            matcher = grammar().matcher(request.grammar)
+        except GrammarError as error:
+            return Completion.failure(str(error), prompt.text, prompt.token_ids)
+    return DecodeState(request=request, prompt_text=prompt.text,
+                       prompt_token_ids=prompt.token_ids, max_tokens=prompt.max_new_tokens,
+                       detokenize=detokenize, is_end_of_turn=is_end_of_turn, matcher=matcher)

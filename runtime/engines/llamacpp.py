@@ -27,12 +27,12 @@ import numpy as np
 
 from runtime.engines.base import Capabilities, ChatRequest, Completion, EngineError
 from runtime.engines.chat_template import CHATML_TEMPLATE, ChatTemplate
-from runtime.engines.decode_state import DecodeState
+from runtime.engines.decode_state import start_sequence
 from runtime.engines.embedded import resolve_model_path
 from runtime.engines.grammar_constraint import GrammarConstraint, GrammarError
 from runtime.engines.llama_native import BatchEntry, ContextSettings, LlamaModel
 from runtime.engines.llama_sequence import DecodingSequence
-from runtime.engines.prompt import PromptEncoder, PromptError
+from runtime.engines.prompt import PromptEncoder
 from runtime.engines.token_sampling import raw_logprob, sample_token
 
 _Submission = tuple[ChatRequest, "Future[Completion]"]
@@ -192,20 +192,10 @@ class LlamaCppEngine:
         self, request: ChatRequest, future: Future[Completion]
     ) -> DecodingSequence | Completion:
         """Template, tokenize and set up sampling for one request, or explain why not."""
-        try:
-            prompt = self._encoder.encode(request)
-        except PromptError as error:
-            return error.completion()
-        matcher = None
-        if request.grammar is not None:
-            try:
-                matcher = self._grammar.matcher(request.grammar)
-            except GrammarError as error:
-                return Completion.failure(str(error), prompt.text, prompt.token_ids)
-        state = DecodeState(request=request, prompt_text=prompt.text,
-                            prompt_token_ids=prompt.token_ids, max_tokens=prompt.max_new_tokens,
-                            detokenize=self.detokenize,
-                            is_end_of_turn=self._model.is_end_of_generation, matcher=matcher)
+        state = start_sequence(request, self._encoder, lambda: self._grammar, self.detokenize,
+                               self.is_end_of_turn)
+        if isinstance(state, Completion):
+            return state
         return DecodingSequence(state=state, future=future, slot=-1,
                                 generator=np.random.default_rng(request.sampling.seed))
 

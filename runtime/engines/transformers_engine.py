@@ -27,10 +27,10 @@ from runtime.engines.base import (
     Message,
 )
 from runtime.engines.batcher import RequestBatcher
-from runtime.engines.decode_state import DecodeState
-from runtime.engines.grammar_constraint import GrammarConstraint, GrammarError
+from runtime.engines.decode_state import start_sequence
+from runtime.engines.grammar_constraint import GrammarConstraint
 from runtime.engines.hf_decode import DecodeRow, decode_rows
-from runtime.engines.prompt import PromptError, hf_detokenizer, hf_encoder, hf_end_of_turn_ids
+from runtime.engines.prompt import hf_detokenizer, hf_encoder, hf_end_of_turn_ids
 
 if TYPE_CHECKING:
     import torch
@@ -225,21 +225,11 @@ class TransformersEngine:
         """A request ready to decode, or its error completion."""
         import torch
 
-        try:
-            prompt = self._encoder.encode(request)
-        except PromptError as error:
-            return error.completion()
-        matcher = None
-        if request.grammar is not None:
-            try:
-                matcher = self._grammar_constraint().matcher(request.grammar)
-            except GrammarError as error:
-                return Completion.failure(str(error), prompt.text, prompt.token_ids)
+        state = start_sequence(request, self._encoder, self._grammar_constraint,
+                               self.detokenize, self._eos_ids.__contains__)
+        if isinstance(state, Completion):
+            return state
         seed = request.sampling.seed
-        state = DecodeState(request=request, prompt_text=prompt.text,
-                            prompt_token_ids=prompt.token_ids, max_tokens=prompt.max_new_tokens,
-                            detokenize=self.detokenize,
-                            is_end_of_turn=self._eos_ids.__contains__, matcher=matcher)
         generator = torch.Generator().manual_seed(secrets.randbits(63) if seed is None else seed)
         return DecodeRow(state, generator)
 
