@@ -17,6 +17,7 @@ proves on real weights that a torch model is this GGUF in this layout.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,18 +72,15 @@ class BaseGguf:
         """The GGUF tensor name of the weight of the Hugging Face module `module_name`
         (`model.layers.0.self_attn.q_proj` -> `blk.0.attn_q.weight`); `GgufExportError`
         when the module has no tensor in this file."""
-        import gguf
-
-        architectures = {name: arch for arch, name in gguf.MODEL_ARCH_NAMES.items()}
-        if self.architecture not in architectures:
+        table = _name_table(self.architecture, self.block_count)
+        if table is None:
             raise GgufExportError(f"{self.path}: the gguf package does not know the "
                                   f"architecture {self.architecture!r}")
-        table = gguf.get_tensor_name_map(architectures[self.architecture], self.block_count)
         name = table.get_name(f"{module_name}.weight", try_suffixes=(".weight",))
         if name is None or name not in self.shapes:
             raise GgufExportError(f"{module_name}: no tensor of {self.path.name} corresponds "
                                   "to this module")
-        return name
+        return str(name)
 
     def to_gguf_rows(self, tensor_name: str, rows: NDArray[np.float32]) -> NDArray[np.float32]:
         """`rows` (a weight, or a LoRA `B`, whose first axis is the output of `tensor_name`)
@@ -149,6 +147,17 @@ def check_base_weights(base: BaseGguf, weights: Iterable[tuple[str, Any]],
                                   f"{base.path.name} by {worst:.3g}: the policy was not "
                                   "loaded from this GGUF")
     return worst
+
+
+@functools.cache
+def _name_table(architecture: str, block_count: int) -> Any:
+    """The gguf package's Hugging Face -> GGUF tensor-name table (slow to build: cached)."""
+    import gguf
+
+    architectures = {name: arch for arch, name in gguf.MODEL_ARCH_NAMES.items()}
+    if architecture not in architectures:
+        return None
+    return gguf.get_tensor_name_map(architectures[architecture], block_count)
 
 
 def _field(reader: Any, path: Path, key: str) -> Any:

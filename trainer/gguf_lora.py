@@ -74,8 +74,8 @@ def lora_adapter(model: Any, base: BaseGguf) -> LoraAdapter:
         if module.merged:
             raise GgufExportError(f"{module_name}: the adapter is merged into the base weight")
         name = base.tensor_name(module_name)
-        a = module.lora_A[adapter].weight
-        b = module.lora_B[adapter].weight
+        a: Any = module.lora_A[adapter].weight
+        b: Any = module.lora_B[adapter].weight
         found.append((name, a, b, float(module.scaling[adapter]) * int(a.shape[0])))
     if not found:
         raise GgufExportError("the policy has no active LoRA layers to export")

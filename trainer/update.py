@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from trainer.batch import TokenSample, pack
 from trainer.config import LossConfig
@@ -16,13 +16,22 @@ if TYPE_CHECKING:
 
 def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
                   loss: LossConfig, micro_batch_size: int = 4,
-                  reference: Policy | None = None) -> dict[str, float]:
+                  reference: Policy | None = None,
+                  old_logprobs: Literal["rollout", "policy"] = "rollout") -> dict[str, float]:
     """Take one optimiser step on `samples` (the active roles' samples for this policy).
 
     Samples are forwarded `micro_batch_size` at a time and each micro-batch's token-mean loss
     is weighted by its share of the batch's loss tokens, so the accumulated gradient equals
     that of one token-mean over the whole batch. With `loss.kl_coef > 0`, `reference` (the
-    frozen initial policy) supplies the KL reference log-probabilities. Returns the
+    frozen initial policy) supplies the KL reference log-probabilities.
+
+    `old_logprobs` says where the ratio's denominator comes from: `rollout`, the samples'
+    recorded logprobs; `policy`, the policy's own logprobs from this very forward, detached
+    (ratio 1, the on-policy gradient). `policy` equals a no-grad torch recomputation at no
+    cost, because every forward of one call runs on the same weights (one optimiser step at
+    the end); it is exact for the first update after a rollout sampled from these weights,
+    e.g. in llama.cpp, whose quantised logprobs differ from torch's (docs/training.md).
+    Returns the
     token-weighted means of `grpo_loss`'s metrics plus `grad_norm`, `tokens`, `loss`.
     """
     import torch
@@ -47,7 +56,8 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
         if reference is not None and loss.kl_coef > 0:
             with torch.no_grad():
                 ref = token_logprobs(reference.model, input_ids, attention_mask)
-        value, metrics = grpo_loss(logprobs, batch.old_logprobs.to(device),
+        old = batch.old_logprobs.to(device) if old_logprobs == "rollout" else logprobs.detach()
+        value, metrics = grpo_loss(logprobs, old,
                                    batch.advantages.to(device), batch.loss_mask.to(device),
                                    clip=loss.clip, kl_coef=loss.kl_coef, ref_logprobs=ref)
         share = batch.tokens / total
