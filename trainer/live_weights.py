@@ -13,8 +13,11 @@ Use:
     live.sync()                   # once before the first rollout (and after a resume)
     ...rollout with engine... ; update_policy(...) ; live.sync()   # after every update
 
-Only LoRA policies of a GGUF base (`policy.model = "embedded"`) are supported: full
-fine-tuning changes every weight, and a Hugging Face directory has no GGUF for llama.cpp.
+A fully fine-tuned policy (`policy.finetune = "full"`) changes every weight: `sync()` then
+writes the whole model as a Q8_0 GGUF (`trainer.gguf_merged`, seconds for 135M parameters)
+and reloads it in the engine (`load_model`), still without restarting the process. Only a GGUF
+base (`policy.model = "embedded"`) is supported: a Hugging Face directory has no GGUF for
+llama.cpp.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from trainer.config import PolicyConfig
 from trainer.embedded import embedded_gguf_path
 from trainer.gguf_layout import BaseGguf, GgufExportError, check_base_weights, open_gguf
 from trainer.gguf_lora import export_lora
+from trainer.gguf_merged import TensorType, merged_weights, write_merged_gguf
 
 if TYPE_CHECKING:
     from runtime.engines.llama_native import ContextSettings
     from runtime.engines.llamacpp import LlamaCppEngine
 
 ADAPTER_FILE = "policy-lora.gguf"
+MODEL_FILE = "policy-full.gguf"
 CHECKED_MODULES = ("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj")
 """Base weights compared with the GGUF when `LiveWeights` starts (q and k: the permuted ones)."""
 
@@ -76,38 +81,46 @@ def llamacpp_engine_for(policy: PolicyConfig, settings: ContextSettings | None =
 
 
 class LiveWeights:
-    """Keeps a `LlamaCppEngine` decoding with the current weights of a peft LoRA policy."""
+    """Keeps a `LlamaCppEngine` decoding with the current weights of a policy."""
 
     def __init__(self, engine: LlamaCppEngine, model: Any, policy: PolicyConfig,
-                 directory: str | Path, scale: float = 1.0) -> None:
-        """Check that `model` (the policy's torch model) is `engine`'s GGUF in llama.cpp's
-        layout, so the adapter lands on the weights it was trained on; `GgufExportError`
-        otherwise, or when the policy is not a LoRA policy. Adapter files go to `directory`."""
-        if policy.finetune != "lora":
-            raise GgufExportError("policy.finetune = 'full': live llama.cpp weights support "
-                                  "LoRA policies only (use torch-sampled rollouts)")
+                 directory: str | Path, scale: float = 1.0,
+                 full_tensor_type: TensorType = "q8_0") -> None:
+        """For a LoRA policy, check that `model`'s frozen base weights are `engine`'s GGUF in
+        llama.cpp's layout, so the adapter lands on the weights it was trained on
+        (`GgufExportError` otherwise). Files go to `directory`; `scale` multiplies the
+        adapter; `full_tensor_type` is the matrix type of full fine-tuning's model file."""
         self.engine = engine
         self.model = model
+        self.full = policy.finetune == "full"
         self.scale = scale
+        self.full_tensor_type = full_tensor_type
         self.directory = Path(directory)
-        reader = open_gguf(engine.model_path)
-        self.base = BaseGguf.read(engine.model_path, reader)
-        self.base_difference = check_base_weights(self.base, _base_weights(model), reader)
+        self._reader = open_gguf(engine.model_path)
+        self.base = BaseGguf.read(engine.model_path, self._reader)
+        # A full fine-tune's weights have moved from the base once training ran (resume).
+        self.base_difference = None if self.full else check_base_weights(
+            self.base, _base_weights(model), self._reader)
         self.version = 0
         self.history: list[WeightSync] = []
 
     @property
     def adapter_path(self) -> Path:
-        return self.directory / ADAPTER_FILE
+        return self.directory / (MODEL_FILE if self.full else ADAPTER_FILE)
 
     def sync(self) -> WeightSync:
         """Export the policy's adapter now and hot-swap it into the engine. Call it after
         every optimiser step (and once before the first rollout). Requests already submitted
         to the engine finish on the old weights."""
         began = time.perf_counter()
-        path = export_lora(self.model, self.base, self.adapter_path)
+        if self.full:
+            path = write_merged_gguf(merged_weights(self.model, self.base), self.base,
+                                     self._reader, self.adapter_path, self.full_tensor_type)
+        else:
+            path = export_lora(self.model, self.base, self.adapter_path)
         exported = time.perf_counter()
-        swap = self.engine.set_adapter(path, self.scale)
+        swap = (self.engine.load_model(path) if self.full
+                else self.engine.set_adapter(path, self.scale))
         self.version += 1
         record = WeightSync(version=self.version, path=path, bytes=path.stat().st_size,
                             export_s=exported - began, wait_s=swap.wait_s,
@@ -116,8 +129,12 @@ class LiveWeights:
         return record
 
     def clear(self) -> None:
-        """Return the engine to the base weights (no adapter)."""
-        self.engine.set_adapter(None)
+        """Return the engine to the base weights (no adapter; the base file reloaded after
+        full fine-tuning)."""
+        if self.full:
+            self.engine.load_model(self.base.path)
+        else:
+            self.engine.set_adapter(None)
 
 
 def _base_weights(model: Any) -> list[tuple[str, Any]]:

@@ -85,6 +85,7 @@ class LlamaCppEngine:
         self.settings = settings or ContextSettings()
         self.model_path = resolve_model_path(model_path)
         self.name = name
+        self._verbose = verbose
         self._model = LlamaModel(self.model_path, self.settings, verbose=verbose)
         self._template = ChatTemplate(
             source=self._model.chat_template() or CHATML_TEMPLATE,
@@ -150,6 +151,23 @@ class LlamaCppEngine:
             if self._closing.is_set():
                 raise EngineError(f"engine {self.name!r} is closed")
             self._inbox.put(task)
+        return future.result()
+
+    def load_model(self, model_path: str | Path) -> AdapterSwap:
+        """Replace the model with the GGUF at `model_path` (same vocabulary, e.g. a fully
+        fine-tuned policy's export) without restarting the engine; any adapter is dropped.
+        Blocks; ordered like `set_adapter` (earlier requests finish on the old model).
+        Raises `EngineError` when the file cannot be loaded or its vocabulary differs (the
+        old model stays)."""
+        path = Path(model_path)
+        if not path.is_file():
+            raise EngineError(f"{path}: no such GGUF model file")
+        queued = time.perf_counter()
+        future: Future[AdapterSwap] = Future()
+        with self._submit_lock:
+            if self._closing.is_set():
+                raise EngineError(f"engine {self.name!r} is closed")
+            self._inbox.put(_WorkerTask(lambda: self._swap_model(path, queued), future))
         return future.result()
 
     def score_tokens(self, token_ids: Sequence[int], start: int) -> tuple[float, ...]:
@@ -362,6 +380,23 @@ class LlamaCppEngine:
         finally:
             self._model.forget_sequence(0)
         return tuple(scores)
+
+    def _swap_model(self, path: Path, queued: float) -> AdapterSwap:
+        """Worker thread, no sequence decoding: load `path` and close the old model."""
+        began = time.perf_counter()
+        model = LlamaModel(path, self.settings, verbose=self._verbose)
+        if (model.vocab_size, model.chat_template()) != (
+                self._model.vocab_size, self._model.chat_template()):
+            model.close()
+            raise EngineError(f"{path}: its vocabulary or chat template differs from the "
+                              "loaded model's")
+        old, self._model = self._model, model
+        self._adapter = None  # freed with the old model
+        self._grammar = GrammarConstraint(model.vocab, model.vocab_size)
+        self.model_path = path
+        old.close()
+        return AdapterSwap(path=None, scale=0.0, wait_s=began - queued,
+                           apply_s=time.perf_counter() - began)
 
     def _swap_adapter(self, path: Path | None, scale: float, queued: float) -> AdapterSwap:
         """Worker thread, no sequence decoding: apply `path`'s adapter in place of the old."""

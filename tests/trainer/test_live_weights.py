@@ -60,7 +60,7 @@ def policies() -> Policies:
 @pytest.fixture(scope="module")
 def engine() -> Iterator[LlamaCppEngine]:
     built = llamacpp_engine_for(PolicyConfig(),
-                                ContextSettings(sequence_context=512, max_sequences=4))
+                                ContextSettings(sequence_context=512, max_sequences=4, threads=1))
     yield built
     asyncio.run(built.close())
 
@@ -87,7 +87,7 @@ def torch_logprobs(policies: Policies, tokens: list[int], start: int,
     model = policies.executor.model
     model.eval()
     ids = torch.tensor([tokens])
-    adapter_off = model.disable_adapter() if base else contextlib.nullcontext()
+    adapter_off: Any = model.disable_adapter() if base else contextlib.nullcontext()
     with torch.no_grad(), adapter_off:
         values = token_logprobs(model, ids, torch.ones_like(ids))[0, start - 1:]
     return np.asarray(values.numpy(), dtype=np.float64)
@@ -220,3 +220,27 @@ def test_requests_submitted_before_a_swap_finish_on_the_old_weights(
     assert [c.token_ids for c in during] == [c.token_ids for c in alone]
     assert [c.logprobs for c in during] == [c.logprobs for c in alone]
     live.clear()
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_exports_the_merged_model_and_reloads_it(
+        sequence: tuple[list[int], int], tmp_path: Path) -> None:
+    tokens, start = sequence
+    full = build_policies(PolicyConfig(finetune="full"), LossConfig(learning_rate=1e-4), seed=0)
+    engine = llamacpp_engine_for(PolicyConfig(), ContextSettings(sequence_context=512,
+                                                                 max_sequences=2, threads=1))
+    try:
+        base_scores = np.array(engine.score_tokens(tokens, start))
+        train_towards(full, tokens, start, steps=2)
+        adapted = torch_logprobs(full, tokens, start)
+        live = LiveWeights(engine, full.executor.model, PolicyConfig(finetune="full"), tmp_path)
+        sync = live.sync()
+        assert sync.path.name == "policy-full.gguf" and engine.model_path == sync.path
+        reloaded = np.array(engine.score_tokens(tokens, start))
+        assert np.abs(reloaded - adapted).mean() < 0.2 * np.abs(base_scores - adapted).mean()
+        [reply] = asyncio.run(engine.generate([ask(temperature=0.0, max_tokens=6)]))
+        assert reply.token_ids
+        live.clear()  # back to the base file
+        assert np.array_equal(np.array(engine.score_tokens(tokens, start)), base_scores)
+    finally:
+        asyncio.run(engine.close())
