@@ -85,7 +85,6 @@ def write_merged_gguf(weights: dict[str, NDArray[np.float32]], base: BaseGguf, r
                 writer.add_tensor(tensor.name, value.astype(np.float16))
             else:
                 writer.add_tensor(tensor.name, quantize(value, gguf.GGMLQuantizationType.Q8_0),
-                                  raw_shape=value.shape,
                                   raw_dtype=gguf.GGMLQuantizationType.Q8_0)
         writer.write_header_to_file()
         writer.write_kv_data_to_file()

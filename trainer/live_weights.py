@@ -56,7 +56,8 @@ class WeightSync:
     wait_s: float
     """Waiting for requests submitted before the sync to finish (0 between rollouts)."""
     apply_s: float
-    """llama.cpp loading and applying the adapter and clearing its KV cache."""
+    """llama.cpp loading and applying the adapter (or reloading the model) and clearing its
+    KV cache."""
 
     @property
     def total_s(self) -> float:
