@@ -88,14 +88,18 @@ def reward(text: str, answer: int) -> float:
 
 def run(steps: int, questions: int, samples: int, max_tokens: int, learning_rate: float,
         rank: int, seed: int, threads: int, workdir: Path,
-        old_source: Literal["rollout", "policy"] = "rollout") -> list[GapStep]:
+        old_source: Literal["rollout", "policy"] = "rollout",
+        base_type: Literal["gguf", "q8_0", "f16", "f32"] = "gguf") -> list[GapStep]:
     """The measured loop (see the module docstring); one `GapStep` per step."""
     import torch
 
     from runtime.engines.base import ChatRequest, Message, Sampling
     from runtime.engines.llama_native import ContextSettings
+    from runtime.engines.llamacpp import LlamaCppEngine
     from trainer.batch import TokenSample, pack
     from trainer.config import LossConfig, PolicyConfig
+    from trainer.gguf_layout import BASE_TOLERANCE, BaseGguf, open_gguf
+    from trainer.gguf_merged import merged_weights, write_merged_gguf
     from trainer.live_weights import LiveWeights, llamacpp_engine_for
     from trainer.policy import build_policies, token_logprobs
     from trainer.schedule import Role
@@ -107,9 +111,18 @@ def run(steps: int, questions: int, samples: int, max_tokens: int, learning_rate
     policies = build_policies(policy_config, loss, seed=seed)
     policy = policies.executor
     pad_id = int(policies.tokenizer.pad_token_id or policies.tokenizer.eos_token_id)
-    engine = llamacpp_engine_for(policy_config, ContextSettings(
-        sequence_context=256, max_sequences=min(16, questions * samples), threads=threads))
-    live = LiveWeights(engine, policy.model, policy_config, workdir)
+    settings = ContextSettings(sequence_context=256, max_sequences=min(16, questions * samples),
+                               threads=threads)
+    engine = llamacpp_engine_for(policy_config, settings)
+    tolerance = BASE_TOLERANCE
+    if base_type != "gguf":  # serve the policy's base weights re-encoded (adapter B is 0)
+        base = BaseGguf.read(engine.model_path)
+        copy = write_merged_gguf(merged_weights(policy.model, base), base,
+                                 open_gguf(engine.model_path), workdir / "base.gguf", base_type)
+        asyncio.run(engine.close())
+        engine = LlamaCppEngine(copy, settings=settings)
+        tolerance = 1e-2
+    live = LiveWeights(engine, policy.model, policy_config, workdir, base_tolerance=tolerance)
     live.sync()
     rng = random.Random(seed)
     results: list[GapStep] = []
@@ -202,12 +215,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments.add_argument("--old", choices=("rollout", "policy"), default="rollout",
                            help="old logprobs of the update: llama.cpp's (rollout) or the "
                                 "policy's own, detached (policy)")
+    arguments.add_argument("--base", choices=("gguf", "q8_0", "f16", "f32"), default="gguf",
+                           help="the base model llama.cpp serves: the GGUF itself (Q4_1 for "
+                                "the embedded model) or the policy's weights re-encoded")
     arguments.add_argument("--json", type=Path, default=None, help="also write the rows here")
     options = arguments.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="logprob-gap-") as workdir:
         results = run(options.steps, options.questions, options.samples, options.max_tokens,
                       options.lr, options.rank, options.seed, options.threads, Path(workdir),
-                      options.old)
+                      options.old, options.base)
     print(render(results))
     if options.json is not None:
         rows: list[dict[str, Any]] = [asdict(r) for r in results]

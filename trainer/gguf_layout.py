@@ -128,10 +128,10 @@ def read_tensor(reader: Any, name: str) -> NDArray[np.float32]:
 
 
 def check_base_weights(base: BaseGguf, weights: Iterable[tuple[str, Any]],
-                       reader: Any = None) -> float:
+                       reader: Any = None, tolerance: float = BASE_TOLERANCE) -> float:
     """Compare torch weights `(module name, tensor)` with the GGUF's tensors in llama.cpp's
     layout and return the largest absolute difference; `GgufExportError` when a shape differs
-    or the difference exceeds `BASE_TOLERANCE` (the torch model is not this GGUF)."""
+    or the difference exceeds `tolerance` (the torch model is not this GGUF)."""
     reader = reader if reader is not None else open_gguf(base.path)
     worst = 0.0
     for module_name, tensor in weights:
@@ -142,7 +142,7 @@ def check_base_weights(base: BaseGguf, weights: Iterable[tuple[str, Any]],
             raise GgufExportError(f"{module_name}: torch shape {ours.shape} but {name} in "
                                   f"{base.path.name} is {theirs.shape}")
         worst = max(worst, float(np.abs(ours - theirs).max()))
-        if worst > BASE_TOLERANCE:
+        if worst > tolerance:
             raise GgufExportError(f"{module_name}: the policy's weight differs from {name} in "
                                   f"{base.path.name} by {worst:.3g}: the policy was not "
                                   "loaded from this GGUF")

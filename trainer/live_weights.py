@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from trainer.config import PolicyConfig
 from trainer.embedded import embedded_gguf_path
-from trainer.gguf_layout import BaseGguf, GgufExportError, check_base_weights, open_gguf
+from trainer.gguf_layout import (
+    BASE_TOLERANCE,
+    BaseGguf,
+    GgufExportError,
+    check_base_weights,
+    open_gguf,
+)
 from trainer.gguf_lora import export_lora
 from trainer.gguf_merged import TensorType, merged_weights, write_merged_gguf
 
@@ -86,11 +92,14 @@ class LiveWeights:
 
     def __init__(self, engine: LlamaCppEngine, model: Any, policy: PolicyConfig,
                  directory: str | Path, scale: float = 1.0,
-                 full_tensor_type: TensorType = "q8_0") -> None:
+                 full_tensor_type: TensorType = "q8_0",
+                 base_tolerance: float = BASE_TOLERANCE) -> None:
         """For a LoRA policy, check that `model`'s frozen base weights are `engine`'s GGUF in
         llama.cpp's layout, so the adapter lands on the weights it was trained on
         (`GgufExportError` otherwise). Files go to `directory`; `scale` multiplies the
-        adapter; `full_tensor_type` is the matrix type of full fine-tuning's model file."""
+        adapter; `full_tensor_type` is the matrix type of full fine-tuning's model file;
+        `base_tolerance` bounds |torch - GGUF| of the base weights (raise it for a base that
+        re-encodes the policy's weights, e.g. an F16 copy: rounding ~1e-4)."""
         self.engine = engine
         self.model = model
         self.full = policy.finetune == "full"
@@ -101,7 +110,7 @@ class LiveWeights:
         self.base = BaseGguf.read(engine.model_path, self._reader)
         # A full fine-tune's weights have moved from the base once training ran (resume).
         self.base_difference = None if self.full else check_base_weights(
-            self.base, _base_weights(model), self._reader)
+            self.base, _base_weights(model), self._reader, base_tolerance)
         self.version = 0
         self.history: list[WeightSync] = []
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -46,16 +46,17 @@ _Submission = tuple[ChatRequest, "Future[Completion]"]
 
 
 @dataclass(frozen=True)
-class AdapterSwap:
-    """What `LlamaCppEngine.set_adapter` applied and how long it took."""
+class WeightSwap:
+    """What `LlamaCppEngine.set_adapter` or `load_model` applied and how long it took."""
 
     path: Path | None
-    """The adapter file now applied (None: the base weights)."""
+    """The adapter (`set_adapter`) or model (`load_model`) file now in use; None: the
+    adapter was removed."""
     scale: float
     wait_s: float
     """Time spent waiting for earlier requests to finish."""
     apply_s: float
-    """Time to load the adapter, apply it, free the old one and clear the KV cache."""
+    """Time to load the file, apply it, free what it replaced and clear the KV cache."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class _WorkerTask:
 
 
 _Waiting = _Submission | DecodingSequence | _WorkerTask
+_Result = TypeVar("_Result")
 
 
 class LlamaCppEngine:
@@ -133,7 +135,7 @@ class LlamaCppEngine:
             self._inbox.put(None)
         await asyncio.to_thread(self._worker.join)
 
-    def set_adapter(self, path: str | Path | None, scale: float = 1.0) -> AdapterSwap:
+    def set_adapter(self, path: str | Path | None, scale: float = 1.0) -> WeightSwap:
         """Apply the GGUF LoRA adapter at `path`, scaled by `scale` (1.0 reproduces peft), in
         place of the current one; None returns to the base weights. Blocks until applied.
 
@@ -145,15 +147,9 @@ class LlamaCppEngine:
         if adapter_path is not None and not adapter_path.is_file():
             raise EngineError(f"{adapter_path}: no such LoRA adapter file")
         queued = time.perf_counter()
-        future: Future[AdapterSwap] = Future()
-        task = _WorkerTask(lambda: self._swap_adapter(adapter_path, scale, queued), future)
-        with self._submit_lock:
-            if self._closing.is_set():
-                raise EngineError(f"engine {self.name!r} is closed")
-            self._inbox.put(task)
-        return future.result()
+        return self._between_steps(lambda: self._swap_adapter(adapter_path, scale, queued))
 
-    def load_model(self, model_path: str | Path) -> AdapterSwap:
+    def load_model(self, model_path: str | Path) -> WeightSwap:
         """Replace the model with the GGUF at `model_path` (same vocabulary, e.g. a fully
         fine-tuned policy's export) without restarting the engine; any adapter is dropped.
         Blocks; ordered like `set_adapter` (earlier requests finish on the old model).
@@ -163,12 +159,7 @@ class LlamaCppEngine:
         if not path.is_file():
             raise EngineError(f"{path}: no such GGUF model file")
         queued = time.perf_counter()
-        future: Future[AdapterSwap] = Future()
-        with self._submit_lock:
-            if self._closing.is_set():
-                raise EngineError(f"engine {self.name!r} is closed")
-            self._inbox.put(_WorkerTask(lambda: self._swap_model(path, queued), future))
-        return future.result()
+        return self._between_steps(lambda: self._swap_model(path, queued))
 
     def score_tokens(self, token_ids: Sequence[int], start: int) -> tuple[float, ...]:
         """The raw log-probability (log-softmax at temperature 1, as completions report it) of
@@ -179,11 +170,16 @@ class LlamaCppEngine:
         if not 1 <= start < len(tokens) or len(tokens) > self._model.context_size:
             raise EngineError(f"score_tokens needs 1 <= start < len(token_ids) <= "
                               f"{self._model.context_size}, got start {start} of {len(tokens)}")
-        future: Future[tuple[float, ...]] = Future()
+        return self._between_steps(lambda: self._score(tokens, start))
+
+    def _between_steps(self, action: Callable[[], _Result]) -> _Result:
+        """Queue `action` behind the requests submitted so far; the worker runs it once they
+        have finished, before admitting later ones. Blocks for its result (or exception)."""
+        future: Future[_Result] = Future()
         with self._submit_lock:
             if self._closing.is_set():
                 raise EngineError(f"engine {self.name!r} is closed")
-            self._inbox.put(_WorkerTask(lambda: self._score(tokens, start), future))
+            self._inbox.put(_WorkerTask(action, future))
         return future.result()
 
     def render_prompt(self, request: ChatRequest) -> str:
@@ -381,7 +377,7 @@ class LlamaCppEngine:
             self._model.forget_sequence(0)
         return tuple(scores)
 
-    def _swap_model(self, path: Path, queued: float) -> AdapterSwap:
+    def _swap_model(self, path: Path, queued: float) -> WeightSwap:
         """Worker thread, no sequence decoding: load `path` and close the old model."""
         began = time.perf_counter()
         model = LlamaModel(path, self.settings, verbose=self._verbose)
@@ -395,10 +391,10 @@ class LlamaCppEngine:
         self._grammar = GrammarConstraint(model.vocab, model.vocab_size)
         self.model_path = path
         old.close()
-        return AdapterSwap(path=None, scale=0.0, wait_s=began - queued,
+        return WeightSwap(path=path, scale=1.0, wait_s=began - queued,
                            apply_s=time.perf_counter() - began)
 
-    def _swap_adapter(self, path: Path | None, scale: float, queued: float) -> AdapterSwap:
+    def _swap_adapter(self, path: Path | None, scale: float, queued: float) -> WeightSwap:
         """Worker thread, no sequence decoding: apply `path`'s adapter in place of the old."""
         began = time.perf_counter()
         new = None if path is None else self._model.load_lora(path)
@@ -412,7 +408,7 @@ class LlamaCppEngine:
         if old is not None:
             self._model.free_lora(old)
         self._model.forget_all()  # no cell computed with the old weights may be reused
-        return AdapterSwap(path=path, scale=scale, wait_s=began - queued,
+        return WeightSwap(path=path, scale=scale, wait_s=began - queued,
                            apply_s=time.perf_counter() - began)
 
     def _finish(self, sequence: DecodingSequence, active: dict[int, DecodingSequence]) -> None:
