@@ -24,7 +24,7 @@ from runtime.engines.llamacpp import LlamaCppEngine
 from trainer.batch import TokenSample
 from trainer.config import LossConfig, PolicyConfig
 from trainer.gguf_layout import BaseGguf, GgufExportError, permute_rotary_rows
-from trainer.gguf_lora import lora_adapter
+from trainer.gguf_lora import lora_adapter, write_lora_gguf
 from trainer.live_weights import LiveWeights, llamacpp_engine_for
 from trainer.policy import Policies, build_policies, token_logprobs
 from trainer.schedule import Role
@@ -104,21 +104,25 @@ def train_towards(policies: Policies, tokens: list[int], start: int, steps: int)
 
 
 @pytest.mark.slow
-def test_base_weights_and_adapter_file_match_the_gguf(policies: Policies) -> None:
-    import gguf
+def test_adapter_file_follows_llamacpp_conventions(policies: Policies, tmp_path: Path) -> None:
+    from gguf import GGUFReader
 
     base = BaseGguf.read(embedded_gguf_path())
     assert (base.architecture, base.head_count, base.head_count_kv) == ("llama", 9, 3)
     adapter = lora_adapter(policies.executor.model, base)
     assert adapter.alpha == pytest.approx(16.0)  # peft scaling 16/8 = llama.cpp's alpha/rank
-    names = {t.name for t in adapter.tensors}
-    assert len(names) == 30 * 4 and "blk.0.attn_q.weight" in names
-    for tensors in adapter.tensors:
-        rows, columns = base.shapes[tensors.name]
-        assert tensors.a.shape == (8, columns) and tensors.b.shape == (rows, 8)
+    written = GGUFReader(write_lora_gguf(adapter, base, tmp_path / "a.gguf"))
+    fields = {key: written.get_field(key).contents() for key in
+              ("general.architecture", "general.type", "adapter.type", "adapter.lora.alpha")}
+    assert fields == {"general.architecture": "llama", "general.type": "adapter",
+                      "adapter.type": "lora", "adapter.lora.alpha": pytest.approx(16.0)}
+    shapes = {t.name: tuple(int(n) for n in t.shape) for t in written.tensors}  # ggml ne order
+    assert len(shapes) == 2 * 30 * 4
+    assert shapes["blk.0.attn_q.weight.lora_a"] == (576, 8)  # ne[0] = the base's input size
+    assert shapes["blk.0.attn_k.weight.lora_b"] == (8, 192)  # ne[1] = the base's output size
+    assert not list(tmp_path.glob(".*partial"))
     with pytest.raises(GgufExportError, match="no tensor"):
         base.tensor_name("model.layers.99.self_attn.q_proj")
-    del gguf
 
 
 @pytest.mark.slow
