@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from trainer.batch import TokenSample, pack
 from trainer.config import LossConfig
@@ -16,21 +16,30 @@ if TYPE_CHECKING:
 
 def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
                   loss: LossConfig, micro_batch_size: int = 4,
-                  reference: Policy | None = None) -> dict[str, float]:
+                  reference: Policy | None = None,
+                  old_logprobs: Literal["rollout", "policy"] = "rollout") -> dict[str, float]:
     """Take one optimiser step on `samples` (the active roles' samples for this policy).
 
     Samples are forwarded `micro_batch_size` at a time and each micro-batch's token-mean loss
     is weighted by its share of the batch's loss tokens, so the accumulated gradient equals
     that of one token-mean over the whole batch. With `loss.kl_coef > 0`, `reference` (the
-    frozen initial policy) supplies the KL reference log-probabilities. Returns the
-    token-weighted means of `grpo_loss`'s metrics plus `grad_norm`, `tokens`, `loss`, and the
-    diagnostics of a run that does not learn:
-    - `entropy`: the mean negative log-probability of the sampled tokens (an unbiased estimate
-      of the policy's entropy for samples drawn at temperature 1);
-    - `ratio_min`, `ratio_max`: the extremes of `exp(logprob - old_logprob)`. Every
-      micro-batch is forwarded before the one optimiser step, so these ratios compare the
-      training forward with the rollout engine's logprobs of the same weights:
-      `logprob_gap_mean`/`logprob_gap_max` (|Δ| per token) measure that mismatch;
+    frozen initial policy) supplies the KL reference log-probabilities.
+
+    `old_logprobs` says where the ratio's denominator comes from: `rollout`, the samples'
+    recorded logprobs; `policy`, the policy's own logprobs from this very forward, detached
+    (ratio 1, the on-policy gradient). `policy` equals a no-grad torch recomputation at no
+    cost, because every forward of one call runs on the same weights (one optimiser step at
+    the end); it is exact for the first update after a rollout sampled from these weights,
+    e.g. in llama.cpp, whose quantised logprobs differ from torch's (docs/training.md).
+
+    Returns the token-weighted means of `grpo_loss`'s metrics plus `grad_norm`, `tokens`,
+    `loss`, and the diagnostics of a run that does not learn:
+    - `entropy`: the mean negative log-probability of the sampled tokens under the rollout
+      engine (an unbiased estimate of the policy's entropy for samples drawn at temperature 1);
+    - `logprob_gap_mean`/`logprob_gap_max`: |Δ| per token between this forward and the
+      rollout engine's logprobs of the same weights (every micro-batch is forwarded before the
+      one optimiser step), the rollout/trainer mismatch; `ratio_min`/`ratio_max`: the extremes
+      of `exp(logprob - rollout logprob)`;
     - `kl_to_start`: the k3 KL from the starting policy, from the reference model or, for a
       LoRA policy without one, from the same model with its adapters switched off.
     """
@@ -56,7 +65,8 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
         if reference is not None and loss.kl_coef > 0:
             with torch.no_grad():
                 ref = token_logprobs(reference.model, input_ids, attention_mask)
-        old = batch.old_logprobs.to(device)
+        rollout = batch.old_logprobs.to(device)
+        old = rollout if old_logprobs == "rollout" else logprobs.detach()
         mask = batch.loss_mask.to(device)
         value, metrics = grpo_loss(logprobs, old, batch.advantages.to(device), mask,
                                    clip=loss.clip, kl_coef=loss.kl_coef, ref_logprobs=ref)
@@ -67,7 +77,7 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
             sums[key] = sums.get(key, 0.0) + metrics[key] * share
         with torch.no_grad():
             for key, found in _diagnostics(policy, reference, input_ids, attention_mask,
-                                           logprobs.detach(), old, mask, ref).items():
+                                           logprobs.detach(), rollout, mask, ref).items():
                 if key.endswith("_max"):
                     sums[key] = max(sums.get(key, found), found)
                 elif key.endswith("_min"):

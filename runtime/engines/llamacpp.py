@@ -11,6 +11,12 @@ frees a finished sequence's KV cells so the next request can take its slot. Each
 
 Per-request problems (a prompt longer than the context, a bad grammar, a template error) come
 back as a `Completion` with `finish_reason="error"`; they never disturb other requests.
+
+Live weights: `set_adapter(path, scale)` hot-swaps a GGUF LoRA adapter without reloading the
+model (the CPU counterpart of a trainer pushing weights to vLLM). The swap travels through the
+same queue as requests: requests submitted before it finish on the old weights, the worker
+then applies the adapter between decode steps, clears the KV cache, and later requests decode
+with the new weights.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -36,7 +45,32 @@ from runtime.engines.prompt import PromptEncoder
 from runtime.engines.token_sampling import raw_logprob, sample_token
 
 _Submission = tuple[ChatRequest, "Future[Completion]"]
-_Waiting = _Submission | DecodingSequence
+
+
+@dataclass(frozen=True)
+class WeightSwap:
+    """What `LlamaCppEngine.set_adapter` or `load_model` applied and how long it took."""
+
+    path: Path | None
+    """The adapter (`set_adapter`) or model (`load_model`) file now in use; None: the
+    adapter was removed."""
+    scale: float
+    wait_s: float
+    """Time spent waiting for earlier requests to finish."""
+    apply_s: float
+    """Time to load the file, apply it, free what it replaced and clear the KV cache."""
+
+
+@dataclass(frozen=True)
+class _WorkerTask:
+    """An action the worker runs between decode steps once no sequence is decoding."""
+
+    action: Callable[[], Any]
+    future: Future[Any]
+
+
+_Waiting = _Submission | DecodingSequence | _WorkerTask
+_Result = TypeVar("_Result")
 
 
 class LlamaCppEngine:
@@ -55,6 +89,7 @@ class LlamaCppEngine:
         self.settings = settings or ContextSettings()
         self.model_path = resolve_model_path(model_path)
         self.name = name
+        self._verbose = verbose
         self._model = LlamaModel(self.model_path, self.settings, verbose=verbose)
         self._template = ChatTemplate(
             source=self._model.chat_template() or CHATML_TEMPLATE,
@@ -75,7 +110,8 @@ class LlamaCppEngine:
             tokenize=lambda text: self._model.tokenize(text, add_special=self._model.adds_bos()),
             max_context=self._model.context_size,
         )
-        self._inbox: queue.Queue[_Submission | None] = queue.Queue()
+        self._inbox: queue.Queue[_Submission | _WorkerTask | None] = queue.Queue()
+        self._adapter: Any = None  # the applied llama.cpp LoRA adapter (worker thread only)
         self._closing = threading.Event()
         # Held while submitting and while closing, so no request slips into the inbox after
         # the worker has drained it for the last time.
@@ -105,6 +141,53 @@ class LlamaCppEngine:
             self._closing.set()
             self._inbox.put(None)
         await asyncio.to_thread(self._worker.join)
+
+    def set_adapter(self, path: str | Path | None, scale: float = 1.0) -> WeightSwap:
+        """Apply the GGUF LoRA adapter at `path`, scaled by `scale` (1.0 reproduces peft), in
+        place of the current one; None returns to the base weights. Blocks until applied.
+
+        Thread-safe, callable while requests are in flight: requests submitted earlier finish
+        on the old weights, later ones decode with the new. The KV cache is cleared with the
+        swap. Raises `EngineError` when the file is rejected (the old adapter stays applied)
+        or the engine is closed."""
+        adapter_path = None if path is None else Path(path)
+        if adapter_path is not None and not adapter_path.is_file():
+            raise EngineError(f"{adapter_path}: no such LoRA adapter file")
+        queued = time.perf_counter()
+        return self._between_steps(lambda: self._swap_adapter(adapter_path, scale, queued))
+
+    def load_model(self, model_path: str | Path) -> WeightSwap:
+        """Replace the model with the GGUF at `model_path` (same vocabulary, e.g. a fully
+        fine-tuned policy's export) without restarting the engine; any adapter is dropped.
+        Blocks; ordered like `set_adapter` (earlier requests finish on the old model).
+        Raises `EngineError` when the file cannot be loaded or its vocabulary differs (the
+        old model stays)."""
+        path = Path(model_path)
+        if not path.is_file():
+            raise EngineError(f"{path}: no such GGUF model file")
+        queued = time.perf_counter()
+        return self._between_steps(lambda: self._swap_model(path, queued))
+
+    def score_tokens(self, token_ids: Sequence[int], start: int) -> tuple[float, ...]:
+        """The raw log-probability (log-softmax at temperature 1, as completions report it) of
+        each `token_ids[i]`, `i >= start`, given the tokens before it, under the weights now
+        applied. Blocks; runs between decode steps once in-flight requests have finished, so
+        it is meant for measurements, not for the rollout's hot path."""
+        tokens = [int(t) for t in token_ids]
+        if not 1 <= start < len(tokens) or len(tokens) > self._model.context_size:
+            raise EngineError(f"score_tokens needs 1 <= start < len(token_ids) <= "
+                              f"{self._model.context_size}, got start {start} of {len(tokens)}")
+        return self._between_steps(lambda: self._score(tokens, start))
+
+    def _between_steps(self, action: Callable[[], _Result]) -> _Result:
+        """Queue `action` behind the requests submitted so far; the worker runs it once they
+        have finished, before admitting later ones. Blocks for its result (or exception)."""
+        future: Future[_Result] = Future()
+        with self._submit_lock:
+            if self._closing.is_set():
+                raise EngineError(f"engine {self.name!r} is closed")
+            self._inbox.put(_WorkerTask(action, future))
+        return future.result()
 
     def render_prompt(self, request: ChatRequest) -> str:
         """The prompt text the model sees for `request` (its chat template applied)."""
@@ -142,16 +225,18 @@ class LlamaCppEngine:
             for sequence in active.values():
                 _settle_exception(sequence.future, reason)
             for item in waiting:
-                _settle_exception(
-                    item.future if isinstance(item, DecodingSequence) else item[1], reason
-                )
+                _settle_exception(item[1] if isinstance(item, tuple) else item.future, reason)
             while True:
                 try:
                     submission = self._inbox.get_nowait()
                 except queue.Empty:
                     break
                 if submission is not None:
-                    _settle_exception(submission[1], reason)
+                    _settle_exception(
+                        submission[1] if isinstance(submission, tuple) else submission.future,
+                        reason,
+                    )
+            self._adapter = None  # llama.cpp frees a model's adapters with the model
             self._model.close()
 
     def _collect(self, waiting: deque[_Waiting], block: bool) -> bool:
@@ -170,6 +255,12 @@ class LlamaCppEngine:
         """Start waiting requests, in arrival order, while slots and KV cells remain."""
         while waiting and len(active) < self.settings.max_sequences:
             head = waiting[0]
+            if isinstance(head, _WorkerTask):
+                if active:  # later requests wait until the sequences before it finish
+                    return
+                waiting.popleft()
+                _run_task(head)
+                continue
             if isinstance(head, DecodingSequence):
                 prepared: DecodingSequence | Completion = head
             else:
@@ -243,10 +334,72 @@ class LlamaCppEngine:
             return
         sequence.accept(token, raw_logprob(logits, token))
 
+    def _score(self, tokens: list[int], start: int) -> tuple[float, ...]:
+        """Worker thread, no sequence decoding: feed `tokens` in slot 0 with logits from
+        position `start - 1` on, and return each next token's raw logprob."""
+        scores: list[float] = []
+        try:
+            for first in range(0, len(tokens) - 1, self._model.batch_capacity):
+                entries = [BatchEntry(token=tokens[p], sequence=0, position=p,
+                                      want_logits=p >= start - 1)
+                           for p in range(first, min(first + self._model.batch_capacity,
+                                                     len(tokens) - 1))]
+                rows = self._model.decode(entries)
+                wanted = [e.position for e in entries if e.want_logits]
+                scores.extend(raw_logprob(row, tokens[p + 1])
+                              for p, row in zip(wanted, rows, strict=True))
+        finally:
+            self._model.forget_sequence(0)
+        return tuple(scores)
+
+    def _swap_model(self, path: Path, queued: float) -> WeightSwap:
+        """Worker thread, no sequence decoding: load `path` and close the old model."""
+        began = time.perf_counter()
+        model = LlamaModel(path, self.settings, verbose=self._verbose)
+        if (model.vocab_size, model.chat_template()) != (
+                self._model.vocab_size, self._model.chat_template()):
+            model.close()
+            raise EngineError(f"{path}: its vocabulary or chat template differs from the "
+                              "loaded model's")
+        old, self._model = self._model, model
+        self._adapter = None  # freed with the old model
+        self._grammar = GrammarConstraint.for_llama(model.vocab, model.vocab_size)
+        self.model_path = path
+        old.close()
+        return WeightSwap(path=path, scale=1.0, wait_s=began - queued,
+                           apply_s=time.perf_counter() - began)
+
+    def _swap_adapter(self, path: Path | None, scale: float, queued: float) -> WeightSwap:
+        """Worker thread, no sequence decoding: apply `path`'s adapter in place of the old."""
+        began = time.perf_counter()
+        new = None if path is None else self._model.load_lora(path)
+        try:
+            self._model.apply_lora(new, scale)
+        except BaseException:
+            if new is not None:
+                self._model.free_lora(new)
+            raise
+        old, self._adapter = self._adapter, new
+        if old is not None:
+            self._model.free_lora(old)
+        self._model.forget_all()  # no cell computed with the old weights may be reused
+        return WeightSwap(path=path, scale=scale, wait_s=began - queued,
+                           apply_s=time.perf_counter() - began)
+
     def _finish(self, sequence: DecodingSequence, active: dict[int, DecodingSequence]) -> None:
         self._model.forget_sequence(sequence.slot)
         active.pop(sequence.slot, None)
         _settle(sequence.future, sequence.state.completion())
+
+
+def _run_task(task: _WorkerTask) -> None:
+    """Run a worker task; its outcome (or its exception) goes to its future."""
+    if task.future.done():
+        return
+    try:
+        task.future.set_result(task.action())
+    except Exception as error:
+        task.future.set_exception(error)
 
 
 def _settle(future: Future[Completion], completion: Completion) -> None:

@@ -75,3 +75,26 @@ def test_update_changes_the_weights_and_kl_needs_a_reference() -> None:
     metrics = update_policy(policy, [DESIGN], 0, LossConfig(kl_coef=0.1),
                             reference=tiny_policy(1))
     assert metrics["kl"] > 0
+
+
+def test_policy_old_logprobs_give_ratio_one_and_the_on_policy_gradient() -> None:
+    """`old_logprobs="policy"` ignores the recorded logprobs (e.g. llama.cpp's): the ratio is 1
+    and the step is the one a rollout scored exactly by this policy would give."""
+    off = TokenSample(Role.DESIGNER, (1, 2), (3, 4, 5), (-9.0, -0.01, -4.0), (0.5, 0.5, -1.0))
+    ignoring = update_policy(tiny_policy(2), [off], 0, LossConfig(max_grad_norm=100.0),
+                             old_logprobs="policy")
+    assert ignoring["ratio_mean"] == pytest.approx(1.0)
+    assert ignoring["clip_fraction"] == 0.0
+    recorded = update_policy(tiny_policy(2), [off], 0, LossConfig(max_grad_norm=100.0))
+    assert recorded["clip_fraction"] > 0.0  # the off-policy logprobs do clip
+
+    exact_policy = tiny_policy(2)
+    packed = pack([off], 0)
+    with torch.no_grad():
+        from trainer.policy import token_logprobs
+
+        scored = token_logprobs(exact_policy.model, packed.input_ids, packed.attention_mask)
+    exact = TokenSample(off.role, off.prompt_ids, off.completion_ids,
+                        tuple(scored[0, 1:4].tolist()), off.advantages)
+    rescored = update_policy(exact_policy, [exact], 0, LossConfig(max_grad_norm=100.0))
+    assert rescored["grad_norm"] == pytest.approx(ignoring["grad_norm"], rel=1e-4)
