@@ -159,6 +159,11 @@ class SamplingConfig(_Section):
                                    description="Designer sampling.")
     executor: ExecutorSampling = Field(default_factory=ExecutorSampling,
                                        description="Executor sampling.")
+    engine: Literal["llamacpp", "transformers"] = Field(
+        default="llamacpp", description="Where rollouts are sampled: `llamacpp` (the default: "
+        "the policy's base GGUF in llama.cpp, its LoRA adapter or merged weights hot-swapped "
+        "in after every update, 3-5x faster) or `transformers` (torch, the policy's own "
+        "weights; for comparison and for policies without a GGUF base).")
     decoding: Literal["typed", "grammar", "free"] = Field(
         default="typed", description="How designs are sampled: `typed` (in stages whose "
         "grammars know the declarations, so every design type-checks), `grammar` (the shipped "

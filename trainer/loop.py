@@ -104,6 +104,8 @@ class _Run:
     settings: EpisodeSettings
     reference: Any = None
     system: Any = None  # the compiled fixed system (`rollout.system`), if any
+    live: Any = None  # `trainer.live_weights.LiveWeights` when rollouts run in llama.cpp
+    detokenize: Any = None  # the rollout engine's detokeniser (designer token offsets)
     cursors: list[int] = field(default_factory=list)
 
 
@@ -139,8 +141,7 @@ def _rollout(run: _Run, items: Sequence[Item], task: Task, settings: EpisodeSett
     with torch.no_grad():
         return asyncio.run(run_episodes(items, timed, designer=run.designer,
                                         executor=run.executor, settings=settings, seed=seed,
-                                        detokenize=run.designer.engine.detokenize,
-                                        system=run.system))
+                                        detokenize=run.detokenize, system=run.system))
 
 
 def _update(run: _Run, samples: Sequence[TokenSample], roles: frozenset[Role]
@@ -159,8 +160,11 @@ def _update(run: _Run, samples: Sequence[TokenSample], roles: frozenset[Role]
         if not mine:
             metrics[prefix + "updated"] = 0.0
             continue
+        # llama.cpp's quantised logprobs are not the policy's: use the policy's own (see
+        # docs/training.md, "llama.cpp's logprobs against torch's")
         stats = update_policy(policy, mine, int(pad_id), run.config.loss,
-                              reference=run.reference)
+                              reference=run.reference,
+                              old_logprobs="policy" if run.live is not None else "rollout")
         metrics[prefix + "updated"] = 1.0
         for key, value in stats.items():
             metrics[prefix + ("trained_tokens" if key == "tokens" else key)] = value
@@ -191,6 +195,9 @@ def train_step(run: _Run, step: int, schedule: Schedule,
         for row in question_samples(question.designs, config.credit, roles)]
     credited = time.perf_counter()
     update = _update(run, samples, roles)
+    if run.live is not None and update.get("trained_samples", 0.0) > 0:
+        synced = run.live.sync()
+        update["weight_sync_s"] = synced.total_s
     updated = time.perf_counter()
     designed = (run.designer.last_return or began) - began
     record: dict[str, Any] = {
@@ -248,10 +255,29 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
                                             config.policy.cache_dir)
         model.requires_grad_(False)
         reference = Policy(model=model, optimizer=None)
-    designer_engine = TransformersEngine(policies.designer.model, policies.tokenizer,
-                                         name="designer")
-    executor_engine = designer_engine if policies.shared else TransformersEngine(
-        policies.executor.model, policies.tokenizer, name="executor")
+    live = None
+    designer_engine: Any
+    executor_engine: Any
+    if config.sampling.engine == "llamacpp":
+        if not policies.shared:
+            raise TrainError("sampling.engine = \"llamacpp\" serves one policy; with "
+                             "policy.sharing = \"separate\" use sampling.engine = "
+                             "\"transformers\"")
+        from trainer.gguf_layout import GgufExportError
+        from trainer.live_weights import LiveWeights, llamacpp_engine_for
+
+        try:
+            designer_engine = llamacpp_engine_for(config.policy)
+            live = LiveWeights(designer_engine, policies.designer.model, config.policy,
+                               run_dir / "live")
+        except GgufExportError as error:
+            raise TrainError(f"sampling.engine = \"llamacpp\": {error}") from None
+        executor_engine = designer_engine
+    else:
+        designer_engine = TransformersEngine(policies.designer.model, policies.tokenizer,
+                                             name="designer")
+        executor_engine = designer_engine if policies.shared else TransformersEngine(
+            policies.executor.model, policies.tokenizer, name="executor")
     train_tasks = [get_task(ref.name) for ref in config.tasks.train]
     train_items = [_load_items(task, ref, config.seed)
                    for task, ref in zip(train_tasks, config.tasks.train, strict=True)]
@@ -270,7 +296,8 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
                 executor=RoleEngine(executor_engine),
                 train_tasks=train_tasks, train_items=train_items, eval_tasks=eval_tasks,
                 reward_timer=_Timer(), reference=reference, settings=settings,
-                system=system, cursors=[0] * len(train_tasks))
+                system=system, live=live, detokenize=designer_engine.detokenize,
+                cursors=[0] * len(train_tasks))
 
 
 def fixed_system(path: Path, tasks: Sequence[Task]) -> Any:
@@ -346,6 +373,8 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     else:
         (run_dir / CONFIG_FILE).write_text(config.model_dump_json(indent=2) + "\n",
                                            encoding="utf-8")
+    if run.live is not None:  # the engine decodes with the (restored) policy's weights
+        run.live.sync()
     log = MetricsLog(run_dir, resume_step=start if checkpoint is not None else None)
     bar = Progress(config.steps, start) if progress else None
     evals: list[dict[str, Any]] = []
@@ -381,5 +410,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
                 bar.update(done, fields)
     finally:
         log.close()
+        if run.live is not None:  # the llama.cpp engine's worker and model
+            asyncio.run(run.live.engine.close())
     return RunSummary(run_dir=run_dir, steps=max(start, config.steps), last=last,
                       evals=tuple(evals))

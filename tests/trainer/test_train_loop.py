@@ -89,3 +89,26 @@ def test_two_steps_train_and_resume_exactly(cache_dir: Path, tmp_path: Path) -> 
     assert resumed_records == [_comparable(r) for r in records]
     assert read_metrics(stopped / "designs.jsonl") == \
         read_metrics(straight.run_dir / "designs.jsonl")
+
+
+def test_llamacpp_rollouts_train_the_live_policy(cache_dir: Path, tmp_path: Path) -> None:
+    """The default CPU path end to end: typed designs and executions sampled in llama.cpp
+    with the policy's LoRA adapter hot-swapped in after every update, trained in torch."""
+    pytest.importorskip("llama_cpp")
+    from trainer.loop import train
+    from trainer.metrics import read_metrics
+
+    config = parse_config(tiny_config(tmp_path / "llama", cache_dir, seed=SEED, steps=2,
+                                      decoding="typed", designer_tokens=160,
+                                      executor_tokens=24, questions=2, executions=2,
+                                      engine="llamacpp"))
+    summary = train(config, progress=False)
+    records = [r for r in read_metrics(summary.run_dir / "metrics.jsonl")
+               if r["kind"] == "train"]
+    assert [r["step"] for r in records] == [1, 2]
+    assert all(r["compile_rate"] > 0 for r in records)  # typed decoding in llama.cpp
+    updated = [r for r in records if r["updated"]]
+    assert updated and all("weight_sync_s" in r for r in updated)
+    # the policy's own logprobs are the ratio's denominator: nothing is clipped
+    assert all(r["clip_fraction"] == 0.0 for r in updated)
+    assert (summary.run_dir / "live").is_dir()

@@ -24,6 +24,7 @@ kind = "coupled"
 [loss]
 learning_rate = 1e-3
 [sampling]
+engine = "{engine}"
 decoding = "{decoding}"
 examples = ["benchmarks/systems/single_agent.mas"]
 [sampling.designer]
@@ -35,8 +36,10 @@ max_tokens = {executor_tokens}
 
 def tiny_config(out: Path, cache: Path, *, seed: int, steps: int, decoding: str,
                 designer_tokens: int, executor_tokens: int, questions: int = 1,
-                executions: int = 1) -> str:
-    """The TOML text of the tiny run writing to `out` with its converted model in `cache`."""
+                executions: int = 1, engine: str = "transformers") -> str:
+    """The TOML text of the tiny run writing to `out` with its converted model in `cache`
+    (rollouts on torch unless `engine` says otherwise: the scripted designer scores with
+    the transformers engine, and the kill test compares runs bit for bit)."""
     return TINY.format(seed=seed, steps=steps, out=out, cache=cache, decoding=decoding,
                        designer_tokens=designer_tokens, executor_tokens=executor_tokens,
-                       questions=questions, executions=executions)
+                       questions=questions, executions=executions, engine=engine)
