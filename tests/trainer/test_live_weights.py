@@ -273,7 +273,8 @@ def test_an_f16_base_brings_llamacpp_within_rounding_of_torch(
         sequence_context=512, max_sequences=2, threads=1), base_file=f16)
     try:
         live = LiveWeights(engine, policies.executor.model, PolicyConfig(), tmp_path)
-        assert live.base_difference is not None and 0.0 < live.base_difference < 1e-2  # F16 rounding
+        assert live.base_difference is not None
+        assert 0.0 < live.base_difference < 1e-2  # F16 rounding
         train_towards(policies, tokens, start, steps=1)
         live.sync()
         adapted = torch_logprobs(policies, tokens, start)
