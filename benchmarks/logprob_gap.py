@@ -95,12 +95,9 @@ def run(steps: int, questions: int, samples: int, max_tokens: int, learning_rate
 
     from runtime.engines.base import ChatRequest, Message, Sampling
     from runtime.engines.llama_native import ContextSettings
-    from runtime.engines.llamacpp import LlamaCppEngine
     from trainer.batch import TokenSample, pack
     from trainer.config import LossConfig, PolicyConfig
-    from trainer.gguf_layout import BASE_TOLERANCE, BaseGguf, open_gguf
-    from trainer.gguf_merged import merged_weights, write_merged_gguf
-    from trainer.live_weights import LiveWeights, llamacpp_engine_for
+    from trainer.live_weights import LiveWeights, llamacpp_engine_for, write_base_gguf
     from trainer.policy import build_policies, token_logprobs
     from trainer.schedule import Role
     from trainer.update import update_policy
@@ -113,16 +110,12 @@ def run(steps: int, questions: int, samples: int, max_tokens: int, learning_rate
     pad_id = int(policies.tokenizer.pad_token_id or policies.tokenizer.eos_token_id)
     settings = ContextSettings(sequence_context=256, max_sequences=min(16, questions * samples),
                                threads=threads)
-    engine = llamacpp_engine_for(policy_config, settings)
-    tolerance = BASE_TOLERANCE
-    if base_type != "gguf":  # serve the policy's base weights re-encoded (adapter B is 0)
-        base = BaseGguf.read(engine.model_path)
-        copy = write_merged_gguf(merged_weights(policy.model, base), base,
-                                 open_gguf(engine.model_path), workdir / "base.gguf", base_type)
-        asyncio.run(engine.close())
-        engine = LlamaCppEngine(copy, settings=settings)
-        tolerance = 1e-2
-    live = LiveWeights(engine, policy.model, policy_config, workdir, base_tolerance=tolerance)
+    base_file = None
+    if base_type != "gguf":  # serve the policy's base weights re-encoded
+        base_file = write_base_gguf(policy.model, policy_config, workdir / "base.gguf",
+                                    base_type)
+    engine = llamacpp_engine_for(policy_config, settings, base_file=base_file)
+    live = LiveWeights(engine, policy.model, policy_config, workdir)
     live.sync()
     rng = random.Random(seed)
     results: list[GapStep] = []

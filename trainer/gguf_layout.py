@@ -30,8 +30,11 @@ PERMUTED_ARCHITECTURES = frozenset({"llama"})
 """Architectures whose attn_q/attn_k rows llama.cpp's converter permutes."""
 
 BASE_TOLERANCE = 1e-5
-"""Largest |torch - GGUF| weight difference `check_base_weights` accepts (both sides come from
-the same dequantisation, so in practice the difference is 0)."""
+"""Largest |torch - GGUF| weight difference `check_base_weights` accepts for a quantised or F32
+tensor (both sides come from the same dequantisation, so in practice the difference is 0)."""
+HALF_PRECISION_BITS = {"F16": 10, "BF16": 7}
+"""Mantissa bits of the half-precision tensor types: an F16/BF16 copy of the policy's weights
+rounds each by up to 2^-(bits+1) of its magnitude."""
 
 
 class GgufExportError(ValueError):
@@ -128,10 +131,11 @@ def read_tensor(reader: Any, name: str) -> NDArray[np.float32]:
 
 
 def check_base_weights(base: BaseGguf, weights: Iterable[tuple[str, Any]],
-                       reader: Any = None, tolerance: float = BASE_TOLERANCE) -> float:
+                       reader: Any = None) -> float:
     """Compare torch weights `(module name, tensor)` with the GGUF's tensors in llama.cpp's
     layout and return the largest absolute difference; `GgufExportError` when a shape differs
-    or the difference exceeds `tolerance` (the torch model is not this GGUF)."""
+    or the difference exceeds the tensor type's tolerance (`BASE_TOLERANCE`, or the rounding
+    of an F16/BF16 copy): the torch model is not this GGUF."""
     reader = reader if reader is not None else open_gguf(base.path)
     worst = 0.0
     for module_name, tensor in weights:
@@ -141,12 +145,22 @@ def check_base_weights(base: BaseGguf, weights: Iterable[tuple[str, Any]],
         if ours.shape != theirs.shape:
             raise GgufExportError(f"{module_name}: torch shape {ours.shape} but {name} in "
                                   f"{base.path.name} is {theirs.shape}")
-        worst = max(worst, float(np.abs(ours - theirs).max()))
-        if worst > tolerance:
+        difference = float(np.abs(ours - theirs).max())
+        if difference > _tolerance(reader, name, ours):
             raise GgufExportError(f"{module_name}: the policy's weight differs from {name} in "
-                                  f"{base.path.name} by {worst:.3g}: the policy was not "
+                                  f"{base.path.name} by {difference:.3g}: the policy was not "
                                   "loaded from this GGUF")
+        worst = max(worst, difference)
     return worst
+
+
+def _tolerance(reader: Any, name: str, weight: NDArray[np.float32]) -> float:
+    """How far an exact copy of `weight` stored as tensor `name` can be from it."""
+    kind = next(t.tensor_type.name for t in reader.tensors if t.name == name)
+    bits = HALF_PRECISION_BITS.get(kind)
+    if bits is None:
+        return BASE_TOLERANCE
+    return max(BASE_TOLERANCE, float(np.abs(weight).max()) * 2.0 ** -(bits + 1))
 
 
 @functools.cache

@@ -27,9 +27,11 @@ SKIPPED_KEYS = frozenset({"general.architecture", "general.file_type"})
 """Written by the writer itself (`general.architecture`) or from the chosen type."""
 
 
-def merged_weights(model: Any, base: BaseGguf) -> dict[str, NDArray[np.float32]]:
-    """Every weight of `model` (LoRA merged in) by GGUF tensor name, in llama.cpp's layout;
-    `GgufExportError` when a GGUF tensor has no counterpart in the model or shapes differ."""
+def merged_weights(model: Any, base: BaseGguf, lora: bool = True
+                   ) -> dict[str, NDArray[np.float32]]:
+    """Every weight of `model` (LoRA merged in; the frozen base alone with `lora=False`) by
+    GGUF tensor name, in llama.cpp's layout; `GgufExportError` when a GGUF tensor has no
+    counterpart in the model or shapes differ."""
     from peft.tuners.lora import LoraLayer
 
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -42,7 +44,7 @@ def merged_weights(model: Any, base: BaseGguf) -> dict[str, NDArray[np.float32]]
         module_name = parameter_name.removesuffix(".weight").removesuffix(".base_layer")
         value = parameter.detach().float().cpu().numpy()
         layer = lora_modules.get(module_name)
-        if layer is not None:
+        if layer is not None and lora:
             value = value + _lora_delta(layer, module_name)
         name = base.tensor_name(module_name)
         if value.shape != base.shapes[name]:

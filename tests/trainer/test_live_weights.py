@@ -23,9 +23,14 @@ from runtime.engines.llama_native import ContextSettings
 from runtime.engines.llamacpp import LlamaCppEngine
 from trainer.batch import TokenSample
 from trainer.config import LossConfig, PolicyConfig
-from trainer.gguf_layout import BaseGguf, GgufExportError, permute_rotary_rows
+from trainer.gguf_layout import (
+    BaseGguf,
+    GgufExportError,
+    check_base_weights,
+    permute_rotary_rows,
+)
 from trainer.gguf_lora import lora_adapter, write_lora_gguf
-from trainer.live_weights import LiveWeights, llamacpp_engine_for
+from trainer.live_weights import LiveWeights, llamacpp_engine_for, write_base_gguf
 from trainer.policy import Policies, build_policies, token_logprobs
 from trainer.schedule import Role
 from trainer.update import update_policy
@@ -246,5 +251,33 @@ def test_full_fine_tuning_exports_the_merged_model_and_reloads_it(
         assert reply.token_ids
         live.clear()  # back to the base file
         assert np.array_equal(np.array(engine.score_tokens(tokens, start)), base_scores)
+    finally:
+        asyncio.run(engine.close())
+
+
+@pytest.mark.slow
+def test_weights_of_another_layer_are_refused(policies: Policies) -> None:
+    base = BaseGguf.read(embedded_gguf_path())
+    inner = policies.executor.model.get_base_model()
+    wrong = inner.get_submodule("model.layers.1.self_attn.q_proj").base_layer.weight
+    with pytest.raises(GgufExportError, match="differs"):
+        check_base_weights(base, [("model.layers.0.self_attn.q_proj", wrong)])
+
+
+@pytest.mark.slow
+def test_an_f16_base_brings_llamacpp_within_rounding_of_torch(
+        policies: Policies, sequence: tuple[list[int], int], tmp_path: Path) -> None:
+    tokens, start = sequence
+    f16 = write_base_gguf(policies.executor.model, PolicyConfig(), tmp_path / "base-f16.gguf")
+    engine = llamacpp_engine_for(PolicyConfig(), ContextSettings(
+        sequence_context=512, max_sequences=2, threads=1), base_file=f16)
+    try:
+        live = LiveWeights(engine, policies.executor.model, PolicyConfig(), tmp_path)
+        assert live.base_difference is not None
+        assert 0.0 < live.base_difference < 1e-2  # F16 rounding
+        train_towards(policies, tokens, start, steps=1)
+        live.sync()
+        adapted = torch_logprobs(policies, tokens, start)
+        assert np.abs(np.array(engine.score_tokens(tokens, start)) - adapted).max() < 0.05
     finally:
         asyncio.run(engine.close())
