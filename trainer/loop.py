@@ -264,10 +264,14 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
                              "policy.sharing = \"separate\" use sampling.engine = "
                              "\"transformers\"")
         from trainer.gguf_layout import GgufExportError
-        from trainer.live_weights import LiveWeights, llamacpp_engine_for
+        from trainer.live_weights import LiveWeights, llamacpp_engine_for, write_base_gguf
 
         try:
-            designer_engine = llamacpp_engine_for(config.policy)
+            # LoRA: an F16 copy of the frozen base, so llama.cpp's logprobs match torch's
+            # (docs/training.md); full fine-tuning reloads whole merged models anyway
+            base = None if config.policy.finetune == "full" else write_base_gguf(
+                policies.designer.model, config.policy, run_dir / "live" / "base-f16.gguf")
+            designer_engine = llamacpp_engine_for(config.policy, base_file=base)
             live = LiveWeights(designer_engine, policies.designer.model, config.policy,
                                run_dir / "live")
         except GgufExportError as error:
