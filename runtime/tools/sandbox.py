@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import selectors
@@ -42,16 +43,27 @@ import subprocess
 import sys
 import tempfile
 import time
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from runtime.tools.sandbox_isolation import WORKDIR, SandboxUnavailable, start_isolated
+from runtime.tools.sandbox_isolation import (
+    WORKDIR,
+    SandboxUnavailable,
+    cpu_seconds_of_children,
+    start_isolated,
+)
 from runtime.tools.sandbox_seccomp import seccomp_program
 
-__all__ = ["SandboxLimits", "SandboxResult", "SandboxUnavailable", "run_python",
-           "run_python_async", "UNSAFE_MODE", "ENVIRONMENT_VARIABLE"]
+__all__ = [
+    "ENVIRONMENT_VARIABLE",
+    "UNSAFE_MODE",
+    "SandboxLimits",
+    "SandboxResult",
+    "SandboxUnavailable",
+    "run_python",
+    "run_python_async",
+]
 
 KilledReason = Literal["cpu", "memory", "wall", "output"]
 IsolationMode = Literal["required", "unsafe-audit-hook"]
@@ -65,6 +77,11 @@ POLL_SECONDS = 0.02
 DRAIN_SECONDS = 0.5
 # bubblewrap exits with 128 + the signal that killed the sandboxed program.
 SIGNAL_EXIT_BASE = 128
+# The last CPU sample can be one poll older than the kill.
+CPU_SAMPLE_SLACK_SECONDS = 0.1
+# RLIMIT_NPROC when forks are allowed: room for the fork budget and for concurrent runs.
+MAX_PROCESSES = 4096
+PROCESS_HEADROOM = 256
 logger = logging.getLogger(__name__)
 
 
@@ -146,15 +163,37 @@ class _Capture:
 
 
 def _mode(limits: SandboxLimits) -> IsolationMode:
-    if limits.isolation == UNSAFE_MODE or os.environ.get(ENVIRONMENT_VARIABLE) == UNSAFE_MODE:
-        return UNSAFE_MODE
-    return "required"
+    if os.environ.get(ENVIRONMENT_VARIABLE) == UNSAFE_MODE:
+        return "unsafe-audit-hook"
+    return limits.isolation
+
+
+def _process_limit(limits: SandboxLimits) -> int:
+    """RLIMIT_NPROC for the run. The kernel counts every process of the uid on the host: as
+    root the sandbox runs as 65534, shared by concurrent runs; otherwise as the caller, whose
+    own processes count too. 0 forbids forks outright (seccomp refuses them as well)."""
+    if limits.max_forks == 0:
+        return 0
+    budget = min(MAX_PROCESSES, PROCESS_HEADROOM + 2**min(limits.max_forks, 12))
+    if os.geteuid() != 0:
+        budget += _processes_of(os.getuid())
+    return budget
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                count += int(entry.stat().st_uid == uid)
+    return count
 
 
 def _config(root: str, code_path: str, limits: SandboxLimits) -> dict[str, object]:
     return {"code_path": code_path, "root": root, "cpu_seconds": limits.cpu_seconds,
             "memory_bytes": limits.memory_bytes, "file_size_bytes": limits.file_size_bytes,
-            "max_forks": limits.max_forks, "audit_hook": limits.audit_hook}
+            "max_forks": limits.max_forks, "audit_hook": limits.audit_hook,
+            "max_processes": _process_limit(limits)}
 
 
 def run_python(code: str, *, stdin: str = "",
@@ -174,7 +213,7 @@ def run_python(code: str, *, stdin: str = "",
         environment=_environment(WORKDIR))
     try:
         return _supervise(launch.process, started, limits, (*launch.layers, *_hook(limits)),
-                          isolated=True)
+                          init_pid=launch.init_pid)
     finally:
         _kill_group(launch.process.pid)
         if launch.process.returncode is None:
@@ -207,7 +246,7 @@ def _run_unisolated(code: str, stdin: str, limits: SandboxLimits) -> SandboxResu
                 cwd=directory, env=_environment(directory), start_new_session=True,
                 close_fds=True)
         try:
-            return _supervise(process, started, limits, _hook(limits), isolated=False)
+            return _supervise(process, started, limits, _hook(limits), init_pid=None)
         finally:
             _kill_group(process.pid)
             if process.returncode is None:
@@ -224,8 +263,11 @@ def _exit_code(wait_status: int, isolated: bool) -> int:
 
 
 def _supervise(process: subprocess.Popen[bytes], started: float, limits: SandboxLimits,
-               layers: tuple[str, ...], *, isolated: bool) -> SandboxResult:
-    """Pump the pipes until the child exits and its pipes close, enforcing wall and output."""
+               layers: tuple[str, ...], *, init_pid: int | None) -> SandboxResult:
+    """Pump the pipes until the child exits and its pipes close, enforcing wall and output.
+    Under bubblewrap (`init_pid` set) the CPU time is sampled from the host's /proc while the
+    program runs, since bubblewrap does not pass its children's resource usage on."""
+    isolated = init_pid is not None
     assert process.stdout is not None and process.stderr is not None
     captures = {process.stdout.fileno(): _Capture(limits.max_output_bytes),
                 process.stderr.fileno(): _Capture(limits.max_output_bytes)}
@@ -260,25 +302,28 @@ def _supervise(process: subprocess.Popen[bytes], started: float, limits: Sandbox
                 if captures[fd].overflow and killed is None:
                     killed = "output"
                     _kill_group(process.pid)
+        if init_pid is not None and wait_status is None:
+            sampled = cpu_seconds_of_children(init_pid)
+            cpu_used = max(cpu_used, sampled or 0.0)
         if wait_status is None:
             pid, raw_status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 wait_status = raw_status
-                cpu_used = usage.ru_utime + usage.ru_stime
+                cpu_used = max(cpu_used, usage.ru_utime + usage.ru_stime)
                 # The leader is gone: whatever it forked must not keep the pipes open.
                 _kill_group(process.pid)
     selector.close()
     if wait_status is None:
         _, wait_status, usage = os.wait4(process.pid, 0)
-        cpu_used = usage.ru_utime + usage.ru_stime
+        cpu_used = max(cpu_used, usage.ru_utime + usage.ru_stime)
     raw_exit = os.waitstatus_to_exitcode(wait_status)
     process.returncode = raw_exit
     exit_code = _exit_code(wait_status, isolated)
     stderr = captures[process.stderr.fileno()].text()
     if killed is None:
-        if exit_code in (-signal.SIGXCPU, -signal.SIGKILL) and (
-            exit_code == -signal.SIGXCPU or cpu_used >= limits.cpu_seconds
-        ):
+        # The kernel's resource usage, not the exit code (which the code chooses), decides.
+        if (exit_code in (-signal.SIGXCPU, -signal.SIGKILL)
+                and cpu_used >= limits.cpu_seconds - CPU_SAMPLE_SLACK_SECONDS):
             killed = "cpu"
         elif exit_code == 1 and _ends_with_memory_error(stderr):
             killed = "memory"

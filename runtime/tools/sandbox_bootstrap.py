@@ -13,7 +13,7 @@ seccomp filter and the read-only file system are the security boundary. Order ma
    clears the last capabilities (no_new_privs is already set, so nothing can give them back);
 2. rlimits (kernel): CPU seconds (SIGXCPU, then SIGKILL one second later), address space
    (MemoryError), file size (EFBIG; SIGXFSZ is ignored so writes fail instead of killing),
-   no core dumps, and RLIMIT_NPROC=0 when no fork is allowed;
+   no core dumps, and RLIMIT_NPROC (0 when no fork is allowed);
 3. audit hook (interpreter): refuses sockets of the internet families, process creation beyond
    the fork budget, exec/spawn/system, writes outside the working directory, changing rlimits
    and loading native code through ctypes. It gives clear messages and is defence in depth;
@@ -72,8 +72,11 @@ def set_limits(config: dict) -> None:  # type: ignore[type-arg]
     size = int(config["file_size_bytes"])
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if int(config["max_forks"]) == 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    processes = int(config["max_processes"])
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    if hard != resource.RLIM_INFINITY:
+        processes = min(processes, hard)
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
 def make_audit_hook(root: str, max_forks: int):  # type: ignore[no-untyped-def]

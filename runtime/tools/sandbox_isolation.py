@@ -33,9 +33,11 @@ bootstrap, the seccomp program, stdin); nothing is written to the host's disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -48,12 +50,16 @@ SANDBOX_DIR = "/sandbox"
 # Top-level host paths that may be links into /usr (merged-usr) or real directories.
 SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 INFO_TIMEOUT_SECONDS = 10.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 LAYERS = ("user-namespace", "pid-namespace", "mount-namespace", "network-namespace",
           "ipc-namespace", "uts-namespace", "uid-65534", "read-only-root", "disk-cap")
 
 
 class SandboxUnavailable(RuntimeError):
-    """OS isolation cannot be set up here; the message names what is missing and how to fix it."""
+    """OS isolation cannot be set up here; the message names what is missing and how to fix it.
+    `setup_error` tells the CLI to print the message as it is, not as an internal error."""
+
+    setup_error = True
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class Launch:
 
     process: subprocess.Popen[bytes]
     layers: tuple[str, ...]
+    init_pid: int
 
 
 def _filesystem_arguments(interpreter: Interpreter) -> list[str]:
@@ -139,15 +146,17 @@ def start_isolated(*, bootstrap: bytes, code: bytes, stdin: bytes, config: dict[
         command = [bwrap, "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                    "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox",
                    "--die-with-parent", "--new-session"]
-        info_read = block_write = -1
+        info_read, info_write = os.pipe()
+        owned += [info_read, info_write]
+        passed.append(info_write)
+        command += ["--info-fd", str(info_write)]
+        block_write = -1
         if as_root:
-            info_read, info_write = os.pipe()
             block_read, block_write = os.pipe()
-            owned += [info_read, info_write, block_read, block_write]
-            passed += [info_write, block_read]
-            command += ["--userns-block-fd", str(block_read), "--info-fd", str(info_write),
-                        "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
-                        "--cap-add", "CAP_SETGID"]
+            owned += [block_read, block_write]
+            passed.append(block_read)
+            command += ["--userns-block-fd", str(block_read), "--cap-drop", "ALL",
+                        "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         else:
             command += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                         "--disable-userns", "--cap-drop", "ALL"]
@@ -175,27 +184,26 @@ def start_isolated(*, bootstrap: bytes, code: bytes, stdin: bytes, config: dict[
                 close_fds=True)
         except OSError as error:
             raise SandboxUnavailable(f"could not start bubblewrap ({bwrap}): {error}") from error
-        if as_root:
-            os.close(info_write)
-            owned.remove(info_write)
-            os.close(block_read)
-            owned.remove(block_read)
-            try:
-                _map_user_namespace(process, info_read, block_write)
-            except SandboxUnavailable:
-                _kill(process)
-                raise
-        return Launch(process=process, layers=tuple(layers))
+        os.close(info_write)
+        owned.remove(info_write)
+        try:
+            init_pid = _read_info(process, info_read)
+            if as_root:
+                os.close(block_read)
+                owned.remove(block_read)
+                _map_user_namespace(init_pid, block_write)
+        except SandboxUnavailable:
+            _kill(process)
+            raise
+        return Launch(process=process, layers=tuple(layers), init_pid=init_pid)
     finally:
         for fd in owned:
             os.close(fd)
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, 9)
-    except (ProcessLookupError, PermissionError):
-        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait()
 
 
@@ -212,15 +220,13 @@ def _failure(process: subprocess.Popen[bytes]) -> SandboxUnavailable:
         "docs/sandbox.md)")
 
 
-def _map_user_namespace(process: subprocess.Popen[bytes], info_read: int,
-                        block_write: int) -> None:
-    """As root: map 0 -> 0 and 65534 -> 65534 into bubblewrap's new user namespace, then let
-    it go on. Its info JSON (written once the namespaces exist) names the namespace's pid."""
+def _read_info(process: subprocess.Popen[bytes], info_read: int) -> int:
+    """bubblewrap's info JSON, written once the namespaces exist, names the host pid of the
+    namespace's init (the sandboxed program is its child)."""
     deadline = time.monotonic() + INFO_TIMEOUT_SECONDS
     buffer = b""
-    info: dict[str, object] | None = None
     os.set_blocking(info_read, False)
-    while info is None:
+    while True:
         if time.monotonic() > deadline:
             raise SandboxUnavailable("bubblewrap did not report its namespaces in time")
         try:
@@ -237,7 +243,12 @@ def _map_user_namespace(process: subprocess.Popen[bytes], info_read: int,
             info = json.loads(buffer)
         except ValueError:
             continue
-    pid = int(str(info["child-pid"]))
+        return int(info["child-pid"])
+
+
+def _map_user_namespace(pid: int, block_write: int) -> None:
+    """As root: map 0 -> 0 and 65534 -> 65534 into bubblewrap's new user namespace, then let
+    it go on (see the module docstring for why bubblewrap's own map is not used)."""
     mapping = f"0 0 1\n{SANDBOX_UID} {SANDBOX_UID} 1\n"
     try:
         Path(f"/proc/{pid}/uid_map").write_text(mapping)
@@ -245,3 +256,20 @@ def _map_user_namespace(process: subprocess.Popen[bytes], info_read: int,
     except OSError as error:
         raise SandboxUnavailable(f"could not map the sandbox's user namespace: {error}") from error
     os.write(block_write, b"1")
+
+
+def cpu_seconds_of_children(init_pid: int) -> float | None:
+    """CPU time (user + system) of the namespace's processes below init, read from the host's
+    /proc; None once they are gone. The parent's own measurement: the code cannot forge it."""
+    try:
+        children = Path(f"/proc/{init_pid}/task/{init_pid}/children").read_text().split()
+    except OSError:
+        return None
+    total = 0.0
+    for child in children:
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return total
