@@ -174,7 +174,7 @@ def _process_limit(limits: SandboxLimits) -> int:
     own processes count too. 0 forbids forks outright (seccomp refuses them as well)."""
     if limits.max_forks == 0:
         return 0
-    budget = min(MAX_PROCESSES, PROCESS_HEADROOM + 2**min(limits.max_forks, 12))
+    budget: int = min(MAX_PROCESSES, PROCESS_HEADROOM + 2 ** min(limits.max_forks, 12))
     if os.geteuid() != 0:
         budget += _processes_of(os.getuid())
     return budget
