@@ -58,6 +58,9 @@ class Context:
     walk_cut_short: bool = False   # MAS406 stopped a descent: usage facts are incomplete
     muted: int = 0                 # > 0 while inferring a forward reference silently
     inferring: set[str] = field(default_factory=set)
+    # forward-reference types inferred so far, per scope (keyed by the id of the scope's
+    # `forward` dict, which the entry keeps alive so the id cannot be reused)
+    forward_memo: dict[int, tuple[object, dict[str, Type | None]]] = field(default_factory=dict)
 
     def report(self, code: str, span: Span, message: str, help: str | None = None) -> None:
         """Record a diagnostic (unless muted: a silent re-inference must not repeat one)."""
