@@ -322,8 +322,14 @@ def _supervise(process: subprocess.Popen[bytes], started: float, limits: Sandbox
     stderr = captures[process.stderr.fileno()].text()
     if killed is None:
         # The kernel's resource usage, not the exit code (which the code chooses), decides.
-        if (exit_code in (-signal.SIGXCPU, -signal.SIGKILL)
-                and cpu_used >= limits.cpu_seconds - CPU_SAMPLE_SLACK_SECONDS):
+        # Under seccomp no process of the sandbox can send SIGXCPU, only the kernel's CPU limit
+        # can; but a program may exit with 128 + SIGXCPU, which bubblewrap reports the same
+        # way, so the parent's own CPU samples (possibly one late poll behind) must agree.
+        needed = limits.cpu_seconds * (0.5 if "seccomp" in layers else 1.0)
+        by_xcpu = exit_code == -signal.SIGXCPU and cpu_used >= needed - CPU_SAMPLE_SLACK_SECONDS
+        by_kill = (exit_code == -signal.SIGKILL
+                   and cpu_used >= limits.cpu_seconds - CPU_SAMPLE_SLACK_SECONDS)
+        if by_xcpu or by_kill:
             killed = "cpu"
         elif exit_code == 1 and _ends_with_memory_error(stderr):
             killed = "memory"

@@ -15,6 +15,8 @@ history of privilege escalations or that would let it leave its namespaces:
   to `clone`, whose flags the filter checks.
 - with `allow_fork=False`, `fork`, `vfork` and a `clone` without `CLONE_THREAD` fail with EPERM
   (threads still work).
+- no signal-sending call may send SIGXCPU, so the parent can trust that a program killed by
+  SIGXCPU hit its CPU limit.
 
 Anything else from another ABI on the same machine (x32 numbers, a foreign architecture)
 kills the process. Only x86-64 has a table here; elsewhere `seccomp_program` returns None and
@@ -61,6 +63,10 @@ X86_64_DENIED = {
     "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_getfd": 438, "mount_setattr": 442,
 }
 X86_64_CLONE, X86_64_FORK, X86_64_VFORK, X86_64_CLONE3 = 56, 57, 58, 435
+# Signal-sending calls and the index of their signal argument: sending SIGXCPU is refused, so
+# a program killed by SIGXCPU was killed by the kernel's CPU limit, not by itself.
+X86_64_SIGNAL_SENDERS = {62: 1, 200: 1, 234: 2, 129: 1, 297: 2, 424: 1}
+SIGXCPU = 24
 
 
 def _op(code: int, k: int, jump_true: int = 0, jump_false: int = 0) -> bytes:
@@ -87,6 +93,14 @@ def seccomp_program(*, allow_fork: bool) -> bytes | None:
         refused += [X86_64_FORK, X86_64_VFORK]
     for number in refused:
         body += [_op(JUMP_EQUAL, number, 0, 1), _op(RETURN, deny)]
+    for number, index in X86_64_SIGNAL_SENDERS.items():
+        body += [
+            _op(JUMP_EQUAL, number, 0, 4),
+            _op(LOAD_WORD_ABSOLUTE, OFFSET_ARG0_LOW + 8 * index),
+            _op(JUMP_EQUAL, SIGXCPU, 0, 1),
+            _op(RETURN, deny),
+            _op(RETURN, RET_ALLOW),
+        ]
     # clone: refuse new namespaces always, and a new process (no CLONE_THREAD) without forks.
     body += [
         _op(JUMP_EQUAL, X86_64_CLONE, 0, 3 if allow_fork else 5),

@@ -255,6 +255,12 @@ def test_the_working_directory_is_capped_and_nothing_else_is_writable() -> None:
 
 # --- issue 13: forge the status -------------------------------------------------------------
 
+def test_sigxcpu_cannot_be_sent_to_fake_a_cpu_limit() -> None:
+    result = escape("import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)\n")
+    assert result.killed_reason is None and result.exit_code == 1
+    assert "PermissionError" in result.stderr
+
+
 def test_the_reported_status_cannot_be_forged() -> None:
     result = escape(
         "import os, sys\n"
