@@ -31,9 +31,13 @@ class Scope:
 
 
 def _undefined(ctx: Context, scope: Scope, name: str, span: Span) -> None:
-    candidates = [*scope.bound, *ctx.agents, *ctx.flow_names]
+    hint = None
+    if ctx.suggestions_left > 0 and not ctx.muted:
+        # A bounded number of hints per spec: each one scans every name in scope.
+        ctx.suggestions_left -= 1
+        hint = suggest(name, [*scope.bound, *ctx.agents, *ctx.flow_names])
     ctx.report("MAS101", span, f"undefined name '{name}'",
-               help=suggest(name, candidates) or f"bind it first: {name} = ...")
+               help=hint or f"bind it first: {name} = ...")
 
 
 def resolve_value(ctx: Context, scope: Scope, name: str, span: Span,

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         if not any(item.is_error for item in checked):
             found.extend(unrolled_size(program))
     found = sort_diagnostics(found)
-    sys.stdout.write(render_diagnostics(found, sources, args.output_format))
+    if found or not unreadable:  # never "All checks passed." when a file was not checked
+        sys.stdout.write(render_diagnostics(found, sources, args.output_format))
     if unreadable:
         return 2
     return 1 if any(d.is_error for d in found) else 0
