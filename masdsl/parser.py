@@ -27,7 +27,6 @@ MAX_SOURCE_BYTES = 1_000_000
 MAX_TREE_DEPTH = 400
 
 BOM = "\ufeff"
-_LONE_CR = re.compile(r"\r(?!\n)")
 _COMMENT_OR_STRING = re.compile(
     r'"""(?:[^"\\]|\\[\s\S]|"[^"\\]|"\\[\s\S]|""[^"\\]|""\\[\s\S])*"""'
     r'|"(?:[^"\\\n]|\\[^\n])*"'
@@ -36,12 +35,10 @@ _COMMENT_OR_STRING = re.compile(
 
 
 def normalize_source(text: str) -> str:
-    """The text the parser reads: a lone CR ends a line like LF (CRLF already does: CR is
-    whitespace and ends a comment), and a leading UTF-8 byte-order mark is whitespace. Both
-    replacements keep every offset, so spans still index the original text."""
-    if text.startswith(BOM):
-        text = " " + text[1:]
-    return _LONE_CR.sub("\n", text) if "\r" in text else text
+    """The text the parser reads: a leading UTF-8 byte-order mark becomes a space, which keeps
+    every offset, so spans still index the original text. (CR needs no rewriting: it is
+    whitespace, and it ends a comment as LF does, so code after `# ...<CR>` is code.)"""
+    return " " + text[1:] if text.startswith(BOM) else text
 
 
 def decode_source(data: bytes, path: str = "<string>") -> str:

@@ -18,14 +18,13 @@ full (a header, the location, the source line with carets under the span, a help
 A span over several lines is underlined from its start to the end of its first line. Tabs
 are shown as four spaces, and control and format characters (an ANSI escape, a lone CR, a
 zero-width space), in the snippet as in messages, as escapes like `\x1b`, so a spec can
-never drive the terminal; the carets are shifted to match. Lines end at LF, CRLF or a lone CR,
-as for the parser. The source is split into lines once per file, not once per diagnostic.
+never drive the terminal; the carets are shifted to match. Lines end at LF or CRLF, as spans
+count them. The source is split into lines once per file, not once per diagnostic.
 Nothing here reads files or prints: callers pass the source text and write the returned string.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
@@ -34,7 +33,6 @@ from masdsl.diagnostics import Diagnostic, Severity
 
 OutputFormat = Literal["concise", "full"]
 TAB = "    "
-_LINE_END = re.compile(r"\r\n|\r|\n")
 _ESCAPED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
 
 
@@ -58,8 +56,10 @@ def visible(text: str, keep_newlines: bool = False) -> str:
 
 
 def source_lines(source: str) -> list[str]:
-    """The lines of `source` (LF, CRLF and lone CR all end a line; a leading BOM dropped)."""
-    return _LINE_END.split(source.removeprefix("\ufeff"))
+    """The lines of `source` as spans count them: LF or CRLF ends a line (a lone CR stays in
+    its line, shown escaped); a leading BOM is shown as the space the parser reads."""
+    text = " " + source[1:] if source.startswith("\ufeff") else source
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def render_concise(diagnostic: Diagnostic) -> str:
