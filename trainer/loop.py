@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,9 +36,9 @@ from trainer.assign import assign_credit
 from trainer.batch import TokenSample
 from trainer.checkpoint import (
     TrainerState,
-    latest_checkpoint,
-    load_checkpoint,
+    load_newest_intact,
     remove_partial,
+    resume_candidates,
     save_checkpoint,
 )
 from trainer.config import TaskRef, TrainConfig
@@ -336,9 +337,11 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     checkpoint: Path | None = None
     if resume is not None:
         resume = Path(resume)
-        checkpoint = resume if (resume / "state.json").is_file() else latest_checkpoint(resume)
-        if checkpoint is None:
-            raise TrainError(f"{resume}: no complete checkpoint to resume from")
+        try:
+            candidates = resume_candidates(resume)
+        except ValueError as error:
+            raise TrainError(str(error)) from None
+        checkpoint = candidates[0]
         run_dir = checkpoint.parent.parent
     elif checkpoint_dirs(run_dir):
         raise TrainError(f"{run_dir} already holds checkpoints: resume it with "
@@ -352,7 +355,12 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     schedule = Schedule(config.schedule.kind, config.schedule.switch_every)
     start = 0
     if checkpoint is not None:
-        state = load_checkpoint(checkpoint, run.policies)
+        try:
+            checkpoint, state, skipped = load_newest_intact(candidates, run.policies)
+        except ValueError as error:
+            raise TrainError(str(error)) from None
+        for reason in skipped:
+            print(f"masc: skipped a damaged checkpoint: {reason}", file=sys.stderr)
         start, run.cursors = state.step, list(state.cursors)
         if len(run.cursors) != len(run.train_tasks):
             raise TrainError(f"{checkpoint}: the checkpoint has {len(run.cursors)} data "
