@@ -332,7 +332,12 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     given, maps the designer policy's engine to the engine designs are sampled from (tests
     script designs with it); by default designs are sampled from the policy itself."""
     from trainer.checkpoint import checkpoint_dirs
+    from trainer.preflight import ConfigProblem, check_config
 
+    try:
+        check_config(config)  # before any model is loaded or any folder made
+    except ConfigProblem as problem:
+        raise TrainError(str(problem)) from None
     run_dir = Path(config.output_dir)
     checkpoint: Path | None = None
     if resume is not None:

@@ -92,3 +92,36 @@ def test_resume_keeps_undecodable_metrics_lines_and_drops_only_a_torn_last_line(
                      b'{"step": 4, "tor')
     truncate_metrics(path, 2)
     assert path.read_bytes() == b'{"step": 1}\ngarbage that is not json\n{"step": 2}\n'
+
+
+def test_masc_train_reports_unknown_tasks_and_examples_before_loading_a_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from masdsl.cli import main
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a model was loaded before the config was checked")
+
+    monkeypatch.setattr("trainer.policy.build_policies", no_model)
+    config = tmp_path / "typo.toml"
+    output = tmp_path / "run"
+    config.write_text(f"steps = 1\noutput_dir = '{output}'\neval_interval = 0\n"
+                      "[sampling]\nexamples = ['single_agent', 'no_such_system']\n"
+                      "[[tasks.train]]\nname = 'arithmetik'\n"
+                      "[[tasks.eval]]\nname = 'arithmetic@x'\n")
+    assert main(["train", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "tasks.train: " in err and "arithmetik" in err
+    assert "tasks.eval: " in err and "arithmetic@x" in err
+    assert "sampling.examples: no example system named 'no_such_system'" in err
+    assert "internal error" not in err
+    assert not output.exists()
+
+
+def test_masc_train_resume_names_the_path_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from masdsl.cli import main
+
+    missing = tmp_path / "nope" / "checkpoints" / "step-000001"
+    assert main(["train", "--resume", str(missing)]) == 2
+    assert f"--resume {missing}: no such run directory or checkpoint" in capsys.readouterr().err

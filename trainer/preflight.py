@@ -1,0 +1,38 @@
+"""Check a training configuration before any heavy work (model loading, torch, engines).
+
+`check_config(config)` resolves every task of `tasks.train` and `tasks.eval` (names,
+difficulty suffixes, installed data packages, non-empty splits) and every few-shot example of
+`sampling.examples`, and raises one `ConfigProblem` listing everything wrong, so `masc train`
+reports a typo in seconds instead of after loading a model, and never as an internal error.
+"""
+
+from __future__ import annotations
+
+from trainer.config import TrainConfig
+from trainer.tasks.base import TaskError
+from trainer.tasks.registry import get_task
+
+
+class ConfigProblem(ValueError):
+    """What is wrong with a training configuration, one line per problem."""
+
+
+def check_config(config: TrainConfig) -> None:
+    """Raise `ConfigProblem` naming every unknown task, unloadable split or unknown example."""
+    from runtime.designer import library
+
+    problems: list[str] = []
+    for section, refs in (("tasks.train", config.tasks.train), ("tasks.eval", config.tasks.eval)):
+        for ref in refs:
+            try:
+                task = get_task(ref.name)
+                if not task.load(ref.split, 1, config.seed):  # type: ignore[arg-type]
+                    problems.append(f"{section}: task {ref.name!r} split {ref.split!r} has "
+                                    "no items")
+            except TaskError as error:
+                problems.append(f"{section}: {error}")
+    for name in dict.fromkeys(config.sampling.examples):
+        if not library([name]):
+            problems.append(f"sampling.examples: no example system named {name!r}")
+    if problems:
+        raise ConfigProblem("\n".join(problems))
