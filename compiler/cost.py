@@ -65,7 +65,9 @@ class _Estimator:
             items = [self.expression(item) for item in expr.items]
             return Cost(_add(1, *(item.ir_nodes for item in items)),
                         _add(*(item.llm_calls for item in items)))
-        return Cost(1, 0)  # a reference or a literal: at most one alias or constant node
+        if isinstance(expr, ast.Ref):
+            return Cost(0, 0)  # an edge; a bare `x = y` gets its alias node from the Assign
+        return Cost(1, 0)  # a literal: at most one constant node
 
     def call(self, call: ast.Call) -> Cost:
         args = [self.expression(arg.value) for arg in call.args]
