@@ -9,8 +9,8 @@ only the interpreter in it, a size-capped tmpfs working directory, and a seccomp
 On top of that:
 
 - **scrubbed environment**: only PATH, LANG, HOME and TMPDIR (the working directory).
-- **rlimits** (kernel): RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, no core dumps, and RLIMIT_NPROC=0
-  (plus seccomp refusing fork/vfork/clone of a process) when `max_forks == 0`.
+- **rlimits** (kernel): RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE, no core dumps, RLIMIT_NPROC; with
+  `max_forks == 0` seccomp refuses fork/vfork/clone of a process (threads still work).
 - **every process killed at the end**: the program runs in its own PID namespace; when it
   exits, or the parent kills bubblewrap (wall clock, output cap), the kernel kills whatever is
   left, `setsid` children included.
@@ -168,11 +168,12 @@ def _mode(limits: SandboxLimits) -> IsolationMode:
     return limits.isolation
 
 
-def _process_limit(limits: SandboxLimits) -> int:
-    """RLIMIT_NPROC for the run. The kernel counts every process of the uid on the host: as
-    root the sandbox runs as 65534, shared by concurrent runs; otherwise as the caller, whose
-    own processes count too. 0 forbids forks outright (seccomp refuses them as well)."""
-    if limits.max_forks == 0:
+def _process_limit(limits: SandboxLimits, forks_refused_by_seccomp: bool) -> int:
+    """RLIMIT_NPROC for the run. The kernel counts every process and thread of the uid on the
+    host: as root the sandbox runs as 65534, shared by concurrent runs; otherwise as the
+    caller, whose own processes count too. Without forks, seccomp refuses them, so the limit
+    only has to leave room for threads; without seccomp it is 0 (no fork, and no thread)."""
+    if limits.max_forks == 0 and not forks_refused_by_seccomp:
         return 0
     budget: int = min(MAX_PROCESSES, PROCESS_HEADROOM + 2 ** min(limits.max_forks, 12))
     if os.geteuid() != 0:
@@ -189,11 +190,12 @@ def _processes_of(uid: int) -> int:
     return count
 
 
-def _config(root: str, code_path: str, limits: SandboxLimits) -> dict[str, object]:
+def _config(root: str, code_path: str, limits: SandboxLimits,
+            forks_refused_by_seccomp: bool = False) -> dict[str, object]:
     return {"code_path": code_path, "root": root, "cpu_seconds": limits.cpu_seconds,
             "memory_bytes": limits.memory_bytes, "file_size_bytes": limits.file_size_bytes,
             "max_forks": limits.max_forks, "audit_hook": limits.audit_hook,
-            "max_processes": _process_limit(limits)}
+            "max_processes": _process_limit(limits, forks_refused_by_seccomp)}
 
 
 def run_python(code: str, *, stdin: str = "",
@@ -205,12 +207,12 @@ def run_python(code: str, *, stdin: str = "",
                        "the host; see docs/sandbox.md", UNSAFE_MODE)
         return _run_unisolated(code, stdin, limits)
     started = time.monotonic()
+    seccomp = seccomp_program(allow_fork=limits.max_forks > 0)
     launch = start_isolated(
         bootstrap=BOOTSTRAP.read_bytes(), code=code.encode("utf-8", "surrogatepass"),
         stdin=stdin.encode("utf-8", "surrogatepass"),
-        config=_config(WORKDIR, "/sandbox/main.py", limits),
-        disk_bytes=limits.disk_bytes, seccomp=seccomp_program(allow_fork=limits.max_forks > 0),
-        environment=_environment(WORKDIR))
+        config=_config(WORKDIR, "/sandbox/main.py", limits, seccomp is not None),
+        disk_bytes=limits.disk_bytes, seccomp=seccomp, environment=_environment(WORKDIR))
     try:
         return _supervise(launch.process, started, limits, (*launch.layers, *_hook(limits)),
                           init_pid=launch.init_pid)

@@ -261,3 +261,19 @@ def test_escape_hatches_are_refused(code: str, message: str) -> None:
     result = run_python(code, limits=FAST)
     assert result.exit_code == 1
     assert message in result.stderr
+
+
+def test_threads_work_while_forks_are_refused() -> None:
+    code = (
+        "import os, threading\n"
+        "seen = []\n"
+        "threads = [threading.Thread(target=seen.append, args=(n,)) for n in range(8)]\n"
+        "for thread in threads:\n"
+        "    thread.start()\n"
+        "for thread in threads:\n"
+        "    thread.join()\n"
+        "print(sorted(seen))\n"
+    )
+    result = run_python(code, limits=SandboxLimits(wall_seconds=5.0, audit_hook=False))
+    assert result.ok, result.stderr
+    assert result.stdout == "[0, 1, 2, 3, 4, 5, 6, 7]\n"
