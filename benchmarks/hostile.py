@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "hostile" / "corpus"
 DEFAULT_BOUND_S = 10.0
+ALARM_REPEAT_S = 0.25
 EXPECT = re.compile(rb"#\s*expect:([^\r\n]*)")
 
 
@@ -55,7 +56,8 @@ def time_limit(seconds: float) -> Iterator[None]:
         raise Hang(f"took longer than {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Repeating: an alarm that lands where exceptions are swallowed (a gc callback) fires again.
+    signal.setitimer(signal.ITIMER_REAL, seconds, ALARM_REPEAT_S)
     try:
         yield
     finally:
