@@ -91,6 +91,14 @@ def calculate(expression: str) -> str:
         return f"error: {type(error).__name__}: {error}"
 
 
+def _short(value: Number) -> str:
+    """A number for a message: huge integers by their size, not their 1,000 digits."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        digits = int(value.bit_length() * 0.30103) + 1  # no str(): it is slow on huge ints
+        return f"a number of about {digits} digits"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _where(node: ast.AST) -> str:
     return f"column {getattr(node, 'col_offset', 0) + 1}"
 
@@ -121,7 +129,7 @@ def _evaluate(node: ast.expr, depth: int) -> Number:
 def _binary(node: ast.BinOp, left: Number, right: Number) -> Number:
     if isinstance(node.op, ast.Pow):
         if abs(right) > MAX_EXPONENT:
-            raise CalculatorError(f"exponent {right} too large (limit {MAX_EXPONENT})")
+            raise CalculatorError(f"exponent too large: {_short(right)} (limit {MAX_EXPONENT})")
         big = isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1
         if big and (abs(int(left)).bit_length() - 1) * int(right) + 1 > MAX_INTEGER_BITS:
             raise CalculatorError(f"result of ** too large at {_where(node)}")
@@ -164,8 +172,8 @@ def _call(node: ast.Call, depth: int) -> Number:
         if not isinstance(digits, int):
             raise CalculatorError("round's second argument must be an integer")
         if abs(digits) > MAX_ROUND_DIGITS:
-            raise CalculatorError(f"round: digits {digits} outside -{MAX_ROUND_DIGITS}.."
-                                  f"{MAX_ROUND_DIGITS} at {_where(node)}")
+            raise CalculatorError(f"round: the digits must be within -{MAX_ROUND_DIGITS}.."
+                                  f"{MAX_ROUND_DIGITS}, got {_short(digits)} at {_where(node)}")
     try:
         return _checked(FUNCTIONS[name](*arguments), node)
     except CalculatorError:

@@ -48,7 +48,7 @@ ERRORS = [
     ("1 +", "syntax error at column"),
     ("1 / 0", "division by zero at column 1"),
     ("5 % 0", "division by zero"),
-    ("10 ** 10 ** 10", "exponent 10000000000 too large"),
+    ("10 ** 10 ** 10", "exponent too large: 10000000000"),
     ("2 ** 100000", "too large"),
     ("9 ** 9999", "result of ** too large"),
     ("2.0 ** 5000", "result too large"),
@@ -112,7 +112,9 @@ def test_hostile_expressions_fail_fast_with_a_message(expression: str) -> None:
 
 
 def test_round_with_huge_digits_is_refused_before_it_can_hang() -> None:
-    assert calculate("round(1, -10**1000)").startswith("error: round: digits")
+    reply = calculate("round(1, -10**1000)")
+    assert reply == ("error: round: the digits must be within -1000..1000, got a number of "
+                     "about 1001 digits at column 1")
 
 
 def test_the_tool_runs_in_a_worker_process_and_survives_a_stuck_worker() -> None:
