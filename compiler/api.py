@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from compiler.cost import DEFAULT_MAX_UNROLLED_NODES, cost_diagnostics, estimate
 from compiler.dead_regions import DeadRegion, dead_regions
 from compiler.ir import IR
-from compiler.lower import lower
+from compiler.lower import ir_agents, lower
 from compiler.passes import PASSES, Pass, run_passes
 from compiler.stats import Stats, analyze, limit_diagnostics
 from compiler.validate import validate_ir
@@ -56,16 +57,24 @@ def front_end(program: ast.Program, limits: Any = None) -> Analysis:
 def compile(source_or_program: str | bytes | ast.Program, *, path: str = "<string>",
             limits: Any = None, max_llm_calls: int | None = None,
             max_generated_tokens: int | None = None,
+            max_unrolled_nodes: int | None = DEFAULT_MAX_UNROLLED_NODES,
             passes: Sequence[Pass] = PASSES) -> CompiledSpec:
     """Compile a spec (text, bytes or a parsed `Program`). Raises `MasError` with located
     diagnostics when the spec has errors, including MAS408/MAS409 when the worst-case LLM
-    calls or generated tokens exceed `max_llm_calls` / `max_generated_tokens`."""
+    calls or generated tokens exceed `max_llm_calls` / `max_generated_tokens`, and MAS410,
+    before anything is unrolled, when the unrolled IR could exceed `max_unrolled_nodes`
+    (`compiler.cost`; None lifts the limit)."""
     program = (source_or_program if isinstance(source_or_program, ast.Program)
                else parse(source_or_program, path))
     analysis = front_end(program, limits)
     diagnostics = list(analysis.diagnostics)
     if any(item.is_error for item in diagnostics):
         raise MasError(sort_diagnostics(diagnostics))
+    cost = estimate(program, {name: settings.worst_case_calls
+                              for name, settings in ir_agents(analysis).items()})
+    too_large = cost_diagnostics(program, cost, max_unrolled_nodes)
+    if too_large:
+        raise MasError(sort_diagnostics(diagnostics + too_large))
     # The IR is validated once, after the passes (each pass keeps the invariants; the tests
     # validate after lowering and after every pass).
     ir, found = run_passes(lower(program, analysis), passes)

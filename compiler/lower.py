@@ -25,13 +25,18 @@ def _declarations(program: ast.Program, analysis: Analysis,
     return found
 
 
+def ir_agents(analysis: Analysis) -> dict[str, AgentSettings]:
+    """The checker's resolved agent settings as the IR's `AgentSettings` (agents whose output
+    type is unknown, after an error, are left out)."""
+    return {name: AgentSettings.model_validate(settings, from_attributes=True)
+            for name, settings in analysis.agents.items() if settings.output is not None}
+
+
 def lower(program: ast.Program, analysis: Analysis) -> IR:
     """Lower a program the front end accepted into an (unoptimised) IR, reading every type
     and agent setting from the checker's `analysis` (nothing is resolved twice). Raises
     `LoweringError` with a located diagnostic if the program is not well-formed."""
-    agents = {name: AgentSettings.model_validate(settings, from_attributes=True)
-              for name, settings in analysis.agents.items() if settings.output is not None}
-    builder = Builder(program=program, agents=agents)
+    builder = Builder(program=program, agents=ir_agents(analysis))
     inputs = _declarations(program, analysis, program.inputs)
     outputs = _declarations(program, analysis, program.outputs)
     env = {}

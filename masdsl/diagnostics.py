@@ -77,6 +77,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS407": (Severity.ERROR, "spec too large"),
     "MAS408": (Severity.ERROR, "too many LLM calls"),
     "MAS409": (Severity.ERROR, "too many generated tokens"),
+    "MAS410": (Severity.ERROR, "unrolled IR too large"),
 }
 
 

@@ -26,11 +26,19 @@ __all__ = ["MAX_NUMBER_DIGITS", "MAX_SOURCE_BYTES", "MAX_TREE_DEPTH", "comments"
 MAX_SOURCE_BYTES = 1_000_000
 MAX_TREE_DEPTH = 400
 
+BOM = "\ufeff"
 _COMMENT_OR_STRING = re.compile(
     r'"""(?:[^"\\]|\\[\s\S]|"[^"\\]|"\\[\s\S]|""[^"\\]|""\\[\s\S])*"""'
     r'|"(?:[^"\\\n]|\\[^\n])*"'
-    r"|(?P<comment>#[^\n]*)"
+    r"|(?P<comment>#[^\r\n]*)"
 )
+
+
+def normalize_source(text: str) -> str:
+    """The text the parser reads: a leading UTF-8 byte-order mark becomes a space, which keeps
+    every offset, so spans still index the original text. (CR needs no rewriting: it is
+    whitespace, and it ends a comment as LF does, so code after `# ...<CR>` is code.)"""
+    return " " + text[1:] if text.startswith(BOM) else text
 
 
 def decode_source(data: bytes, path: str = "<string>") -> str:
@@ -51,6 +59,7 @@ def parse(source: str | bytes, path: str = "<string>",
     located diagnostics when the input is not a well-formed spec."""
     text = decode_source(source, path) if isinstance(source, bytes) else source
     size = len(text.encode("utf-8", errors="surrogatepass"))
+    text = normalize_source(text)
     if size > max_bytes:
         raise MasError([diagnostic(
             "MAS407", Span.point(text, 0), f"the spec is {size:,} bytes; the limit is "

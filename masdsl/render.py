@@ -16,57 +16,86 @@ full (a header, the location, the source line with carets under the span, a help
        = help: pass an agent declared with `agent x { ... }`
 
 A span over several lines is underlined from its start to the end of its first line. Tabs
-are shown as four spaces (the carets are shifted to match). Nothing here reads files or
-prints: callers pass the source text and write the returned string.
+are shown as four spaces, and control and format characters (an ANSI escape, a lone CR, a
+zero-width space), in the snippet as in messages, as escapes like `\x1b`, so a spec can
+never drive the terminal; the carets are shifted to match. Lines end at LF or CRLF, as spans
+count them. The source is split into lines once per file, not once per diagnostic.
+Nothing here reads files or prints: callers pass the source text and write the returned string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from masdsl.diagnostics import Diagnostic, Severity
 
 OutputFormat = Literal["concise", "full"]
 TAB = "    "
+_ESCAPED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+
+
+def visible(text: str, keep_newlines: bool = False) -> str:
+    """`text` safe for a terminal: tabs as spaces, control/format characters escaped (line
+    feeds kept when `keep_newlines`: a help text may span lines)."""
+    if text.isprintable() and "\t" not in text:
+        return text
+    shown = []
+    for character in text:
+        if character == "\t":
+            shown.append(TAB)
+        elif character == "\n" and keep_newlines:
+            shown.append(character)
+        elif unicodedata.category(character) in _ESCAPED_CATEGORIES:
+            code = ord(character)
+            shown.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            shown.append(character)
+    return "".join(shown)
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines of `source` as spans count them: LF or CRLF ends a line (a lone CR stays in
+    its line, shown escaped); a leading BOM is shown as the space the parser reads."""
+    text = " " + source[1:] if source.startswith("\ufeff") else source
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def render_concise(diagnostic: Diagnostic) -> str:
     """`path:line:col: CODE message`."""
     span = diagnostic.span
-    return f"{diagnostic.path}:{span.line}:{span.column}: {diagnostic.code} {diagnostic.message}"
+    return (f"{visible(diagnostic.path)}:{span.line}:{span.column}: {diagnostic.code} "
+            f"{visible(diagnostic.message, keep_newlines=True)}")
 
 
 def render_full(diagnostic: Diagnostic, source: str | None) -> str:
     """The multi-line form; without `source` the snippet is left out."""
+    return _render_full(diagnostic, None if source is None else source_lines(source))
+
+
+def _render_full(diagnostic: Diagnostic, lines: Sequence[str] | None) -> str:
     span = diagnostic.span
-    header = f"{diagnostic.severity.value}[{diagnostic.code}]: {diagnostic.message}"
-    lines = [header]
+    message = visible(diagnostic.message, keep_newlines=True)
+    header = f"{diagnostic.severity.value}[{diagnostic.code}]: {message}"
+    out = [header]
     gutter = " " * len(str(span.line))
-    lines.append(f"{gutter}--> {diagnostic.path}:{span.line}:{span.column}")
-    if source is not None:
-        source_line = _source_line(source, span.line)
-        shown = source_line.replace("\t", TAB)
-        start = len(source_line[: span.column - 1].replace("\t", TAB))
+    out.append(f"{gutter}--> {visible(diagnostic.path)}:{span.line}:{span.column}")
+    if lines is not None:
+        source_line = lines[span.line - 1] if 1 <= span.line <= len(lines) else ""
+        shown = visible(source_line)
+        start = len(visible(source_line[: span.column - 1]))
         if span.end_line == span.line:
-            end = len(source_line[: span.end_column - 1].replace("\t", TAB))
+            end = len(visible(source_line[: span.end_column - 1]))
         else:
             end = len(shown)
         width = max(1, end - start)
-        lines.append(f"{gutter} |")
-        lines.append(f"{span.line} | {shown}".rstrip())
-        lines.append(f"{gutter} | " + " " * start + "^" * width)
+        out.append(f"{gutter} |")
+        out.append(f"{span.line} | {shown}".rstrip())
+        out.append(f"{gutter} | " + " " * start + "^" * width)
     if diagnostic.help:
-        lines.append(f"{gutter} = help: {diagnostic.help}")
-    return "\n".join(lines)
-
-
-def _source_line(source: str, line: int) -> str:
-    """Line `line` (1-based) of `source` without its line ending; '' past the end."""
-    lines = source.split("\n")
-    if 1 <= line <= len(lines):
-        return lines[line - 1].rstrip("\r")
-    return ""
+        out.append(f"{gutter} = help: {visible(diagnostic.help, keep_newlines=True)}")
+    return "\n".join(out)
 
 
 def render_summary(diagnostics: Iterable[Diagnostic]) -> str:
@@ -98,7 +127,8 @@ def render_diagnostics(diagnostics: Iterable[Diagnostic], sources: Mapping[str, 
         blocks = [render_concise(d) for d in found]
         body = "\n".join(blocks)
     else:
-        blocks = [render_full(d, sources.get(d.path)) for d in found]
+        lines = {path: source_lines(text) for path, text in sources.items()}
+        blocks = [_render_full(d, lines.get(d.path)) for d in found]
         body = "\n\n".join(blocks)
     summary = render_summary(found)
     if not body:

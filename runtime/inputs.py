@@ -4,7 +4,9 @@ against the spec's declared inputs and converted to typed values."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from compiler.ir import Declaration
@@ -14,6 +16,23 @@ from runtime.values import Value, from_json
 
 class InputError(ValueError):
     """Inputs that do not match the spec's declared inputs; the message says which."""
+
+
+# A plain decimal number: what a JSON number allows, plus a leading '+' and '.5'. No commas
+# (is `1,5` one and a half or fifteen?), no `nan`, `inf` or `1_000`.
+NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+MAX_NUMBER_TEXT = 400
+
+
+def parse_assignments(texts: Iterable[str]) -> dict[str, str]:
+    """Every `--input name=value`, refusing a name given twice (which one would win?)."""
+    found: dict[str, str] = {}
+    for text in texts:
+        name, value = parse_assignment(text)
+        if name in found:
+            raise InputError(f"--input {name!r} is given twice; give each input once")
+        found[name] = value
+    return found
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -34,11 +53,16 @@ def _from_text(text: str, type_: Type, name: str) -> Value:
     if isinstance(type_, Enum):
         return from_json(text.strip(), type_, name)
     if type_.name == "number":
-        try:
-            number = float(text.replace(",", ""))
-        except ValueError:
-            raise InputError(f"input '{name}' is a number, got {text!r}") from None
-        return int(number) if number.is_integer() and "." not in text else number
+        stripped = text.strip()
+        if len(stripped) > MAX_NUMBER_TEXT or not NUMBER_TEXT.fullmatch(stripped):
+            raise InputError(f"input '{name}' is a number, got {text[:40]!r}: write a plain "
+                             "decimal such as 42, -1.5 or 2e3 (no commas, nan or inf)")
+        if re.fullmatch(r"[+-]?\d+", stripped):
+            return int(stripped)
+        number = float(stripped)
+        if not math.isfinite(number):
+            raise InputError(f"input '{name}' is out of range: {text[:40]!r}")
+        return number
     if type_.name == "bool":
         lowered = text.strip().lower()
         if lowered in ("true", "yes", "1"):

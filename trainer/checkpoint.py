@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from trainer.policy import Policies, load_policy_state, save_policy_state
 
 PREFIX = "step-"
 STATE_FILE = "state.json"
+# Only `step-<digits>` is a checkpoint; a stray `step-12.bak` or `step-x` is ignored.
+CHECKPOINT_NAME = re.compile(r"step-(\d+)")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     found = [path for path in folder.iterdir()
-             if path.name.startswith(PREFIX) and (path / STATE_FILE).is_file()]
+             if CHECKPOINT_NAME.fullmatch(path.name) and (path / STATE_FILE).is_file()]
     return sorted(found, key=lambda path: int(path.name[len(PREFIX):]))
 
 
@@ -145,17 +148,56 @@ def remove_partial(run_dir: Path) -> None:
 
 def load_checkpoint(checkpoint: Path, policies: Policies) -> TrainerState:
     """Restore weights, optimisers and RNG states from `checkpoint` into `policies` (built
-    from the same configuration) and return the trainer state. `ValueError` when the
-    directory is not a complete checkpoint or does not match the policies."""
+    from the same configuration) and return the trainer state. `ValueError` naming the file
+    when the directory is not a complete checkpoint, does not match the policies, or a file
+    in it is damaged (truncated, not a torch file, bad JSON)."""
     import torch
 
     state_file = checkpoint / STATE_FILE
     if not state_file.is_file():
         raise ValueError(f"{checkpoint}: not a complete checkpoint (no {STATE_FILE})")
-    for name, policy in _policy_files(policies).items():
+    for name in _policy_files(policies):
         if not (checkpoint / name).is_file():
             raise ValueError(f"{checkpoint}: no {name} (was the run trained with another "
                              "policy.sharing?)")
-        load_policy_state(policy, checkpoint / name)
-    set_rng_state(torch.load(checkpoint / "rng.pt", weights_only=True))
-    return TrainerState.from_json(json.loads(state_file.read_text(encoding="utf-8")))
+    current = state_file
+    try:
+        state = TrainerState.from_json(json.loads(state_file.read_text(encoding="utf-8")))
+        for name, policy in _policy_files(policies).items():
+            current = checkpoint / name
+            load_policy_state(policy, current)
+        current = checkpoint / "rng.pt"
+        set_rng_state(torch.load(current, weights_only=True))
+    except Exception as error:  # torch, pickle, zip and JSON errors all mean "damaged"
+        raise ValueError(f"{current}: damaged checkpoint file ({type(error).__name__}: "
+                         f"{error})") from error
+    return state
+
+
+def resume_candidates(resume: Path) -> list[Path]:
+    """The checkpoints to try, newest first, for `--resume PATH`: PATH itself when it is a
+    checkpoint, else the checkpoints of the run directory PATH (or of the run whose
+    `checkpoints/` folder PATH is). `ValueError` naming PATH when there is none."""
+    if (resume / STATE_FILE).is_file():
+        return [resume]
+    run_dir = resume.parent if resume.name == "checkpoints" else resume
+    if not resume.exists():
+        raise ValueError(f"{resume}: no such run directory or checkpoint")
+    found = checkpoint_dirs(run_dir)
+    if not found:
+        raise ValueError(f"{resume}: no complete checkpoint to resume from (looked for "
+                         f"{run_dir / 'checkpoints'}/{PREFIX}N/{STATE_FILE})")
+    return found[::-1]
+
+
+def load_newest_intact(candidates: list[Path], policies: Policies
+                       ) -> tuple[Path, TrainerState, list[str]]:
+    """Load the first checkpoint of `candidates` (newest first) that loads, and say which
+    ones were skipped and why. `ValueError` listing every failure when none loads."""
+    skipped: list[str] = []
+    for checkpoint in candidates:
+        try:
+            return checkpoint, load_checkpoint(checkpoint, policies), skipped
+        except ValueError as error:
+            skipped.append(str(error))
+    raise ValueError("no checkpoint could be loaded:\n  " + "\n  ".join(skipped))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,9 +33,9 @@ from trainer.assign import question_samples
 from trainer.batch import TokenSample
 from trainer.checkpoint import (
     TrainerState,
-    latest_checkpoint,
-    load_checkpoint,
+    load_newest_intact,
     remove_partial,
+    resume_candidates,
     save_checkpoint,
 )
 from trainer.config import TaskRef, TrainConfig
@@ -348,14 +349,21 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     given, maps the designer policy's engine to the engine designs are sampled from (tests
     script designs with it); by default designs are sampled from the policy itself."""
     from trainer.checkpoint import checkpoint_dirs
+    from trainer.preflight import ConfigProblem, check_config
 
+    try:
+        check_config(config)  # before any model is loaded or any folder made
+    except ConfigProblem as problem:
+        raise TrainError(str(problem)) from None
     run_dir = Path(config.output_dir)
     checkpoint: Path | None = None
     if resume is not None:
         resume = Path(resume)
-        checkpoint = resume if (resume / "state.json").is_file() else latest_checkpoint(resume)
-        if checkpoint is None:
-            raise TrainError(f"{resume}: no complete checkpoint to resume from")
+        try:
+            candidates = resume_candidates(resume)
+        except ValueError as error:
+            raise TrainError(str(error)) from None
+        checkpoint = candidates[0]
         run_dir = checkpoint.parent.parent
     elif checkpoint_dirs(run_dir):
         raise TrainError(f"{run_dir} already holds checkpoints: resume it with "
@@ -369,7 +377,12 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     schedule = Schedule(config.schedule.kind, config.schedule.switch_every)
     start = 0
     if checkpoint is not None:
-        state = load_checkpoint(checkpoint, run.policies)
+        try:
+            checkpoint, state, skipped = load_newest_intact(candidates, run.policies)
+        except ValueError as error:
+            raise TrainError(str(error)) from None
+        for reason in skipped:
+            print(f"masc: skipped a damaged checkpoint: {reason}", file=sys.stderr)
         start, run.cursors = state.step, list(state.cursors)
         if len(run.cursors) != len(run.train_tasks):
             raise TrainError(f"{checkpoint}: the checkpoint has {len(run.cursors)} data "

@@ -217,14 +217,33 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 
 def truncate_metrics(path: Path, step: int) -> None:
-    """Keep only the records of steps up to `step` (what the checkpoint being resumed had
-    seen), rewriting the file atomically."""
+    """Drop the records of steps after `step` (what the checkpoint being resumed had not
+    seen), rewriting the file atomically. Every other line is kept byte for byte, even one
+    that does not decode; only a torn last line (no newline: the process died writing it) is
+    dropped."""
     if not path.is_file():
         return
-    kept = [record for record in read_metrics(path) if int(record.get("step", 0)) <= step]
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    torn = lines.pop()  # b"" when the file ends with a newline
+    kept: list[bytes] = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            later = isinstance(record, dict) and int(record.get("step", 0)) > step
+        except (ValueError, TypeError):
+            later = False  # not ours to judge: keep it for whoever reads the file
+        if not later:
+            kept.append(line + b"\n")
+    if torn:
+        try:
+            record = json.loads(torn)
+            if isinstance(record, dict) and int(record.get("step", 0)) <= step:
+                kept.append(torn + b"\n")
+        except (ValueError, TypeError):
+            pass
     staging = path.with_name(path.name + ".tmp")
-    staging.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept),
-                       encoding="utf-8")
+    staging.write_bytes(b"".join(kept))
     os.replace(staging, path)
 
 

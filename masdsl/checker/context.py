@@ -11,6 +11,7 @@ undefined name) produces one diagnostic, not a cascade of type mismatches.
 from __future__ import annotations
 
 import difflib
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -59,6 +60,10 @@ class Context:
     walk_cut_short: bool = False   # MAS406 stopped a descent: usage facts are incomplete
     muted: int = 0                 # > 0 while inferring a forward reference silently
     inferring: set[str] = field(default_factory=set)
+    suggestions_left: int = 100    # "did you mean" hints for undefined names (MAS101)
+    # forward-reference types inferred so far, per scope (keyed by the id of the scope's
+    # `forward` dict, which the entry keeps alive so the id cannot be reused)
+    forward_memo: dict[int, tuple[object, dict[str, Type | None]]] = field(default_factory=dict)
 
     def report(self, code: str, span: Span, message: str, help: str | None = None) -> None:
         """Record a diagnostic (unless muted: a silent re-inference must not repeat one)."""
@@ -121,9 +126,28 @@ def list_of(element: Type) -> List:
     return _list(element=element)
 
 
+SUGGESTION_CUTOFF = 0.7
+# At most this many candidates are compared in full for one suggestion, so a spec with
+# thousands of undefined names and thousands of bound ones stays linear, not quadratic.
+MAX_COMPARED_CANDIDATES = 32
+
+
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
-    """'did you mean ...?' for a misspelt name, or None."""
-    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.7)
+    """'did you mean ...?' for a misspelt name, or None.
+
+    difflib's ratio is 2·matches/(len(a)+len(b)), so a candidate whose length is too far from
+    the name's can never reach the cutoff and is skipped without comparing. Of the rest, at
+    most MAX_COMPARED_CANDIDATES are compared in full, those closest in length and sharing the
+    first character first: a best-effort hint in bounded time."""
+    size = len(name)
+    first = name[:1]
+    pool = [candidate for candidate in set(candidates)
+            if 2 * min(size, len(candidate)) >= SUGGESTION_CUTOFF * (size + len(candidate))
+            and candidate != name]
+    if len(pool) > MAX_COMPARED_CANDIDATES:
+        pool = heapq.nsmallest(MAX_COMPARED_CANDIDATES, pool, key=lambda candidate: (
+            abs(len(candidate) - size), candidate[:1] != first, candidate))
+    close = difflib.get_close_matches(name, sorted(pool), n=1, cutoff=SUGGESTION_CUTOFF)
     return f"did you mean '{close[0]}'?" if close else None
 
 

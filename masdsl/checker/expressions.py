@@ -31,9 +31,13 @@ class Scope:
 
 
 def _undefined(ctx: Context, scope: Scope, name: str, span: Span) -> None:
-    candidates = [*scope.bound, *ctx.agents, *ctx.flow_names]
+    hint = None
+    if ctx.suggestions_left > 0 and not ctx.muted:
+        # A bounded number of hints per spec: each one scans every name in scope.
+        ctx.suggestions_left -= 1
+        hint = suggest(name, [*scope.bound, *ctx.agents, *ctx.flow_names])
     ctx.report("MAS101", span, f"undefined name '{name}'",
-               help=suggest(name, candidates) or f"bind it first: {name} = ...")
+               help=hint or f"bind it first: {name} = ...")
 
 
 def resolve_value(ctx: Context, scope: Scope, name: str, span: Span,
@@ -68,18 +72,27 @@ def resolve_value(ctx: Context, scope: Scope, name: str, span: Span,
 
 
 def _forward_type(ctx: Context, scope: Scope, name: str, depth: int) -> Type | None:
-    """A forward reference's type, inferred silently from its binding expression."""
+    """A forward reference's type, inferred silently from its binding expression.
+
+    Memoised per scope: graph nodes and loop bodies that refer to each other would otherwise
+    be re-inferred along every path of references, exponential in their number. A reference
+    met again while it is being inferred (a cycle) is unknown (None), which reports nothing."""
     if name in ctx.values:
         return ctx.values[name]
     if name in ctx.inferring:
         return None
+    memo = ctx.forward_memo.setdefault(id(scope.forward), (scope.forward, {}))[1]
+    if name in memo:
+        return memo[name]
     ctx.inferring.add(name)
     ctx.muted += 1
     try:
-        return value_type(ctx, scope, scope.forward[name], depth)
+        inferred = value_type(ctx, scope, scope.forward[name], depth)
     finally:
         ctx.muted -= 1
         ctx.inferring.discard(name)
+    memo[name] = inferred
+    return inferred
 
 
 def value_type(ctx: Context, scope: Scope, expr: ast.Expr, depth: int) -> Type | None:

@@ -65,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as error:  # the last line of defence: never a traceback for a user
+        if getattr(error, "setup_error", False):  # a machine problem the message explains
+            print(f"masc: error: {error}", file=sys.stderr)
+            return EXIT_ERROR
         print(f"masc: internal error: {type(error).__name__}: {error}", file=sys.stderr)
         print("masc: please report this with the command you ran", file=sys.stderr)
         return EXIT_ERROR

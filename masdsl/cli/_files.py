@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import BinaryIO
+
+from masdsl.parser import MAX_SOURCE_BYTES
 
 STDIN = "-"
 STDIN_PATH = "<stdin>"
@@ -25,17 +28,28 @@ class ReadFailure(Exception):
     """A file could not be read; the message is the one `masc` prints."""
 
 
-def read_source(name: str) -> SourceFile:
+def read_source(name: str, max_bytes: int = MAX_SOURCE_BYTES) -> SourceFile:
     """Read `name` (or standard input for `-`), or raise ReadFailure with
-    `masc: cannot read NAME: reason`."""
+    `masc: cannot read NAME: reason`. At most `max_bytes` are read: a larger input (a huge
+    file, `/dev/zero`, an endless pipe) is refused without reading the rest."""
     if name == STDIN:
-        return SourceFile(STDIN_PATH, sys.stdin.buffer.read())
+        return SourceFile(STDIN_PATH, _bounded(sys.stdin.buffer, STDIN_PATH, max_bytes))
     try:
         with open(name, "rb") as handle:
-            return SourceFile(name, handle.read())
+            return SourceFile(name, _bounded(handle, name, max_bytes))
+    except IsADirectoryError:
+        raise ReadFailure(f"masc: cannot read {name}: it is a directory") from None
     except OSError as error:
         reason = error.strerror or str(error)
         raise ReadFailure(f"masc: cannot read {name}: {reason}") from None
+
+
+def _bounded(handle: BinaryIO, name: str, max_bytes: int) -> bytes:
+    data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ReadFailure(f"masc: cannot read {name}: larger than {max_bytes:,} bytes, the "
+                          "largest spec accepted (MAS407)")
+    return data
 
 
 def display_text(data: bytes) -> str:

@@ -44,6 +44,10 @@ def add_compile_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reject the spec if it can make more than N LLM calls (MAS408)")
     parser.add_argument("--max-generated-tokens", type=int, metavar="N",
                         help="reject the spec if it can generate more than N tokens (MAS409)")
+    parser.add_argument("--max-unrolled-nodes", type=int, metavar="N", default=20_000,
+                        help="reject the spec, before unrolling, if its loops, graphs and "
+                             "fan-outs could make more than N IR nodes (MAS410; default "
+                             "20000; 0 lifts the limit)")
     parser.add_argument("--output-format", choices=("concise", "full"), default="full",
                         help="how diagnostics are shown (default: full)")
 
@@ -65,7 +69,8 @@ def compile_file(args: argparse.Namespace) -> CompiledSpec | int:
     try:
         compiled = compile_spec(source.data, path=source.path,
                                 max_llm_calls=args.max_llm_calls,
-                                max_generated_tokens=args.max_generated_tokens)
+                                max_generated_tokens=args.max_generated_tokens,
+                                max_unrolled_nodes=args.max_unrolled_nodes or None)
     except MasError as error:
         sys.stderr.write(render_diagnostics(error.diagnostics, sources, args.output_format))
         return EXIT_DIAGNOSTICS

@@ -1,7 +1,8 @@
 """`masc fmt FILE...`: rewrite specs in the canonical layout.
 
 Files are rewritten in place through a temporary file and `os.replace`, so a file is never
-left half-written. `--check` writes nothing and exits 1 when a file would change; `--diff`
+left half-written (symbolic links are followed; owner, mode and hard links are kept; see
+`write_atomically`). `--check` writes nothing and exits 1 when a file would change; `--diff`
 prints a unified diff instead of writing. `-` reads standard input and writes standard
 output. A file that does not parse is reported and left untouched (exit 1); a file that
 cannot be read or written is exit 2.
@@ -13,8 +14,11 @@ import argparse
 import contextlib
 import difflib
 import os
+import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from masdsl.cli._files import ReadFailure, display_text, read_source
@@ -93,20 +97,73 @@ def _files(count: int) -> str:
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Replace `path` with `text` (UTF-8) so that readers see the old or the new file, never
-    a partial one; the file's permission bits are kept."""
-    directory = os.path.dirname(os.path.abspath(path))
-    mode = os.stat(path).st_mode & 0o7777
-    descriptor, temporary = tempfile.mkstemp(
-        dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    """Replace the spec at `path` with `text` (UTF-8) so that readers see the old or the new
+    file, never a partial one.
+
+    - a symbolic link is followed: its target is formatted and the link stays a link;
+    - the permission bits and the owner are kept (the owner when we are allowed to set it);
+    - a file with other hard links, or whose owner we could not keep, is rewritten in place
+      instead (a rename would cut the links or change the owner); that write is not atomic;
+    - SIGTERM or SIGHUP during the write removes the temporary file before the exit."""
+    target = os.path.realpath(path)
+    info = os.stat(target)
+    data = text.encode("utf-8")
+    if info.st_nlink > 1:
+        _write_in_place(target, data)
+        return
+    directory = os.path.dirname(target)
+    with _cleanup_on_termination():
+        descriptor, temporary = tempfile.mkstemp(
+            dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, info.st_mode & 0o7777)
+            if not _keep_owner(temporary, info):
+                os.unlink(temporary)
+                _write_in_place(target, data)
+                return
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+
+
+def _keep_owner(temporary: str, info: os.stat_result) -> bool:
+    current = os.stat(temporary)
+    if (current.st_uid, current.st_gid) == (info.st_uid, info.st_gid):
+        return True
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+        os.chown(temporary, info.st_uid, info.st_gid)
+    except PermissionError:
+        return False
+    return True
+
+
+def _write_in_place(target: str, data: bytes) -> None:
+    with open(target, "r+b") as handle:
+        handle.write(data)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def _cleanup_on_termination() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into SystemExit for the duration, so `finally` clauses run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, frame: object) -> None:
+        raise SystemExit(128 + number)
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -14,7 +14,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from masdsl.cli.compile import EXIT_DIAGNOSTICS, EXIT_ERROR, EXIT_OK, add_compile_arguments
@@ -33,6 +32,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--engine", default="llamacpp",
                         help="llamacpp (default), transformers, openai, vllm, or a registered name")
     parser.add_argument("--model", help="model path, directory, or name for the engine")
+    parser.add_argument("--base-url", metavar="URL",
+                        help="with --engine openai: the server's API root, e.g. "
+                             "http://127.0.0.1:8000/v1")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="with --engine openai: the environment variable holding the API "
+                             "key (the key itself never goes on the command line)")
+    parser.add_argument("--server-kind", choices=("openai", "vllm"),
+                        help="with --engine openai: `vllm` passes the grammar as structured "
+                             "output (default openai)")
     parser.add_argument("--samples", type=int, default=1, metavar="N",
                         help="executions per input set (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
@@ -50,21 +58,78 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
+MAX_INPUTS_BYTES = 64 * 1024 * 1024
+MAX_EXECUTIONS = 1_000_000
+MAX_JSON_NESTING = 64
+
+
+def _nesting(line: str) -> int:
+    """The deepest nesting of JSON arrays/objects in `line` (strings skipped), found before
+    `json.loads` would recurse that deep."""
+    if line.count("[") + line.count("{") <= MAX_JSON_NESTING:
+        return 0
+    depth = deepest = 0
+    in_string = escaped = False
+    for character in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any] | str:
+    """Options for the engine from `--base-url`, `--api-key-env`, `--server-kind`, or an error
+    message."""
+    import os
+
+    given = {"base_url": args.base_url, "api_key_env": args.api_key_env,
+             "server_kind": args.server_kind}
+    options = {key: value for key, value in given.items() if value is not None}
+    if args.engine == "openai":
+        if args.base_url is None or args.model is None:
+            return ("--engine openai needs --base-url URL and --model NAME (and --api-key-env "
+                    "VAR when the server wants a key)")
+        if args.api_key_env is not None and not os.environ.get(args.api_key_env):
+            return f"--api-key-env {args.api_key_env}: that environment variable is not set"
+    elif options:
+        flags = ", ".join("--" + key.replace("_", "-") for key in options)
+        return f"{flags}: only for --engine openai"
+    return options
+
+
 def _read_batch(args: argparse.Namespace) -> list[dict[str, Any]] | str:
     """The input sets, or an error message."""
-    from runtime.inputs import InputError, parse_assignment
+    from runtime.inputs import InputError, parse_assignments
 
     if args.inputs and args.input:
         return "give --input or --inputs, not both"
     if args.inputs:
         try:
-            lines = Path(args.inputs).read_text(encoding="utf-8").splitlines()
+            with open(args.inputs, "rb") as handle:
+                data = handle.read(MAX_INPUTS_BYTES + 1)
+            if len(data) > MAX_INPUTS_BYTES:
+                return f"cannot read {args.inputs}: larger than {MAX_INPUTS_BYTES:,} bytes"
+            lines = data.decode("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
             return f"cannot read {args.inputs}: {error}"
         batch = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
+            if _nesting(line) > MAX_JSON_NESTING:
+                return f"{args.inputs}:{number}: JSON nested too deeply (more than " \
+                    f"{MAX_JSON_NESTING} levels)"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
@@ -74,7 +139,7 @@ def _read_batch(args: argparse.Namespace) -> list[dict[str, Any]] | str:
             batch.append(record)
         return batch
     try:
-        return [dict(parse_assignment(text) for text in args.input)]
+        return [parse_assignments(args.input)]
     except InputError as error:
         return str(error)
 
@@ -108,12 +173,24 @@ def run(args: argparse.Namespace) -> int:
     if args.samples < 1 or args.concurrency < 1 or args.workers < 1:
         print("masc: --samples, --concurrency and --workers must be at least 1", file=sys.stderr)
         return EXIT_ERROR
+    if args.samples > MAX_EXECUTIONS:
+        print(f"masc: --samples {args.samples} is more than {MAX_EXECUTIONS:,} executions",
+              file=sys.stderr)
+        return EXIT_ERROR
+    engine_options = _engine_options(args)
+    if isinstance(engine_options, str):
+        print(f"masc: {engine_options}", file=sys.stderr)
+        return EXIT_ERROR
     compiled = compile_file(args)
     if isinstance(compiled, int):
         return compiled
     batch = _read_batch(args)
     if isinstance(batch, str):
         print(f"masc: {batch}", file=sys.stderr)
+        return EXIT_ERROR
+    if len(batch) * args.samples > MAX_EXECUTIONS:
+        print(f"masc: {len(batch)} input sets × {args.samples} samples is more than "
+              f"{MAX_EXECUTIONS:,} executions", file=sys.stderr)
         return EXIT_ERROR
     try:
         typed = [coerce_inputs(item, compiled.ir.inputs, from_command_line=not args.inputs)
@@ -143,13 +220,17 @@ def run(args: argparse.Namespace) -> int:
             from runtime.distributed import run_on_ray
 
             run_on_ray(compiled, typed, engine=args.engine, model=args.model,
-                       samples=args.samples, seed=args.seed, address=args.ray,
+                       engine_options=engine_options, samples=args.samples, seed=args.seed,
+                       address=args.ray,
                        workers=args.workers, on_turn=writer.write if writer else None,
                        on_done=done)
         else:
+            from runtime.api import make_engine
             from runtime.api import run as run_spec
 
-            run_spec(compiled, typed, engine=args.engine, model=args.model,
+            engine = make_engine(args.engine, args.model, **engine_options) \
+                if engine_options else args.engine
+            run_spec(compiled, typed, engine=engine, model=args.model,
                      samples=args.samples, seed=args.seed, concurrency=args.concurrency,
                      on_turn=writer.write if writer else None, on_done=done)
     except KeyboardInterrupt:

@@ -63,6 +63,21 @@ def _plot(run_dir: str) -> int:
     return EXIT_OK
 
 
+def _run_directory(resume: Path) -> Path:
+    """The run directory of `--resume PATH` (a run, its `checkpoints/` or one checkpoint);
+    errors name PATH as the user gave it."""
+    if (resume / "config.json").is_file():
+        return resume
+    if resume.name == "checkpoints" and (resume.parent / "config.json").is_file():
+        return resume.parent
+    if (resume / "state.json").is_file() and (resume.parent.parent / "config.json").is_file():
+        return resume.parent.parent
+    if not resume.exists():
+        raise FileNotFoundError(f"--resume {resume}: no such run directory or checkpoint")
+    raise FileNotFoundError(f"--resume {resume}: not a training run, its checkpoints/ folder "
+                            "or one of its checkpoints (no config.json found)")
+
+
 def run(args: argparse.Namespace) -> int:
     from trainer.config import ConfigError, TrainConfig, load_config
 
@@ -92,9 +107,7 @@ def run(args: argparse.Namespace) -> int:
         if target:
             config = load_config(target[0])
         elif args.resume is not None:
-            run_dir = args.resume if (args.resume / "config.json").is_file() \
-                else args.resume.parent.parent
-            config = load_run_config(run_dir)
+            config = load_run_config(_run_directory(args.resume))
         else:
             return _fail("give a CONFIG file, or --resume DIR")
         if args.steps is not None:

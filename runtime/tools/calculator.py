@@ -3,9 +3,15 @@
 Allowed: numbers, `+ - * / // % **`, unary `+`/`-`, parentheses, the constants `pi`, `e`,
 `tau`, and the functions `sqrt, log, log2, log10, exp, sin, cos, tan, asin, acos, atan,
 abs, round, floor, ceil, factorial, min, max`. Nothing is ever passed to `eval`. Guards
-keep a model from hanging the process: exponents are bounded, integer results are bounded in
-size, factorial arguments are bounded, and the expression text itself is bounded.
-Every failure is a `CalculatorError` whose message says what was wrong and where.
+keep a model from hanging the process: exponents are bounded, integer results and operands are
+bounded in size, factorial arguments and rounding digits are bounded, the number of function
+arguments is bounded, and the expression text itself is bounded. Every failure is a
+`CalculatorError` whose message says what was wrong and where; `calculate` turns any other
+exception into an `error: ...` reply too. The tool runs it in a separate process with a
+timeout (`calculator_worker.py`), so even a case these guards miss cannot freeze the runtime.
+
+Run as a script (`python -I -S calculator.py`), it serves that worker: one JSON string per
+line on stdin, one JSON reply per line on stdout.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ MAX_EXPONENT = 10_000
 MAX_INTEGER_BITS = 4096
 MAX_FACTORIAL = 1000
 MAX_DEPTH = 100
+MAX_ROUND_DIGITS = 1000
+MAX_ARGUMENTS = 100
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "tau": math.tau}
 FUNCTIONS: dict[str, Callable[..., Number]] = {
@@ -55,6 +63,8 @@ def evaluate(expression: str) -> Number:
     except SyntaxError as error:
         column = (error.offset or 1)
         raise CalculatorError(f"syntax error at column {column}: {error.msg}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise CalculatorError("expression nested too deeply or malformed") from None
     return _evaluate(tree.body, 0)
 
 
@@ -70,11 +80,23 @@ def format_number(value: Number) -> str:
 
 
 def calculate(expression: str) -> str:
-    """`evaluate` as text for a tool reply: the result, or `error: ...`."""
+    """`evaluate` as text for a tool reply: the result, or `error: ...`; never raises."""
     try:
         return format_number(evaluate(expression))
     except CalculatorError as error:
         return f"error: {error}"
+    except (RecursionError, MemoryError):
+        return "error: expression too large to evaluate"
+    except Exception as error:  # a guard we did not think of: still a tool failure
+        return f"error: {type(error).__name__}: {error}"
+
+
+def _short(value: Number) -> str:
+    """A number for a message: huge integers by their size, not their 1,000 digits."""
+    if isinstance(value, int) and abs(value) >= 10**15:
+        digits = int(value.bit_length() * 0.30103) + 1  # no str(): it is slow on huge ints
+        return f"a number of about {digits} digits"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _where(node: ast.AST) -> str:
@@ -107,7 +129,7 @@ def _evaluate(node: ast.expr, depth: int) -> Number:
 def _binary(node: ast.BinOp, left: Number, right: Number) -> Number:
     if isinstance(node.op, ast.Pow):
         if abs(right) > MAX_EXPONENT:
-            raise CalculatorError(f"exponent {right} too large (limit {MAX_EXPONENT})")
+            raise CalculatorError(f"exponent too large: {_short(right)} (limit {MAX_EXPONENT})")
         big = isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1
         if big and (abs(int(left)).bit_length() - 1) * int(right) + 1 > MAX_INTEGER_BITS:
             raise CalculatorError(f"result of ** too large at {_where(node)}")
@@ -138,16 +160,45 @@ def _call(node: ast.Call, depth: int) -> Number:
     if node.keywords:
         raise CalculatorError(f"keyword arguments are not allowed at {_where(node)}")
     name = node.func.id
+    if len(node.args) > MAX_ARGUMENTS:
+        raise CalculatorError(f"{name}: more than {MAX_ARGUMENTS} arguments at {_where(node)}")
     arguments = [_evaluate(argument, depth + 1) for argument in node.args]
     if name == "factorial" and arguments and (
         not isinstance(arguments[0], int) or not 0 <= arguments[0] <= MAX_FACTORIAL
     ):
         raise CalculatorError(f"factorial needs an integer in 0..{MAX_FACTORIAL}")
-    if name == "round" and len(arguments) == 2 and not isinstance(arguments[1], int):
-        raise CalculatorError("round's second argument must be an integer")
+    if name == "round" and len(arguments) == 2:
+        digits = arguments[1]
+        if not isinstance(digits, int):
+            raise CalculatorError("round's second argument must be an integer")
+        if abs(digits) > MAX_ROUND_DIGITS:
+            raise CalculatorError(f"round: the digits must be within -{MAX_ROUND_DIGITS}.."
+                                  f"{MAX_ROUND_DIGITS}, got {_short(digits)} at {_where(node)}")
     try:
         return _checked(FUNCTIONS[name](*arguments), node)
+    except CalculatorError:
+        raise
     except (ValueError, TypeError) as error:
         raise CalculatorError(f"{name}: {error} at {_where(node)}") from None
     except OverflowError:
         raise CalculatorError(f"{name}: result too large at {_where(node)}") from None
+
+
+def serve() -> None:
+    """The worker loop: a JSON string per line in, `calculate`'s reply as JSON per line out."""
+    import json
+    import sys
+
+    for line in sys.stdin:
+        try:
+            expression = json.loads(line)
+            reply = calculate(expression) if isinstance(expression, str) else \
+                "error: not an expression"
+        except ValueError:
+            reply = "error: unreadable request"
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve()

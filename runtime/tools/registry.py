@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from runtime.tools.calculator import calculate
+from runtime.tools.calculator_worker import CalculatorProcess
 from runtime.tools.protocol import TOOL_NAME
 from runtime.tools.sandbox import SandboxLimits, SandboxResult, run_python_async
 
@@ -52,14 +52,17 @@ def _clip(text: str, limit: int = MAX_RESULT_CHARS) -> str:
 
 @dataclass(frozen=True)
 class CalculatorTool:
-    """Arithmetic with `runtime.tools.calculator`: exact, instant, safe."""
+    """Arithmetic with `runtime.tools.calculator`: exact and bounded, evaluated in a worker
+    process with a timeout (`calculator_worker`), so it can never freeze the event loop."""
 
     name: str = "calculator"
     description: str = ("Evaluate an arithmetic expression, e.g. (3 + 4) * 2 or sqrt(2). "
                         "Functions: sqrt log exp sin cos tan abs round floor ceil; pi, e.")
+    worker: CalculatorProcess = field(default_factory=CalculatorProcess, compare=False,
+                                      repr=False)
 
     async def call(self, argument: str) -> ToolResult:
-        text = calculate(argument)
+        text = await self.worker.calculate_async(argument)
         return ToolResult(text, not text.startswith("error:"))
 
 

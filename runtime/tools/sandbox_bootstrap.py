@@ -1,24 +1,28 @@
-"""The child side of the sandbox: set up the limits, then run the user's code.
+"""The child side of the sandbox: drop privileges, set the limits, then run the user's code.
 
 This file is executed by path as `python -I -S -B sandbox_bootstrap.py CONFIG_JSON`, never
 imported by the runtime, so it uses the standard library only. `-I` drops PYTHON* variables,
 the user site and the script directory from `sys.path` (the user's code cannot import the
 project); `-S` skips `site`, so no site-packages are visible; `-B` writes no `.pyc`.
 
-Order matters: everything that needs privileges or libraries (the network namespace through
-`ctypes`) happens first, then the resource limits, then the audit hook, and only then the
-user's code runs. Layers, from hard to soft:
+Normally it runs inside bubblewrap (`sandbox_isolation.py`): the kernel's namespaces, the
+seccomp filter and the read-only file system are the security boundary. Order matters here:
 
-- `unshare(CLONE_NEWNET)` (or `CLONE_NEWUSER|CLONE_NEWNET` when not root): the process gets an
-  empty network namespace, so every connection fails at the kernel ("Network is unreachable").
-  Reported to the parent; when the kernel refuses, this layer is simply absent.
-- rlimits (kernel): CPU seconds (SIGXCPU, then SIGKILL one second later), address space
-  (MemoryError), file size (EFBIG; SIGXFSZ is ignored so writes fail instead of killing),
-  no core dumps, and RLIMIT_NPROC=0 when no fork is allowed (ineffective for root).
-- audit hook (interpreter): refuses sockets of the internet families, process creation beyond
-  the fork budget, exec/spawn/system, writes outside the sandbox directory, changing rlimits
-  and loading native code through ctypes. Audit hooks are defence in depth, not a boundary
-  against an adversary who finds an interpreter escape; the OS layers above are the hard ones.
+1. when the parent is root it maps uid 0 and 65534 into the user namespace and leaves this
+   process CAP_SETUID/CAP_SETGID only: drop every supplementary group and become 65534, which
+   clears the last capabilities (no_new_privs is already set, so nothing can give them back);
+2. rlimits (kernel): CPU seconds (SIGXCPU, then SIGKILL one second later), address space
+   (MemoryError), file size (EFBIG; SIGXFSZ is ignored so writes fail instead of killing),
+   no core dumps, and RLIMIT_NPROC (0 when no fork is allowed);
+3. audit hook (interpreter): refuses sockets of the internet families, process creation beyond
+   the fork budget, exec/spawn/system, writes outside the working directory, changing rlimits
+   and loading native code through ctypes. It gives clear messages and is defence in depth;
+   it is not a security boundary (in the explicitly unsafe mode it is all there is).
+
+There is no status channel from this process: the parent decides isolation, time, CPU and
+output limits from what it launched, its own clocks, the exit status and the resource usage the
+kernel reports. Only the "memory" label is read from the code's own stderr (a MemoryError
+traceback), so a program can at most make its own failure look like an out-of-memory one.
 """
 
 import json
@@ -27,8 +31,6 @@ import signal
 import sys
 import traceback
 
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 PATH_EVENTS = {
     "os.remove": 1,
@@ -48,23 +50,15 @@ PROCESS_EVENTS = ("os.exec", "os.posix_spawn", "os.spawn", "os.system", "subproc
 INET_FAMILIES = (2, 10)  # AF_INET, AF_INET6
 
 
-def enter_network_namespace() -> str:
-    """Move this process into a fresh, empty network namespace; say which way worked."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(CLONE_NEWNET) == 0:
-            return "netns"
-        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-            return "userns+netns"
-    except (OSError, AttributeError):
-        pass
-    finally:
-        # Forget ctypes: a later `import ctypes` re-runs its dlopen and meets the audit hook.
-        for name in [name for name in sys.modules if name.split(".")[0] == "ctypes"]:
-            del sys.modules[name]
-    return ""
+def drop_privileges(uid: int | None) -> None:
+    """Become `uid` with no supplementary groups (root parent only; see the module docstring)."""
+    if uid is None:
+        return
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid or os.getgroups():
+        raise SystemExit("sandbox: could not drop privileges")
 
 
 def set_limits(config: dict) -> None:  # type: ignore[type-arg]
@@ -78,8 +72,11 @@ def set_limits(config: dict) -> None:  # type: ignore[type-arg]
     size = int(config["file_size_bytes"])
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if int(config["max_forks"]) == 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    processes = int(config["max_processes"])
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    if hard != resource.RLIM_INFINITY:
+        processes = min(processes, hard)
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
 def make_audit_hook(root: str, max_forks: int):  # type: ignore[no-untyped-def]
@@ -138,14 +135,11 @@ def print_user_traceback(error: BaseException) -> None:
 
 
 def main() -> None:
-    with open(sys.argv[1], encoding="utf-8") as handle:
-        config = json.load(handle)
-    os.remove(sys.argv[1])
+    config = json.loads(sys.argv[1])
+    drop_privileges(config.get("drop_to_uid"))
     with open(config["code_path"], encoding="utf-8") as handle:
         source = handle.read()
-    status = os.fdopen(int(config["status_fd"]), "w", buffering=1)
-    if config["network_namespace"]:
-        status.write("isolation " + (enter_network_namespace() or "none") + "\n")
+    os.environ.pop("PWD", None)  # bubblewrap sets it; the environment is PATH, LANG, HOME, TMPDIR
     set_limits(config)
     if config["audit_hook"]:
         sys.addaudithook(make_audit_hook(config["root"], int(config["max_forks"])))
@@ -154,7 +148,6 @@ def main() -> None:
         code = compile(source, "<sandbox>", "exec")
         exec(code, namespace)
     except MemoryError as error:
-        status.write("memory\n")
         print_user_traceback(error)
         sys.stderr.flush()
         os._exit(1)

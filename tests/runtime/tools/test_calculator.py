@@ -48,7 +48,7 @@ ERRORS = [
     ("1 +", "syntax error at column"),
     ("1 / 0", "division by zero at column 1"),
     ("5 % 0", "division by zero"),
-    ("10 ** 10 ** 10", "exponent 10000000000 too large"),
+    ("10 ** 10 ** 10", "exponent too large: 10000000000"),
     ("2 ** 100000", "too large"),
     ("9 ** 9999", "result of ** too large"),
     ("2.0 ** 5000", "result too large"),
@@ -80,3 +80,83 @@ def test_calculate_formats_results_and_errors_as_text() -> None:
     assert calculate("1 / 3") == "0.333333333333"
     assert calculate("4 / 2") == "2"
     assert calculate("1 / 0") == "error: division by zero at column 1"
+
+
+# --- hostile expressions (issue 13) -------------------------------------------------------------
+
+HOSTILE = [
+    "round(1, -10**1000)",
+    "round(1, 10**1000)",
+    "round(2.5, -10**1000)",
+    "-" * 1900 + "1",
+    "(" * 300 + "1" + ")" * 300,
+    "max(" + ",".join(["1"] * 500) + ")",
+    "factorial(1000) * factorial(1000) * factorial(1000)",
+    "floor(1e308 * 10)",
+    "round(float('nan'))",
+    "9 ** 9 ** 9",
+    "(2 ** 4095) ** 2",
+    "10 ** 10000 % 7",
+    "1e308 ** 2",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_expressions_fail_fast_with_a_message(expression: str) -> None:
+    import time
+
+    started = time.monotonic()
+    reply = calculate(expression)
+    assert time.monotonic() - started < 1.0
+    assert reply.startswith("error: ") or reply
+
+
+def test_round_with_huge_digits_is_refused_before_it_can_hang() -> None:
+    reply = calculate("round(1, -10**1000)")
+    assert reply == ("error: round: the digits must be within -1000..1000, got a number of "
+                     "about 1001 digits at column 1")
+
+
+def test_the_tool_runs_in_a_worker_process_and_survives_a_stuck_worker() -> None:
+    import asyncio
+    import os
+    import signal
+
+    from runtime.tools.registry import CalculatorTool
+
+    tool = CalculatorTool()
+    tool.worker.timeout_s = 0.3
+    assert asyncio.run(tool.call("6 * 7")).text == "42"
+    process = tool.worker._process
+    assert process is not None and process.pid != os.getpid()
+    os.kill(process.pid, signal.SIGSTOP)  # a worker that never answers, as a runaway would
+    try:
+        result = asyncio.run(tool.call("1 + 1"))
+    finally:
+        with __import__("contextlib").suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGCONT)
+    assert not result.ok and "took longer than 0.3 s" in result.text
+    assert asyncio.run(tool.call("2 + 3")).text == "5"  # a fresh worker
+    tool.worker.close()
+
+
+def test_the_event_loop_keeps_running_while_the_calculator_works() -> None:
+    import asyncio
+
+    from runtime.tools.registry import CalculatorTool
+
+    tool = CalculatorTool()
+    ticks: list[int] = []
+
+    async def ticker() -> None:
+        for index in range(3):
+            ticks.append(index)
+            await asyncio.sleep(0.01)
+
+    async def both() -> str:
+        result, _ = await asyncio.gather(tool.call("factorial(400) % 97"), ticker())
+        return result.text
+
+    assert asyncio.run(both()) == "0"
+    assert ticks == [0, 1, 2]
+    tool.worker.close()
