@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from compiler.api import compile as compile_spec
 from compiler.api import front_end
 from compiler.cost import DEFAULT_MAX_UNROLLED_NODES, cost_diagnostics, estimate
-from compiler.lower import lower
+from compiler.lower import ir_agents, lower
 from masdsl.diagnostics import MasError
 from masdsl.parser import parse
 from tests.strategies import programs
@@ -33,11 +33,12 @@ def nested_loops(depth: int, bound: int = 16) -> str:
 
 def assert_bounds_hold(source: str, path: str = "<spec>") -> None:
     program = parse(source, path)
-    diagnostics, agents = front_end(program)
-    assert not any(item.is_error for item in diagnostics)
+    analysis = front_end(program)
+    assert analysis.ok
     compiled = compile_spec(program, max_unrolled_nodes=None)
+    agents = ir_agents(analysis)
     cost = estimate(program, {name: agent.worst_case_calls for name, agent in agents.items()})
-    assert cost.ir_nodes >= lower(program, agents).graph.number_of_nodes()
+    assert cost.ir_nodes >= lower(program, analysis).graph.number_of_nodes()
     assert cost.llm_calls >= compiled.stats.llm_calls
 
 

@@ -106,14 +106,16 @@ def test_masc_train_reports_unknown_tasks_and_examples_before_loading_a_model(
     config = tmp_path / "typo.toml"
     output = tmp_path / "run"
     config.write_text(f"steps = 1\noutput_dir = '{output}'\neval_interval = 0\n"
-                      "[sampling]\nexamples = ['single_agent', 'no_such_system']\n"
+                      "[sampling]\nexamples = ['benchmarks/systems/single_agent.mas', "
+                      "'no_such_system.mas']\n"
                       "[[tasks.train]]\nname = 'arithmetik'\n"
                       "[[tasks.eval]]\nname = 'arithmetic@x'\n")
     assert main(["train", str(config)]) == 2
     err = capsys.readouterr().err
     assert "tasks.train: " in err and "arithmetik" in err
     assert "tasks.eval: " in err and "arithmetic@x" in err
-    assert "sampling.examples: no example system named 'no_such_system'" in err
+    assert "sampling.examples: few-shot example 'no_such_system.mas': cannot read" in err
+    assert "single_agent" not in err
     assert "internal error" not in err
     assert not output.exists()
 
