@@ -164,6 +164,10 @@ class SamplingConfig(_Section):
         "the policy's base GGUF in llama.cpp, its LoRA adapter or merged weights hot-swapped "
         "in after every update, 3-5x faster) or `transformers` (torch, the policy's own "
         "weights; for comparison and for policies without a GGUF base).")
+    threads: int = Field(
+        default=0, ge=0, description="CPU threads of the llama.cpp rollout engine (0: every "
+        "core, best on an idle machine; 1 on a machine shared with other jobs, where "
+        "llama.cpp's spin-waiting threads collapse).")
     decoding: Literal["typed", "grammar", "free"] = Field(
         default="typed", description="How designs are sampled: `typed` (in stages whose "
         "grammars know the declarations, so every design type-checks), `grammar` (the shipped "

@@ -272,7 +272,10 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
             # (docs/training.md); full fine-tuning reloads whole merged models anyway
             base = None if config.policy.finetune == "full" else write_base_gguf(
                 policies.designer.model, config.policy, run_dir / "live" / "base-f16.gguf")
-            designer_engine = llamacpp_engine_for(config.policy, base_file=base)
+            from runtime.engines.llama_native import ContextSettings
+
+            designer_engine = llamacpp_engine_for(
+                config.policy, ContextSettings(threads=config.sampling.threads), base_file=base)
             live = LiveWeights(designer_engine, policies.designer.model, config.policy,
                                run_dir / "live")
         except GgufExportError as error:
