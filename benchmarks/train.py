@@ -1,11 +1,13 @@
-"""`python -m benchmarks.train [CONFIG] [--steps N]`: where the time of a training step goes.
+"""`python -m benchmarks.train [CONFIG] [--steps N]`: a training step on both rollout paths.
 
 Runs N training steps of CONFIG (default `configs/cpu-demo.toml`, output under a temporary
-directory, no evaluation) and prints, per step, the time split: designer sampling, executions
-(executor LLM calls and the runtime), rewards (the verifier), credit assignment, policy
-update; and the rollout's sampled tokens/s as a fraction of the engine's raw batched
-tokens/s (a batch of `questions x designs` unconstrained requests of the designer's
-`max_tokens`, measured on the same model first).
+directory, no evaluation) twice, side by side in one run: rollouts sampled in llama.cpp with
+the policy's live LoRA weights (`sampling.engine = "llamacpp"`, the CPU default) and rollouts
+sampled by torch from the policy itself (`"transformers"`). For each it prints the time split
+of a step (designer sampling, executions, rewards, credit, policy update, weight sync) and the
+rollout's sampled tokens/s against the raw batched tokens/s of the same engine on the same
+model (a batch of `questions x designs` plain requests of the designer's `max_tokens`), then
+the ratio of the step times. Goal: llama.cpp steps >= 3x faster, rollout >= 0.8 of raw.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 SPLIT = ("time/design", "time/execute", "time/reward", "time/credit", "time/update")
+ENGINES = ("llamacpp", "transformers")
 
 
-def raw_tokens_per_s(engine: object, batch: int, max_tokens: int) -> float:
+def raw_tokens_per_s(engine: Any, batch: int, max_tokens: int) -> float:
     """Sampled tokens/s of one batch of `batch` plain chat requests (no grammar)."""
     from runtime.engines.base import ChatRequest, Message, Sampling
 
@@ -27,9 +31,66 @@ def raw_tokens_per_s(engine: object, batch: int, max_tokens: int) -> float:
                             sampling=Sampling(temperature=1.0, max_tokens=max_tokens, seed=i))
                 for i in range(batch)]
     began = time.perf_counter()
-    completions = asyncio.run(engine.generate(requests))  # type: ignore[attr-defined]
+    completions = asyncio.run(engine.generate(requests))
     elapsed = time.perf_counter() - began
     return sum(len(c.token_ids) for c in completions) / elapsed
+
+
+def raw_rate(config: Any, engine_name: str) -> float:
+    """The raw batched tokens/s of the engine a rollout path samples from."""
+    batch = min(config.rollout.questions_per_step * config.rollout.designs_per_question, 16)
+    max_tokens = config.sampling.designer.max_tokens
+    engine: Any
+    if engine_name == "llamacpp":
+        from runtime.engines.llama_native import ContextSettings
+        from trainer.live_weights import llamacpp_engine_for
+
+        engine = llamacpp_engine_for(config.policy,
+                                     ContextSettings(threads=config.sampling.threads))
+    else:
+        from runtime.engines.transformers_engine import TransformersEngine
+        from trainer.policy import load_model_and_tokenizer
+
+        model, tokenizer = load_model_and_tokenizer(config.policy.model, config.policy.dtype,
+                                                    config.policy.cache_dir)
+        engine = TransformersEngine(model, tokenizer)
+    try:
+        return raw_tokens_per_s(engine, batch, max_tokens)
+    finally:
+        asyncio.run(engine.close())
+
+
+def run_path(config: Any, engine_name: str, steps: int) -> tuple[float, list[dict[str, Any]]]:
+    """The raw rate and the train records of `steps` steps sampled by `engine_name`."""
+    from trainer.loop import train
+    from trainer.metrics import read_metrics
+
+    raw = raw_rate(config, engine_name)
+    sampling = config.sampling.model_copy(update={"engine": engine_name})
+    with tempfile.TemporaryDirectory() as folder:
+        run = config.model_copy(update={"steps": steps, "eval_interval": 0,
+                                        "output_dir": Path(folder) / "run",
+                                        "sampling": sampling})
+        train(run, progress=False)
+        records = [r for r in read_metrics(Path(folder) / "run" / "metrics.jsonl")
+                   if r["kind"] == "train"]
+    return raw, records
+
+
+def report(engine_name: str, raw: float, records: list[dict[str, Any]]) -> float:
+    """Print one path's steps; return its mean step time."""
+    print(f"{engine_name}: raw batched sampling {raw:.1f} tokens/s")
+    for record in records:
+        total = record["time/step"]
+        parts = "  ".join(f"{key[5:]} {record[key]:.1f}s ({100 * record[key] / total:.0f}%)"
+                          for key in SPLIT)
+        sync = record.get("weight_sync_s")
+        rate = record["rollout_tokens_per_s"]
+        print(f"  step {record['step']}: {total:.1f}s = {parts}"
+              + (f"  (weight sync {sync:.2f}s)" if sync is not None else ""))
+        print(f"    rollout {rate:.1f} tokens/s = {rate / raw:.2f} of raw; "
+              f"compile rate {record['compile_rate']:.2f}")
+    return float(sum(r["time/step"] for r in records)) / max(len(records), 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,36 +98,20 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("config", nargs="?", default="configs/cpu-demo.toml")
     parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="rollout paths to compare (default: both)")
     args = parser.parse_args(argv)
 
-    from runtime.engines.transformers_engine import TransformersEngine
     from trainer.config import load_config
-    from trainer.loop import train
-    from trainer.metrics import read_metrics
-    from trainer.policy import load_model_and_tokenizer
 
     config = load_config(args.config)
-    model, tokenizer = load_model_and_tokenizer(config.policy.model, config.policy.dtype,
-                                                config.policy.cache_dir)
-    batch = config.rollout.questions_per_step * config.rollout.designs_per_question
-    raw = raw_tokens_per_s(TransformersEngine(model, tokenizer), min(batch, 8),
-                           config.sampling.designer.max_tokens)
-    del model
-    with tempfile.TemporaryDirectory() as folder:
-        run = config.model_copy(update={"steps": args.steps, "eval_interval": 0,
-                                        "output_dir": Path(folder) / "run"})
-        train(run, progress=False)
-        records = [r for r in read_metrics(Path(folder) / "run" / "metrics.jsonl")
-                   if r["kind"] == "train"]
-    print(f"engine raw batched sampling: {raw:.1f} tokens/s (batch {min(batch, 8)})")
-    for record in records:
-        total = record["time/step"]
-        parts = "  ".join(f"{key[5:]} {record[key]:.1f}s ({100 * record[key] / total:.0f}%)"
-                          for key in SPLIT)
-        rate = record["rollout_tokens_per_s"]
-        print(f"step {record['step']}: {total:.1f}s = {parts}")
-        print(f"  rollout {rate:.1f} tokens/s = {rate / raw:.2f} of raw; "
-              f"compile rate {record['compile_rate']:.2f}")
+    means = {}
+    for engine_name in args.engines.split(","):
+        raw, records = run_path(config, engine_name, args.steps)
+        means[engine_name] = report(engine_name, raw, records)
+    if set(means) == set(ENGINES):
+        print(f"step time transformers / llamacpp = "
+              f"{means['transformers'] / means['llamacpp']:.2f}x")
     return 0
 
 
