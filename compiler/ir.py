@@ -195,9 +195,33 @@ class GraphStepNode(NodeBase):
     domain: tuple[str, ...]
 
 
+TermOp = Literal["port", "const", "all_equal", "len", "empty", "truth", "not", "and", "or",
+                 "==", "!=", "<", "<=", ">", ">="]
+
+
+class Term(Model):
+    """One node of a condition's expression tree: `port` reads an input port of its
+    `condition` node, `const` is a literal (an enum member is its name as a string); the
+    functions `all_equal`/`len`/`empty` apply to the list on `port`; `truth`, `not`, `and`,
+    `or` and the comparisons combine `operands`."""
+
+    op: TermOp
+    port: str | None = None
+    value: Scalar | None = None
+    operands: tuple[Term, ...] = ()
+
+
+class ConditionNode(NodeBase):
+    """Evaluates a condition over its input ports without an LLM call: `out` is a bool
+    (absent when a port it reads is absent). A `branch` node on `out` guards what runs."""
+
+    kind: Literal["condition"] = "condition"
+    test: Term
+
+
 IRNode = Annotated[
     InputNode | OutputNode | LiteralNode | ListNode | MergeNode | AgentNode | CollectNode
-    | VoteNode | BranchNode | GraphStepNode,
+    | VoteNode | BranchNode | GraphStepNode | ConditionNode,
     Field(discriminator="kind"),
 ]
 

@@ -9,7 +9,7 @@ from compiler.ir import IR, OUT, AgentSettings, Declaration, InputNode, OutputNo
 from compiler.lower_stmt import lower_block
 from compiler.resolve import fail
 from masdsl import ast
-from masdsl.checker.analysis import Analysis
+from masdsl.checker.analysis import MEMBER, Analysis
 
 
 def _declarations(program: ast.Program, analysis: Analysis,
@@ -31,7 +31,9 @@ def lower(program: ast.Program, analysis: Analysis) -> IR:
     `LoweringError` with a located diagnostic if the program is not well-formed."""
     agents = {name: AgentSettings.model_validate(settings, from_attributes=True)
               for name, settings in analysis.agents.items() if settings.output is not None}
-    builder = Builder(program=program, agents=agents)
+    members = frozenset((start, end) for start, end, kind in analysis.expression_types
+                        if kind == MEMBER)
+    builder = Builder(program=program, agents=agents, members=members)
     inputs = _declarations(program, analysis, program.inputs)
     outputs = _declarations(program, analysis, program.outputs)
     env = {}

@@ -112,14 +112,82 @@ Expr = Annotated[
 # ---- conditions -------------------------------------------------------------------------
 
 
-class Cond(Node):
-    """A condition on one bound value: `x` / `not x` (bool) or `x == m` / `x != m` where `m`
-    is an enum member of x's type or `true`/`false`."""
+CONDITION_FUNCTIONS = ("all_equal", "len", "empty")
+"""The functions a condition may apply to a list: `all_equal(xs)` (bool: every item equal,
+compared as `vote` compares), `len(xs)` (number) and `empty(xs)` (bool)."""
 
-    kind: Literal["cond"] = "cond"
-    op: Literal["is", "not", "eq", "ne"]
-    subject: Name
-    value: Name | None = None
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+
+
+class CondCall(Node):
+    """`all_equal(xs)`, `len(xs)` or `empty(xs)` inside a condition (see
+    `CONDITION_FUNCTIONS`); the argument is a bound name."""
+
+    kind: Literal["cond_call"] = "cond_call"
+    function: Name
+    argument: Name
+
+
+Operand = Annotated[Ref | StringLit | NumberLit | BoolLit | CondCall, Field(discriminator="kind")]
+
+
+class Truth(Node):
+    """A bare operand used as a condition: a bool value (`x`), `all_equal(xs)`, `empty(xs)`."""
+
+    kind: Literal["truth"] = "truth"
+    operand: Operand
+
+
+class Compare(Node):
+    """`left op right`. `==`/`!=` compare two values of one type; a name that is not bound
+    but is a member of the other side's enum is that member (`kind == algebra`). `<`, `<=`,
+    `>`, `>=` compare numbers."""
+
+    kind: Literal["compare"] = "compare"
+    op: CompareOp
+    left: Operand
+    right: Operand
+
+
+class Not(Node):
+    """`not c`."""
+
+    kind: Literal["not"] = "not"
+    operand: Cond
+
+
+class BoolOp(Node):
+    """`a and b and ...` / `a or b or ...` (two or more operands, left to right)."""
+
+    kind: Literal["bool_op"] = "bool_op"
+    op: Literal["and", "or"]
+    operands: tuple[Cond, ...]
+
+
+Cond = Annotated[Truth | Compare | Not | BoolOp, Field(discriminator="kind")]
+"""A condition: tested by `if`, `loop ... until` and graph edges' `when`, without an LLM
+call."""
+
+
+def condition_names(cond: Cond) -> list[Name | Ref]:
+    """Every name a condition reads, in source order (refs and function arguments)."""
+    found: list[Name | Ref] = []
+    stack: list[Any] = [cond]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref):
+            found.append(node)
+        elif isinstance(node, CondCall):
+            found.append(node.argument)
+        elif isinstance(node, Truth):
+            stack.append(node.operand)
+        elif isinstance(node, Compare):
+            stack.extend((node.right, node.left))
+        elif isinstance(node, Not):
+            stack.append(node.operand)
+        elif isinstance(node, BoolOp):
+            stack.extend(reversed(node.operands))
+    return found
 
 
 # ---- statements -------------------------------------------------------------------------
@@ -316,6 +384,7 @@ def without_spans(node: BaseModel) -> Any:
     return strip(node.model_dump())
 
 
-for _model in (ListType, ListExpr, Arg, Call, Block, If, Case, Match, Loop, Graph, AgentDecl,
-               Flow, Program, InputDecl, OutputDecl, TypeDecl, Assign, GraphNode):
+for _model in (Truth, Compare, Not, BoolOp, ListType, ListExpr, Arg, Call, Block, If, Case,
+               Match, Loop, Graph, AgentDecl, Flow, Program, InputDecl, OutputDecl, TypeDecl,
+               Assign, GraphNode):
     _model.model_rebuild()

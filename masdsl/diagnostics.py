@@ -48,6 +48,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS113": (Severity.WARNING, "unused input"),
     "MAS114": (Severity.ERROR, "reserved name"),
     "MAS115": (Severity.ERROR, "duplicate argument"),
+    "MAS116": (Severity.ERROR, "unknown condition function"),
     # types
     "MAS201": (Severity.ERROR, "type mismatch"),
     "MAS202": (Severity.ERROR, "invalid condition"),

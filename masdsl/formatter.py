@@ -123,11 +123,31 @@ def _format_arg(arg: ast.Arg) -> str:
     return f"{arg.keyword.value}: {value}" if arg.keyword is not None else value
 
 
+def format_operand(operand: ast.Operand) -> str:
+    """A condition operand: a name, a literal or `f(xs)`."""
+    if isinstance(operand, ast.CondCall):
+        return f"{operand.function.value}({operand.argument.value})"
+    return format_expr(operand)
+
+
 def format_cond(cond: ast.Cond) -> str:
-    subject = cond.subject.value
-    value = cond.value.value if cond.value is not None else ""
-    return {"is": subject, "not": f"not {subject}", "eq": f"{subject} == {value}",
-            "ne": f"{subject} != {value}"}[cond.op]
+    """A condition with the fewest parentheses that parse back to the same tree: `or` binds
+    loosest, then `and`, then `not`; a nested `and`/`or` in its own kind keeps its
+    parentheses (they group it as written)."""
+    if isinstance(cond, ast.Truth):
+        return format_operand(cond.operand)
+    if isinstance(cond, ast.Compare):
+        return f"{format_operand(cond.left)} {cond.op} {format_operand(cond.right)}"
+    if isinstance(cond, ast.Not):
+        inner = format_cond(cond.operand)
+        return f"not ({inner})" if isinstance(cond.operand, ast.BoolOp) else f"not {inner}"
+    parts = []
+    for operand in cond.operands:
+        text = format_cond(operand)
+        grouped = isinstance(operand, ast.BoolOp) and (operand.op == cond.op
+                                                       or operand.op == "or")
+        parts.append(f"({text})" if grouped else text)
+    return f" {cond.op} ".join(parts)
 
 
 def _format_field(field: ast.AgentField) -> str:

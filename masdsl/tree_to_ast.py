@@ -34,7 +34,11 @@ _Block = trusted(ast.Block)
 _BoolLit = trusted(ast.BoolLit)
 _Call = trusted(ast.Call)
 _Case = trusted(ast.Case)
-_Cond = trusted(ast.Cond)
+_BoolOp = trusted(ast.BoolOp)
+_Compare = trusted(ast.Compare)
+_CondCall = trusted(ast.CondCall)
+_Not = trusted(ast.Not)
+_Truth = trusted(ast.Truth)
 _EnumType = trusted(ast.EnumType)
 _Flow = trusted(ast.Flow)
 _Graph = trusted(ast.Graph)
@@ -260,22 +264,31 @@ class TreeToAst:
                                              when=children[2] if len(children) > 2 else None)
 
     # conditions
-    def _cond(self, op: str, meta: Any, children: list[Token]) -> ast.Cond:
-        value = _name(children[1]) if len(children) > 1 else None
-        return _Cond(span=_span(meta), op=op, subject=_name(children[0]),
-                                        value=value)
+    def _bool_op(self, op: str, meta: Any, children: list[Any]) -> ast.Cond:
+        if len(children) == 1:
+            only: ast.Cond = children[0]
+            return only
+        return _BoolOp(span=_span(meta), op=op, operands=tuple(children))
 
-    def cond_is(self, meta: Any, children: list[Token]) -> ast.Cond:
-        return self._cond("is", meta, children)
+    def cond_or(self, meta: Any, children: list[Any]) -> ast.Cond:
+        return self._bool_op("or", meta, children)
 
-    def cond_not(self, meta: Any, children: list[Token]) -> ast.Cond:
-        return self._cond("not", meta, children)
+    def cond_and(self, meta: Any, children: list[Any]) -> ast.Cond:
+        return self._bool_op("and", meta, children)
 
-    def cond_eq(self, meta: Any, children: list[Token]) -> ast.Cond:
-        return self._cond("eq", meta, children)
+    def cond_negate(self, meta: Any, children: list[Any]) -> ast.Not:
+        return _Not(span=_span(meta), operand=children[0])
 
-    def cond_ne(self, meta: Any, children: list[Token]) -> ast.Cond:
-        return self._cond("ne", meta, children)
+    def cond_truth(self, meta: Any, children: list[Any]) -> ast.Truth:
+        return _Truth(span=_span(meta), operand=children[0])
+
+    def cond_compare(self, meta: Any, children: list[Any]) -> ast.Compare:
+        return _Compare(span=_span(meta), left=children[0], op=str(children[1]),
+                        right=children[2])
+
+    def cond_call(self, meta: Any, children: list[Token]) -> ast.CondCall:
+        return _CondCall(span=_span(meta), function=_name(children[0]),
+                         argument=_name(children[1]))
 
     # expressions
     def ref(self, meta: Any, children: list[Token]) -> ast.Ref:

@@ -2,9 +2,10 @@
 
 A `Plan` is computed once per IR: each node's in-edges by port, its guard, its successors and
 how many distinct predecessors it waits for. Executing is event-driven: when a node's last
-predecessor finishes, the node is ready; cheap nodes (inputs, merges, votes, branches, graph
-steps...) are evaluated inline at once, agent nodes become asyncio tasks. Many executions run
-concurrently in one event loop, so their LLM calls reach the engine together and batch.
+predecessor finishes, the node is ready; cheap nodes (inputs, merges, votes, branches,
+conditions, graph steps...) are evaluated inline at once, agent nodes become asyncio tasks.
+Many executions run concurrently in one event loop, so their LLM calls reach the engine
+together and batch.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from compiler.ir import (
     AgentNode,
     BranchNode,
     CollectNode,
+    ConditionNode,
     Edge,
     GraphStepNode,
     InputNode,
@@ -36,6 +38,7 @@ from compiler.ir import (
 )
 from runtime.agent_turn import AgentInput, AgentOutcome, TurnContext, run_agent
 from runtime.budget import Budget, BudgetExceeded, BudgetTracker
+from runtime.conditions import evaluate, value_key
 from runtime.engines.base import Engine
 from runtime.tools.registry import ToolRegistry, default_tools
 from runtime.trace import ExecutionRecord, TurnRecord
@@ -112,17 +115,6 @@ class _State:
     outputs: dict[str, Any] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     finished: int = 0
-
-
-def _value_key(value: Value) -> str:
-    """A comparison key for voting: numbers by value, text case- and space-insensitively."""
-    if isinstance(value, bool):
-        return f"b:{value}"
-    if isinstance(value, int | float):
-        return f"n:{float(value)!r}"
-    if isinstance(value, str):
-        return "s:" + " ".join(value.split()).casefold()
-    return "l:" + repr(tuple(_value_key(item) for item in value))
 
 
 def _as_condition(value: Any) -> str:
@@ -301,6 +293,9 @@ class Executor:
             put[(node.id, OUT)] = present[-1] if present else ABSENT
         elif isinstance(node, BranchNode):
             put[(node.id, OUT)] = given.get("subject", ABSENT)
+        elif isinstance(node, ConditionNode):
+            holds = evaluate(node.test, given, ABSENT)
+            put[(node.id, OUT)] = ABSENT if holds is None else holds
         elif isinstance(node, VoteNode):
             self._vote(state, node, given.get("candidates", ABSENT))
         elif isinstance(node, GraphStepNode):
@@ -317,7 +312,7 @@ class Executor:
         scores: dict[str, float] = {}
         first: dict[str, Value] = {}
         for index, value in enumerate(candidates):
-            key = _value_key(value)
+            key = value_key(value)
             first.setdefault(key, value)
             weight = node.weights[index] if node.strategy == "weighted" and node.weights and \
                 index < len(node.weights) else 1.0

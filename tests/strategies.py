@@ -239,12 +239,54 @@ class _Spec:
 
     # ---- conditions and statements ------------------------------------------------------
 
-    def condition(self, subject: str, type_name: str) -> list[str]:
+    def condition(self, subject: str, type_name: str,
+                  scope: dict[str, str] | None = None) -> list[str]:
+        """A condition on `subject`; given `scope`, sometimes combined by `and`/`or` (and
+        `not`, parentheses) with a comparison or list test over other values in scope."""
         if type_name == "bool":
-            return self.draw(st.sampled_from([[subject], ["not", subject],
+            atom = self.draw(st.sampled_from([[subject], ["not", subject],
                                               [subject, "==", "true"], [subject, "!=", "false"]]))
-        member = self.draw(st.sampled_from(self.enums[type_name]))
-        return [subject, self.draw(st.sampled_from(["==", "!="])), member]
+        else:
+            member = self.draw(st.sampled_from(self.enums[type_name]))
+            atom = self.draw(st.sampled_from([[subject, "==", member], [subject, "!=", member],
+                                              [member, "==", subject]]))
+        if scope is None or not self.coin():
+            return atom
+        other = self.computed_condition(scope)
+        joiner = self.draw(st.sampled_from(["and", "or"]))
+        shape = self.draw(st.integers(0, 3))
+        if shape == 3:
+            return other
+        if shape == 0:
+            return [*atom, joiner, *other]
+        if shape == 1:
+            return ["not", "(", *atom, joiner, *other, ")"]
+        return ["(", *atom, ")", joiner, "(", *other, ")"]
+
+    def computed_condition(self, scope: dict[str, str]) -> list[str]:
+        """A condition that needs a `condition` node: comparisons and list tests."""
+        def named(type_name: str) -> list[str]:
+            return sorted(name for name, bound in scope.items() if bound == type_name)
+
+        options: list[list[str]] = [["true"], [self.number(1), "<", self.number(2)]]
+        for number in named("number")[:2]:
+            options.append([number, self.draw(st.sampled_from(["<", "<=", ">", ">=", "==",
+                                                                "!="])),
+                            self.number(self.draw(st.integers(-3, 3)))])
+        for text in named("text")[:2]:
+            options.append([text, self.draw(st.sampled_from(["==", "!="])), self.string()])
+        for flag in named("bool")[:2]:
+            options.append(["not", flag])
+        lists = [[["all_equal", "(", items, ")"], ["not", "empty", "(", items, ")"],
+                  ["len", "(", items, ")", ">", self.number(1)]]
+                 for items in named("list[number]")[:2]]
+        if lists and self.coin():
+            return self.draw(st.sampled_from([option for group in lists for option in group]))
+        for enum in self.enums:
+            values = named(enum)
+            if len(values) >= 2:
+                options.append([values[0], self.draw(st.sampled_from(["==", "!="])), values[1]])
+        return self.draw(st.sampled_from(options))
 
     def testable(self) -> str:
         return self.draw(st.sampled_from(["bool", *sorted(self.enums)]))
@@ -294,8 +336,13 @@ class _Spec:
 
     def if_statement(self, scope: dict[str, str], depth: int) -> None:
         subject = self.subject(scope, depth)
+        if self.coin():  # a list for all_equal/len/empty to test
+            items = self.fresh()
+            self.emit(items, "=", "[", *self.value("number", scope, depth), ",",
+                      *self.value("number", scope, depth), "]")
+            scope[items] = "list[number]"
         result, type_name = self.fresh(), self.draw(st.sampled_from(PRIMITIVES))
-        self.emit("if", *self.condition(subject, scope[subject]))
+        self.emit("if", *self.condition(subject, scope[subject], scope))
         self.branch(scope, depth, result, type_name)
         self.emit("else")
         self.branch(scope, depth, result, type_name)
@@ -331,7 +378,8 @@ class _Spec:
         inner[verdict] = type_name
         self.emit("}")
         if self.coin():  # `until` goes between the header and the body
-            self.tokens[body_start:body_start] = ["until", *self.condition(verdict, type_name)]
+            self.tokens[body_start:body_start] = ["until",
+                                                  *self.condition(verdict, type_name, inner)]
         scope.update(inner)
 
     def graph_statement(self, scope: dict[str, str], depth: int) -> None:
@@ -352,7 +400,7 @@ class _Spec:
             if types[index] in ("bool", *self.enums) and self.coin():
                 back = self.draw(st.sampled_from(nodes[: index + 1]))
                 items.append(["edge", node, "->", back, "when",
-                              *self.condition(node, types[index])])
+                              *self.condition(node, types[index], inner)])
             following = nodes[index + 1] if index + 1 < count else "end"
             items.append(["edge", node, "->", following])
         for item in items:

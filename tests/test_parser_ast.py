@@ -63,12 +63,13 @@ def test_every_span_matches_the_source_text(path: Path) -> None:
 
 def test_trusted_fills_defaults_in_field_order_and_stays_frozen() -> None:
     span = Span(start=0, end=1, line=1, column=1, end_line=1, end_column=2)
-    built = trusted(ast.Cond)(span=span, op="is", subject=ast.Name(span=span, value="x"))
-    assert built == ast.Cond(span=span, op="is", subject=ast.Name(span=span, value="x"))
-    assert list(built.__dict__) == list(ast.Cond.model_fields)
-    assert built.model_fields_set == {"span", "op", "subject"}
+    name = ast.Name(span=span, value="x")
+    built = trusted(ast.GraphEdge)(span=span, source=name, target=name)
+    assert built == ast.GraphEdge(span=span, source=name, target=name)
+    assert list(built.__dict__) == list(ast.GraphEdge.model_fields)
+    assert built.model_fields_set == {"span", "source", "target"}
     with pytest.raises(ValueError):
-        built.op = "not"  # type: ignore[misc]
+        built.source = name  # type: ignore[misc]
 
 
 def test_syntax_errors_stay_located_diagnostics() -> None:

@@ -17,6 +17,10 @@ expression node (`kind` is the AST tag: "ref", "string", "number", "bool", "list
 The kind disambiguates nodes that share a span, e.g. nothing else can share a call's span
 and kind. Use `Analysis.type_of(expr)` rather than building keys by hand."""
 
+MEMBER = "member"
+"""The kind under which a condition's name that stands for an enum member is recorded in
+`Analysis.expression_types` (its value is the enum type): `kind == algebra`."""
+
 # Defaults of agent settings not given in the spec (documented in docs/language.md).
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 1.0

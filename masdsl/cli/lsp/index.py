@@ -16,7 +16,7 @@ from typing import Literal
 
 from masdsl import ast
 from masdsl.checker import BUILTINS
-from masdsl.checker.analysis import Analysis
+from masdsl.checker.analysis import MEMBER, Analysis
 
 SymbolKind = Literal["spec", "agent", "value", "type", "member", "builtin", "builtin_type",
                      "tool", "model", "parameter", "choice", "field"]
@@ -221,9 +221,10 @@ class _Walker:
             self.block(inner)
 
     def cond(self, cond: ast.Cond) -> None:
-        self.add(cond.subject, "value")
-        if cond.value is not None and cond.value.value not in ("true", "false"):
-            self.add(cond.value, "member")
+        members = self.index.analysis.expression_types
+        for name in ast.condition_names(cond):
+            member = (name.span.start, name.span.end, MEMBER) in members
+            self.add(name, "member" if member else "value")
 
     def expr(self, expr: ast.Expr, parameter: str | None = None) -> None:
         self.index.expressions.append(expr)
