@@ -32,6 +32,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS003": (Severity.ERROR, "unexpected token"),
     "MAS004": (Severity.ERROR, "unexpected end of input"),
     "MAS005": (Severity.ERROR, "number out of range"),
+    "MAS006": (Severity.ERROR, "unsupported syntax"),
     # names
     "MAS101": (Severity.ERROR, "undefined name"),
     "MAS102": (Severity.ERROR, "duplicate definition"),

@@ -78,3 +78,26 @@ def test_syntax_errors_stay_located_diagnostics() -> None:
     (found,) = raised.value.diagnostics
     assert (found.code, found.span.line, found.span.column) == ("MAS003", 2, 34)
     assert "a number" in (found.help or "")
+
+
+@pytest.mark.parametrize(("source", "column", "fragment"), [
+    ("mas t { flow { a = xs[0] } }", 22, "no indexing"),
+    ("mas t { flow { if xs[0] == 1 { a = b } } }", 21, "no indexing"),
+    ("mas t { flow { a = f(x + y) } }", 24, "operator `+`"),
+    ("mas t { flow { a = x -1 } }", 22, "operator `-`"),
+    ("mas t { agent a { role persona } }", 24, "no dynamic roles"),
+    ('mas t { agent a { role "You are " + p } }', 35, "no dynamic roles"),
+    ("mas t { input x: text[] }", 22, "list[T]"),
+])
+def test_syntax_the_language_lacks_is_named(source: str, column: int, fragment: str) -> None:
+    with pytest.raises(MasError) as raised:
+        parse(source)
+    (found,) = raised.value.diagnostics
+    assert (found.code, found.span.column) == ("MAS006", column)
+    assert fragment in found.message and found.help
+
+
+def test_an_ordinary_typo_keeps_its_unexpected_token_diagnostic() -> None:
+    with pytest.raises(MasError) as raised:
+        parse("mas t { flow { a = b c d } }")
+    assert raised.value.diagnostics[0].code == "MAS003"

@@ -58,8 +58,12 @@ def _agent_call(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type 
                        or f'declare the agent: agent {name} {{ role "..." }}')
     else:
         ctx.used_agents.add(name)
+    if agent is None:
+        _mention_agents(ctx, call)
     labels: set[str] = set()
     for arg in call.args:
+        if agent is None and _names_agents(ctx, arg.value):
+            continue  # the callee is wrong already: no MAS204 for what it was given
         label = arg.keyword.value if arg.keyword is not None else (
             arg.value.name if isinstance(arg.value, ast.Ref) else None)
         if label is not None:
@@ -72,8 +76,26 @@ def _agent_call(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type 
     return None if agent is None else agent.output
 
 
+def _names_agents(ctx: Context, value: ast.Expr) -> bool:
+    """True for an agent name, or a list literal naming one."""
+    items = value.items if isinstance(value, ast.ListExpr) else (value,)
+    return any(isinstance(item, ast.Ref) and item.name in ctx.agents for item in items)
+
+
+def _mention_agents(ctx: Context, call: ast.Call) -> None:
+    """Count every agent a call names in its arguments as used: an agent handed to a
+    builtin (or to a misspelt callee) is meant to be used, so a mistake in the call gets
+    its own diagnostic and no "agent never used" warnings on top (MAS105)."""
+    for arg in call.args:
+        items = arg.value.items if isinstance(arg.value, ast.ListExpr) else (arg.value,)
+        for item in items:
+            if isinstance(item, ast.Ref) and item.name in ctx.agents:
+                ctx.used_agents.add(item.name)
+
+
 def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
                   depth: int) -> Type | None:
+    _mention_agents(ctx, call)
     positional: list[ast.Expr] = []
     keywords: dict[str, ast.Arg] = {}
     for arg in call.args:
