@@ -11,9 +11,10 @@ tree and the comments, which is what makes it idempotent: `fmt(fmt(x)) == fmt(x)
 
 Canonical layout: two-space indent, one declaration, field or statement per line (a
 statement wider than the line width, 100 columns unless told otherwise, is wrapped at its
-call and list brackets: one argument or item per line), agent fields in source order, a blank line between top-level groups (consecutive inputs, outputs
-and types form one group; each agent and the flow is a group of its own), strings re-escaped
-so they read back to the same value, numbers printed canonically, no trailing commas.
+call and list brackets: one argument or item per line), agent fields in source order, a
+blank line between top-level groups (consecutive inputs, outputs and types form one group;
+each agent and the flow is a group of its own), strings re-escaped so they read back to the
+same value, numbers printed canonically, no trailing commas.
 """
 
 from __future__ import annotations
