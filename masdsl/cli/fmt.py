@@ -3,8 +3,9 @@
 Files are rewritten in place through a temporary file and `os.replace`, so a file is never
 left half-written. `--check` writes nothing and exits 1 when a file would change; `--diff`
 prints a unified diff instead of writing. `--line-width N` (default 100) is where long
-statements wrap. `-` reads standard input and writes standard output. A file that does not parse is reported and left untouched (exit 1); a file that
-cannot be read or written is exit 2.
+statements wrap. `-` reads standard input and writes standard output. A file that does not
+parse is reported and left untouched (exit 1); a file that cannot be read or written is
+exit 2.
 """
 
 from __future__ import annotations
