@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated, Literal
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from masdsl.spans import Span
 from masdsl.types import Type
@@ -60,6 +60,17 @@ class AgentSettings(Model):
     max_tokens: int = 512
     retries: int = 2
     model: str = "executor"
+    default: Constant | None = None
+    """The agent's value when its reply never parses (None: the value is absent then)."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_default(self, handler):  # type: ignore[no-untyped-def]
+        # An agent without a default serialises as before the field existed, so IR JSON of
+        # specs that do not use `default` stays byte-identical.
+        data = handler(self)
+        if self.default is None and isinstance(data, dict):
+            data.pop("default", None)
+        return data
 
     @property
     def worst_case_calls(self) -> int:

@@ -297,16 +297,18 @@ class TypeDecl(Node):
 
 
 AgentFieldKey = Literal[
-    "role", "tools", "max_tool_turns", "temperature", "top_p", "max_tokens", "retries", "model"
+    "role", "tools", "max_tool_turns", "temperature", "top_p", "max_tokens", "retries", "model",
+    "default",
 ]
 
 
 class AgentField(Node):
-    """One `key value` line of an agent: `role "..."`, `tools [python]`, `temperature 0.7`."""
+    """One `key value` line of an agent: `role "..."`, `tools [python]`, `temperature 0.7`,
+    `default other` (a constant: a literal, an enum member as a `Ref`, or a list of them)."""
 
     kind: Literal["agent_field"] = "agent_field"
     key: AgentFieldKey
-    value: StringLit | NumberLit | Name | tuple[Name, ...]
+    value: StringLit | NumberLit | BoolLit | Ref | ListExpr | Name | tuple[Name, ...]
 
 
 class AgentDecl(Node):

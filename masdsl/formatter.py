@@ -199,6 +199,8 @@ def _format_field(field: ast.AgentField) -> str:
         shown = format_number(value.value)
     elif isinstance(value, ast.Name):
         shown = value.value
+    elif isinstance(value, ast.BoolLit | ast.Ref | ast.ListExpr):
+        shown = format_expr(value)
     else:
         shown = "[" + ", ".join(name.value for name in value) + "]"
     return f"{field.key} {shown}"

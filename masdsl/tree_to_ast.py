@@ -187,6 +187,9 @@ class TreeToAst:
     def tools_field(self, meta: Any, children: list[Any]) -> ast.AgentField:
         return self._field("tools", meta, children[0] if children else ())
 
+    def default_field(self, meta: Any, children: list[Any]) -> ast.AgentField:
+        return self._field("default", meta, children[0])
+
     def model_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
         return self._field("model", meta, _name(children[0]))
 

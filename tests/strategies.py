@@ -113,12 +113,27 @@ class _Spec:
             "model": lambda: [self.draw(st.sampled_from(["executor", "designer"]))],
             "max_tool_turns": lambda: [self.number(self.draw(st.integers(0, 16)))],
             "tools": lambda: self.tools(),
+            "default": lambda: self.constant(output),
         }
         for key in self.draw(st.lists(st.sampled_from(sorted(optional)), unique=True)):
             fields.append([key, *optional[key]()])
         for item in self.draw(st.permutations(fields)):
             self.emit(*item)
         self.emit("}")
+
+    def constant(self, type_name: str) -> list[str]:
+        """A constant of `type_name` (an agent's `default`)."""
+        if type_name.startswith("list["):
+            element = type_name[len("list["):-1]
+            items = [self.constant(element) for _ in range(self.draw(st.integers(0, 2)))]
+            return ["[", *[token for item in items for token in [*item, ","]][:-1], "]"]
+        if type_name == "text":
+            return [self.string()]
+        if type_name == "number":
+            return [self.number(self.draw(st.integers(-3, 3) | st.sampled_from([0.5, 2.0])))]
+        if type_name == "bool":
+            return [self.draw(st.sampled_from(["true", "false"]))]
+        return [self.draw(st.sampled_from(self.enums[type_name]))]
 
     def tools(self) -> list[str]:
         chosen = self.draw(st.lists(st.sampled_from(["python", "calculator"]), unique=True))

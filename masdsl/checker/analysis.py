@@ -31,11 +31,17 @@ DEFAULT_MODEL = "executor"
 BUILTIN_MODELS = ("executor", "designer")
 
 
+Scalar = bool | int | float | str
+Constant = Scalar | tuple[Scalar, ...]
+"""A constant value as the IR stores it: text, code and enum members are `str`."""
+
+
 class AgentSettings(BaseModel):
     """One agent with every setting resolved and its default applied.
 
     `output` is the agent's declared output type (`text` when none is written); it is None
-    only when the spec names an unknown type there (and then has an error diagnostic)."""
+    only when the spec names an unknown type there (and then has an error diagnostic).
+    `default` is the value the agent gives when its reply never parses (None: absent)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -49,6 +55,7 @@ class AgentSettings(BaseModel):
     max_tokens: int = DEFAULT_MAX_TOKENS
     retries: int = DEFAULT_RETRIES
     model: str = DEFAULT_MODEL
+    default: Constant | None = None
 
 
 class Analysis(BaseModel):
