@@ -206,6 +206,14 @@ class GraphStepNode(NodeBase):
     domain: tuple[str, ...]
 
 
+class FieldNode(NodeBase):
+    """Reads one field of the record on `subject` without an LLM call: `out` is the value of
+    field `field` (absent when the record is absent)."""
+
+    kind: Literal["field"] = "field"
+    field: str
+
+
 TermOp = Literal["port", "const", "all_equal", "len", "empty", "truth", "not", "and", "or",
                  "==", "!=", "<", "<=", ">", ">="]
 
@@ -232,7 +240,7 @@ class ConditionNode(NodeBase):
 
 IRNode = Annotated[
     InputNode | OutputNode | LiteralNode | ListNode | MergeNode | AgentNode | CollectNode
-    | VoteNode | BranchNode | GraphStepNode | ConditionNode,
+    | VoteNode | BranchNode | GraphStepNode | ConditionNode | FieldNode,
     Field(discriminator="kind"),
 ]
 

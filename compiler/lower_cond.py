@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from compiler.builder import Builder, Context, Value, out
 from compiler.ir import OUT, ConditionNode, Port, Term, TermOp
+from compiler.lower_expr import lower_field
 from compiler.resolve import domain_of, fail
 from masdsl import ast
-from masdsl.types import BOOL, Enum
+from masdsl.types import BOOL, Enum, Record, Type
 
 TRUE = ("true",)
 _FUNCTIONS: dict[str, TermOp] = {"all_equal": "all_equal", "len": "len", "empty": "empty"}
@@ -39,11 +40,11 @@ class Test:
 def lower_condition(builder: Builder, context: Context, env: dict[str, Value],
                     cond: ast.Cond, label: str) -> Test:
     """The test of `cond` over the values bound in `env` (see the module docstring)."""
-    direct = _direct(builder, env, cond)
+    direct = _direct(builder, context, env, cond)
     if direct is not None:
         return direct
     ports: dict[str, tuple[Port, Value]] = {}
-    term = _term(builder, env, cond, ports)
+    term = _term(builder, context, env, cond, ports)
     node_id = builder.new_id(f"condition_{label}")
     builder.add(ConditionNode(id=node_id, span=cond.span, label=label, scope=context.scope,
                               test=term, inputs=tuple(port for port, _ in ports.values()),
@@ -63,22 +64,46 @@ def _value(builder: Builder, env: dict[str, Value], name: str, span: ast.Node) -
     return env[name]
 
 
-def _direct(builder: Builder, env: dict[str, Value], cond: ast.Cond) -> Test | None:
+def _operand_type(builder: Builder, env: dict[str, Value], operand: ast.Operand) -> Type | None:
+    """The type of a value operand (a bound name or a field of one), or None for others."""
+    if isinstance(operand, ast.Ref) and not _is_member(builder, operand):
+        return _value(builder, env, operand.name, operand).type
+    if isinstance(operand, ast.FieldAccess):
+        record = _value(builder, env, operand.subject.value, operand.subject).type
+        return record.field(operand.field.value) if isinstance(record, Record) else None
+    return None
+
+
+def _operand_value(builder: Builder, context: Context, env: dict[str, Value],
+                   operand: ast.Ref | ast.FieldAccess) -> Value:
+    """The value of a bound name, or of a record field (through a `field` node)."""
+    if isinstance(operand, ast.Ref):
+        return _value(builder, env, operand.name, operand)
+    value = lower_field(builder, context, env, operand)
+    if value is None:
+        raise fail(builder.program, operand.span, "MAS107",
+                   f"'{operand.subject.value}' is not bound here")
+    return value
+
+
+def _direct(builder: Builder, context: Context, env: dict[str, Value],
+            cond: ast.Cond) -> Test | None:
     """The test of a condition on one bool or enum value, or None for any other."""
     negated = isinstance(cond, ast.Not)
     inner = cond.operand if isinstance(cond, ast.Not) else cond
     if isinstance(inner, ast.Truth):
         operand = inner.operand
-        if not isinstance(operand, ast.Ref) or _is_member(builder, operand):
+        if _operand_type(builder, env, operand) != BOOL:
             return None
-        subject = _value(builder, env, operand.name, operand)
-        if subject.type != BOOL:
-            return None
-        return Test(subject, ("false",) if negated else TRUE)
+        assert isinstance(operand, ast.Ref | ast.FieldAccess)
+        return Test(_operand_value(builder, context, env, operand),
+                    ("false",) if negated else TRUE,
+                    computed=isinstance(operand, ast.FieldAccess))
     if negated or not isinstance(inner, ast.Compare) or inner.op not in ("==", "!="):
         return None
     for left, right in ((inner.left, inner.right), (inner.right, inner.left)):
-        if not isinstance(left, ast.Ref) or _is_member(builder, left):
+        subject_type = _operand_type(builder, env, left)
+        if subject_type is None:
             continue
         if _is_member(builder, right):
             assert isinstance(right, ast.Ref)
@@ -87,34 +112,38 @@ def _direct(builder: Builder, env: dict[str, Value], cond: ast.Cond) -> Test | N
             member = "true" if right.value else "false"
         else:
             continue
-        subject = _value(builder, env, left.name, left)
-        domain = domain_of(subject.type)
-        if member not in domain or (not isinstance(subject.type, Enum) and subject.type != BOOL):
+        domain = domain_of(subject_type)
+        if member not in domain or (not isinstance(subject_type, Enum) and subject_type != BOOL):
             continue
+        assert isinstance(left, ast.Ref | ast.FieldAccess)
         holds = (member,) if inner.op == "==" else tuple(v for v in domain if v != member)
-        return Test(subject, holds)
+        return Test(_operand_value(builder, context, env, left), holds,
+                    computed=isinstance(left, ast.FieldAccess))
     return None
 
 
-def _term(builder: Builder, env: dict[str, Value], cond: ast.Cond | ast.Operand,
-          ports: dict[str, tuple[Port, Value]]) -> Term:
+def _term(builder: Builder, context: Context, env: dict[str, Value],
+          cond: ast.Cond | ast.Operand, ports: dict[str, tuple[Port, Value]]) -> Term:
     """The IR expression of a condition or operand; the values it reads go into `ports`."""
     if isinstance(cond, ast.BoolOp):
-        return Term(op=cond.op, operands=tuple(_term(builder, env, item, ports)
+        return Term(op=cond.op, operands=tuple(_term(builder, context, env, item, ports)
                                                for item in cond.operands))
     if isinstance(cond, ast.Not):
-        return Term(op="not", operands=(_term(builder, env, cond.operand, ports),))
+        return Term(op="not", operands=(_term(builder, context, env, cond.operand, ports),))
     if isinstance(cond, ast.Truth):
-        return Term(op="truth", operands=(_term(builder, env, cond.operand, ports),))
+        return Term(op="truth", operands=(_term(builder, context, env, cond.operand, ports),))
     if isinstance(cond, ast.Compare):
-        return Term(op=cond.op, operands=(_term(builder, env, cond.left, ports),
-                                          _term(builder, env, cond.right, ports)))
+        return Term(op=cond.op, operands=(_term(builder, context, env, cond.left, ports),
+                                          _term(builder, context, env, cond.right, ports)))
     if isinstance(cond, ast.Ref):
         if _is_member(builder, cond):
             return Term(op="const", value=cond.name)
-        return Term(op="port", port=_port(builder, env, cond.name, cond, ports))
+        return Term(op="port", port=_port(builder, context, env, cond, ports))
+    if isinstance(cond, ast.FieldAccess):
+        return Term(op="port", port=_port(builder, context, env, cond, ports))
     if isinstance(cond, ast.CondCall):
-        port = _port(builder, env, cond.argument.value, cond.argument, ports)
+        reference = ast.Ref(span=cond.argument.span, name=cond.argument.value)
+        port = _port(builder, context, env, reference, ports)
         function = _FUNCTIONS.get(cond.function.value)
         if function is None:
             raise fail(builder.program, cond.function.span, "MAS116",
@@ -123,10 +152,12 @@ def _term(builder: Builder, env: dict[str, Value], cond: ast.Cond | ast.Operand,
     return Term(op="const", value=cond.value)
 
 
-def _port(builder: Builder, env: dict[str, Value], name: str, where: ast.Node,
-          ports: dict[str, tuple[Port, Value]]) -> str:
-    """The input port reading the value `name` (one port per name)."""
-    if name not in ports:
-        value = _value(builder, env, name, where)
-        ports[name] = (Port(name=f"in_{name}", type=value.type), value)
-    return ports[name][0].name
+def _port(builder: Builder, context: Context, env: dict[str, Value],
+          operand: ast.Ref | ast.FieldAccess, ports: dict[str, tuple[Port, Value]]) -> str:
+    """The input port reading a bound value or a record field (one port per each)."""
+    key = operand.name if isinstance(operand, ast.Ref) else \
+        f"{operand.subject.value}.{operand.field.value}"
+    if key not in ports:
+        value = _operand_value(builder, context, env, operand)
+        ports[key] = (Port(name=f"in_{key}", type=value.type), value)
+    return ports[key][0].name

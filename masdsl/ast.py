@@ -53,7 +53,22 @@ class EnumType(Node):
     members: tuple[Name, ...]
 
 
-TypeExpr = Annotated[NamedType | ListType | EnumType, Field(discriminator="kind")]
+class FieldType(Node):
+    """`name: T`, one field of a record type."""
+
+    kind: Literal["field_type"] = "field_type"
+    name: Name
+    type: TypeExpr
+
+
+class RecordType(Node):
+    """`{ verdict: Verdict, critique: text }`: named fields, in declaration order."""
+
+    kind: Literal["record_type"] = "record_type"
+    fields: tuple[FieldType, ...]
+
+
+TypeExpr = Annotated[NamedType | ListType | EnumType | RecordType, Field(discriminator="kind")]
 
 
 # ---- expressions ------------------------------------------------------------------------
@@ -64,6 +79,14 @@ class Ref(Node):
 
     kind: Literal["ref"] = "ref"
     name: str
+
+
+class FieldAccess(Node):
+    """`review.verdict`: one field of a bound record value."""
+
+    kind: Literal["field"] = "field"
+    subject: Name
+    field: Name
 
 
 class StringLit(Node):
@@ -105,7 +128,8 @@ class Call(Node):
 
 
 Expr = Annotated[
-    Ref | StringLit | NumberLit | BoolLit | ListExpr | Call, Field(discriminator="kind")
+    Ref | FieldAccess | StringLit | NumberLit | BoolLit | ListExpr | Call,
+    Field(discriminator="kind"),
 ]
 
 
@@ -128,7 +152,8 @@ class CondCall(Node):
     argument: Name
 
 
-Operand = Annotated[Ref | StringLit | NumberLit | BoolLit | CondCall, Field(discriminator="kind")]
+Operand = Annotated[Ref | FieldAccess | StringLit | NumberLit | BoolLit | CondCall,
+                    Field(discriminator="kind")]
 
 
 class Truth(Node):
@@ -177,6 +202,8 @@ def condition_names(cond: Cond) -> list[Name | Ref]:
         node = stack.pop()
         if isinstance(node, Ref):
             found.append(node)
+        elif isinstance(node, FieldAccess):
+            found.append(node.subject)
         elif isinstance(node, CondCall):
             found.append(node.argument)
         elif isinstance(node, Truth):
@@ -386,7 +413,7 @@ def without_spans(node: BaseModel) -> Any:
     return strip(node.model_dump())
 
 
-for _model in (Truth, Compare, Not, BoolOp, ListType, ListExpr, Arg, Call, Block, If, Case,
-               Match, Loop, Graph, AgentDecl, Flow, Program, InputDecl, OutputDecl, TypeDecl,
-               Assign, GraphNode):
+for _model in (FieldType, RecordType, Truth, Compare, Not, BoolOp, ListType, ListExpr, Arg,
+               Call, Block, If, Case, Match, Loop, Graph, AgentDecl, Flow, Program, InputDecl,
+               OutputDecl, TypeDecl, Assign, GraphNode):
     _model.model_rebuild()

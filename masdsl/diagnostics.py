@@ -50,6 +50,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS114": (Severity.ERROR, "reserved name"),
     "MAS115": (Severity.ERROR, "duplicate argument"),
     "MAS116": (Severity.ERROR, "unknown condition function"),
+    "MAS117": (Severity.ERROR, "unknown field"),
     # types
     "MAS201": (Severity.ERROR, "type mismatch"),
     "MAS202": (Severity.ERROR, "invalid condition"),
@@ -58,6 +59,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS205": (Severity.ERROR, "unknown type"),
     "MAS206": (Severity.ERROR, "not a list"),
     "MAS207": (Severity.ERROR, "invalid parameter value"),
+    "MAS208": (Severity.ERROR, "not a record"),
     # flow and graph structure
     "MAS301": (Severity.ERROR, "output never bound"),
     "MAS302": (Severity.ERROR, "output bound on some paths only"),

@@ -101,19 +101,24 @@ def format_number(value: int | float) -> str:
     return text
 
 
-def format_type(node: ast.NamedType | ast.ListType | ast.EnumType) -> str:
+def format_type(node: ast.NamedType | ast.ListType | ast.EnumType | ast.RecordType) -> str:
     if isinstance(node, ast.NamedType):
         return node.name.value
     if isinstance(node, ast.ListType):
         return f"list[{format_type(node.element)}]"
+    if isinstance(node, ast.RecordType):
+        return "{ " + ", ".join(f"{field.name.value}: {format_type(field.type)}"
+                                for field in node.fields) + " }"
     return "enum { " + ", ".join(member.value for member in node.members) + " }"
 
 
-def format_expr(node: ast.Ref | ast.StringLit | ast.NumberLit | ast.BoolLit | ast.ListExpr
-                | ast.Call) -> str:
+def format_expr(node: ast.Ref | ast.FieldAccess | ast.StringLit | ast.NumberLit | ast.BoolLit
+                | ast.ListExpr | ast.Call) -> str:
     """An expression on one line."""
     if isinstance(node, ast.Ref):
         return node.name
+    if isinstance(node, ast.FieldAccess):
+        return f"{node.subject.value}.{node.field.value}"
     if isinstance(node, ast.StringLit):
         return format_string(node.value)
     if isinstance(node, ast.NumberLit):

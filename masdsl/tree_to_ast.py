@@ -40,6 +40,9 @@ _CondCall = trusted(ast.CondCall)
 _Not = trusted(ast.Not)
 _Truth = trusted(ast.Truth)
 _EnumType = trusted(ast.EnumType)
+_FieldAccess = trusted(ast.FieldAccess)
+_FieldType = trusted(ast.FieldType)
+_RecordType = trusted(ast.RecordType)
 _Flow = trusted(ast.Flow)
 _Graph = trusted(ast.Graph)
 _GraphEdge = trusted(ast.GraphEdge)
@@ -159,6 +162,12 @@ class TreeToAst:
 
     def enum_type(self, meta: Any, children: list[Any]) -> ast.EnumType:
         return _EnumType(span=_span(meta), members=children[0])
+
+    def record_type(self, meta: Any, children: list[Any]) -> ast.RecordType:
+        return _RecordType(span=_span(meta), fields=tuple(children))
+
+    def field_type(self, meta: Any, children: list[Any]) -> ast.FieldType:
+        return _FieldType(span=_span(meta), name=_name(children[0]), type=children[1])
 
     def names(self, meta: Any, children: list[Token]) -> tuple[ast.Name, ...]:
         return tuple(_name(token) for token in children)
@@ -294,6 +303,10 @@ class TreeToAst:
                          argument=_name(children[1]))
 
     # expressions
+    def field_access(self, meta: Any, children: list[Token]) -> ast.FieldAccess:
+        return _FieldAccess(span=_span(meta), subject=_name(children[0]),
+                            field=_name(children[1]))
+
     def ref(self, meta: Any, children: list[Token]) -> ast.Ref:
         return _Ref(span=_span(meta), name=str(children[0]))
 

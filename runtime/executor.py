@@ -27,6 +27,7 @@ from compiler.ir import (
     CollectNode,
     ConditionNode,
     Edge,
+    FieldNode,
     GraphStepNode,
     InputNode,
     IRNode,
@@ -36,6 +37,7 @@ from compiler.ir import (
     OutputNode,
     VoteNode,
 )
+from masdsl.types import Record
 from runtime.agent_turn import AgentInput, AgentOutcome, TurnContext, run_agent
 from runtime.budget import Budget, BudgetExceeded, BudgetTracker
 from runtime.conditions import evaluate, value_key
@@ -293,6 +295,10 @@ class Executor:
             put[(node.id, OUT)] = present[-1] if present else ABSENT
         elif isinstance(node, BranchNode):
             put[(node.id, OUT)] = given.get("subject", ABSENT)
+        elif isinstance(node, FieldNode):
+            record = given.get("subject", ABSENT)
+            put[(node.id, OUT)] = ABSENT if record is ABSENT else \
+                record[self._field_index(node)]
         elif isinstance(node, ConditionNode):
             holds = evaluate(node.test, given, ABSENT)
             put[(node.id, OUT)] = ABSENT if holds is None else holds
@@ -302,6 +308,13 @@ class Executor:
             put[(node.id, OUT)] = self._graph_step(node, given)
         else:  # pragma: no cover - validate_ir guarantees the kinds above
             raise TypeError(f"cannot evaluate node kind {node.kind!r}")
+
+    @staticmethod
+    def _field_index(node: FieldNode) -> int:
+        record = node.inputs[0].type
+        assert isinstance(record, Record)
+        return next(index for index, field in enumerate(record.fields)
+                    if field.name == node.field)
 
     def _vote(self, state: _State, node: VoteNode, candidates: Any) -> None:
         put = state.values

@@ -57,6 +57,7 @@ class _Spec:
     tokens: list[str] = field(default_factory=list)
     counter: int = 0
     enums: dict[str, list[str]] = field(default_factory=dict)
+    records: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # name -> fields
     agents: dict[str, str] = field(default_factory=dict)  # agent -> output type name
 
     # ---- tokens and names ---------------------------------------------------------------
@@ -115,6 +116,8 @@ class _Spec:
             "tools": lambda: self.tools(),
             "default": lambda: self.constant(output),
         }
+        if output in self.records:
+            del optional["default"]  # a record has no constant
         for key in self.draw(st.lists(st.sampled_from(sorted(optional)), unique=True)):
             fields.append([key, *optional[key]()])
         for item in self.draw(st.permutations(fields)):
@@ -238,12 +241,22 @@ class _Spec:
             tokens.extend([",", name])
         return tokens
 
+    def fields_of(self, type_name: str, scope: dict[str, str]) -> list[list[str]]:
+        """`x.f` for every bound record `x` with a field `f` of type `type_name`."""
+        return [[name, ".", field_name] for name, bound in sorted(scope.items())
+                if bound in self.records
+                for field_name, field_type in self.records[bound] if field_type == type_name]
+
     def value(self, type_name: str, scope: dict[str, str], depth: int) -> list[str]:
-        """Any expression of type `type_name`: a call, a bound value or a literal."""
+        """Any expression of type `type_name`: a call, a bound value, a record's field or a
+        literal."""
         same = sorted(name for name, bound in scope.items() if bound == type_name)
-        choice = self.draw(st.sampled_from(["call", "call", "ref", "literal"]))
+        choice = self.draw(st.sampled_from(["call", "call", "ref", "literal", "field"]))
         if choice == "ref" and same:
             return [self.draw(st.sampled_from(same))]
+        fields = self.fields_of(type_name, scope)
+        if choice == "field" and fields:
+            return self.draw(st.sampled_from(fields))
         if choice == "literal" and type_name in PRIMITIVES:
             if type_name == "text":
                 return [self.string()]
@@ -292,6 +305,10 @@ class _Spec:
             options.append([text, self.draw(st.sampled_from(["==", "!="])), self.string()])
         for flag in named("bool")[:2]:
             options.append(["not", flag])
+        for access in self.fields_of("bool", scope)[:2]:
+            options.append(["not", *access])
+        for access in self.fields_of("number", scope)[:2]:
+            options.append([*access, ">=", self.number(0)])
         lists = [[["all_equal", "(", items, ")"], ["not", "empty", "(", items, ")"],
                   ["len", "(", items, ")", ">", self.number(1)]]
                  for items in named("list[number]")[:2]]
@@ -329,7 +346,8 @@ class _Spec:
         kind = self.draw(st.sampled_from(kinds))
         if kind == "assign":
             name = self.fresh()
-            type_name = self.draw(st.sampled_from(["text", "number", "bool", *self.enums]))
+            type_name = self.draw(st.sampled_from(["text", "number", "bool", *self.enums,
+                                                   *self.records]))
             self.emit(name, "=", *self.value(type_name, scope, depth))
             scope[name] = type_name
         elif kind == "if":
@@ -442,6 +460,18 @@ class _Spec:
             self.emit("}")
             declarations.append(self.tokens)
             self.tokens = saved
+        for _ in range(self.draw(st.integers(0, 1))):
+            name = self.fresh()
+            field_names = [self.fresh() for _ in range(self.draw(st.integers(1, 3)))]
+            self.records[name] = [(field_name, self.draw(st.sampled_from(
+                ["text", "number", "bool", *self.enums]))) for field_name in field_names]
+            saved, self.tokens = self.tokens, []
+            self.emit("type", name, "=", "{")
+            self.comma_list([[field_name, ":", field_type]
+                             for field_name, field_type in self.records[name]])
+            self.emit("}")
+            declarations.append(self.tokens)
+            self.tokens = saved
         outputs = [(self.fresh(), self.draw(st.sampled_from(["text", "number", "bool",
                                                               *self.enums])))
                    for _ in range(self.draw(st.integers(1, 2)))]
@@ -449,7 +479,7 @@ class _Spec:
         for declaration in self.draw(st.permutations(declarations)):
             self.emit(*declaration)
         # at least one agent per type (and a bool critic for reflect), plus a few extra
-        needed = ["text", "number", "bool", *self.enums]
+        needed = ["text", "number", "bool", *self.enums, *self.records]
         extra = self.draw(st.lists(st.sampled_from(needed), max_size=3))
         for output in [*needed, *extra]:
             self.agent(output)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from masdsl import ast
 from masdsl.checker.analysis import MEMBER
 from masdsl.checker.context import Context, render, same_type, suggest
-from masdsl.checker.expressions import Scope, resolve_value
+from masdsl.checker.expressions import Scope, field_type, resolve_value
 from masdsl.types import BOOL, NUMBER, TEXT, Enum, List, Type
 
 ORDERING = ("<", "<=", ">", ">=")
@@ -120,6 +120,8 @@ def operand_value_type(ctx: Context, scope: Scope, operand: ast.Operand,
     if isinstance(operand, ast.Ref):
         return ctx.record(operand, "ref",
                           resolve_value(ctx, scope, operand.name, operand.span, depth))
+    if isinstance(operand, ast.FieldAccess):
+        return ctx.record(operand, "field", field_type(ctx, scope, operand, depth))
     if isinstance(operand, ast.StringLit):
         return TEXT
     if isinstance(operand, ast.NumberLit):
@@ -144,6 +146,8 @@ def _shown(operand: ast.Operand) -> str:
     """An operand as the spec writes it, for messages."""
     if isinstance(operand, ast.Ref):
         return operand.name
+    if isinstance(operand, ast.FieldAccess):
+        return f"{operand.subject.value}.{operand.field.value}"
     if isinstance(operand, ast.CondCall):
         return f"{operand.function.value}({operand.argument.value})"
     if isinstance(operand, ast.StringLit):

@@ -24,7 +24,7 @@ from masdsl.checker.analysis import (
 from masdsl.checker.context import RESERVED, Context, head_span, is_integer, render, suggest
 from masdsl.checker.typenames import TypeResolver
 from masdsl.construct import trusted
-from masdsl.types import TEXT, Enum, List, Type
+from masdsl.types import TEXT, Enum, List, Record, Type
 
 _agent_settings = trusted(AgentSettings)
 _KIND_WORDS = {"input": "an input", "output": "an output", "type_decl": "a type",
@@ -151,6 +151,9 @@ def _constant(ctx: Context, value: ast.Node, expected: Type) -> Constant | None:
                        or "members: " + ", ".join(expected.members))
             return None
         return value.name
+    if isinstance(expected, Record):  # a record has no constant syntax
+        _mismatch(ctx, value, expected)
+        return None
     wanted = {"text": ast.StringLit, "code": ast.StringLit, "number": ast.NumberLit,
               "bool": ast.BoolLit}[expected.name]
     if isinstance(value, ast.StringLit | ast.NumberLit | ast.BoolLit) \

@@ -168,6 +168,9 @@ class _Walker:
             self.add(node.name, kind)
         elif isinstance(node, ast.ListType):
             self.type(node.element, alias)
+        elif isinstance(node, ast.RecordType):
+            for field in node.fields:
+                self.type(field.type, None)
         else:
             for member in node.members:
                 self.index.members.setdefault(member.value, []).append(alias or "enum")
@@ -232,6 +235,8 @@ class _Walker:
             kind = self.resolve(expr.name, parameter)
             if kind is not None:
                 self.add(expr, kind)
+        elif isinstance(expr, ast.FieldAccess):
+            self.add(expr.subject, "value")
         elif isinstance(expr, ast.ListExpr):
             for item in expr.items:
                 self.expr(item, parameter)
