@@ -89,6 +89,26 @@ def lower_ensemble(builder: Builder, context: Context, env: Env, call: ast.Call)
     return out(node_id, list_type)
 
 
+def _replies(builder: Builder, context: Context, call: ast.Call, candidates: Value) -> Value:
+    """The full replies of an in-place ensemble's members, collected in member order (a
+    member whose reply never parsed still has its last reply here)."""
+    collect = next((node for node in builder.nodes if node.id == candidates.node), None)
+    if not isinstance(collect, CollectNode):
+        raise fail(builder.program, call.span, "MAS207",
+                   "show: replies needs the candidates written as ensemble(...)")
+    members = sorted((edge for edge in builder.edges if edge.target == collect.id
+                      and edge.kind == "data"), key=lambda edge: int(
+                          edge.target_port.removeprefix("member_")))
+    replies = [Value(edge.source, TEXT, TEXT_TYPE) for edge in members]
+    ports = [Port(name=f"member_{index}", type=TEXT_TYPE) for index in range(len(replies))]
+    node_id = builder.new_id("collect_replies")
+    builder.add(CollectNode(id=node_id, span=call.span, label="replies", scope=context.scope,
+                            inputs=tuple(ports),
+                            outputs=(Port(name=OUT, type=List(element=TEXT_TYPE)),)),
+                context, list(zip(ports, replies, strict=True)))
+    return out(node_id, List(element=TEXT_TYPE))
+
+
 def lower_vote(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
     """Majority or weighted vote (with an optional tiebreak agent), or consensus by a judge."""
     positional, keywords = _split(call)
@@ -101,6 +121,9 @@ def lower_vote(builder: Builder, context: Context, env: Env, call: ast.Call) -> 
     strategy_expr = keywords.get("strategy")
     strategy = strategy_expr.name if isinstance(strategy_expr, ast.Ref) else "majority"
     judge_inputs = [("candidates", candidates), *extras]
+    show = keywords.get("show")
+    if isinstance(show, ast.Ref) and show.name == "replies":
+        judge_inputs.insert(1, ("replies", _replies(builder, context, call, candidates)))
     if strategy == "consensus":
         judge = agent_settings(builder, _agent_keyword(builder, call, keywords, "judge").name,
                                call.span)

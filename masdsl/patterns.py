@@ -88,6 +88,9 @@ class Builtin:
 
 
 VOTE_STRATEGIES = ("majority", "weighted", "consensus")
+VOTE_SHOWS = ("answers", "replies")
+"""What a vote's judge or tiebreak sees of the candidates: their parsed answers only
+(`answers`, the default) or also every candidate's full reply (`replies`)."""
 
 # Which keyword parameters each vote strategy accepts (beyond `strategy`) and requires.
 VOTE_STRATEGY_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -120,7 +123,11 @@ BUILTINS: dict[str, Builtin] = {
                 Param("weights", ValueKind.NUMBERS,
                       doc="weighted only (required): one weight >= 0 per candidate"),
                 Param("judge", ValueKind.AGENT,
-                      doc="consensus only (required): an agent with output T that decides")),
+                      doc="consensus only (required): an agent with output T that decides"),
+                Param("show", ValueKind.CHOICE, choices=VOTE_SHOWS, default="answers",
+                      doc="with a judge or tiebreak: `replies` also shows it every "
+                          "candidate's full reply (the candidates must be an ensemble(...) "
+                          "written in place)")),
         result="T",
         doc="Reduce a list of candidates to one value.",
         construct="ensemble", node_kinds=("vote", "vote_judge", "vote_tiebreak"),

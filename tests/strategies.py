@@ -192,9 +192,11 @@ class _Spec:
             n = self.draw(st.integers(1, 5))
             inner = self.call_tokens("ensemble", [[agent], ["n", ":", self.number(n)]], scope,
                                      depth)
-            return self.call_tokens("vote", [inner, ["strategy", ":", "majority"],
-                                             *(([["tiebreak", ":", agent]])
-                                               if self.coin() else [])],
+            tiebreak = [["tiebreak", ":", agent]] if self.coin() else []
+            if tiebreak and self.coin():
+                tiebreak.append(["show", ":", self.draw(st.sampled_from(["replies",
+                                                                          "answers"]))])
+            return self.call_tokens("vote", [inner, ["strategy", ":", "majority"], *tiebreak],
                                     {}, depth)
         if pattern == "weighted":
             n = self.draw(st.integers(1, 4))
@@ -207,8 +209,9 @@ class _Spec:
             peers = self.draw(st.lists(st.sampled_from(agents), min_size=1, max_size=3))
             inner = self.call_tokens("ensemble", [["[", peers[0], *self._rest(peers), "]"]],
                                      scope, depth)
+            show = [["show", ":", "replies"]] if self.coin() else []
             return self.call_tokens("vote", [inner, ["strategy", ":", "consensus"],
-                                             ["judge", ":", agent]], scope, depth)
+                                             ["judge", ":", agent], *show], scope, depth)
         if pattern == "reflect":
             critics = [name for name in self.agents
                        if self.agents[name] in self.enums or self.agents[name] == "bool"]

@@ -22,7 +22,13 @@ from masdsl.checker.context import (
     suggest,
 )
 from masdsl.checker.expressions import Scope, agent_ref, static_length, value_type
-from masdsl.patterns import BUILTINS, VOTE_STRATEGIES, VOTE_STRATEGY_PARAMS, Builtin
+from masdsl.patterns import (
+    BUILTINS,
+    VOTE_SHOWS,
+    VOTE_STRATEGIES,
+    VOTE_STRATEGY_PARAMS,
+    Builtin,
+)
 from masdsl.types import Enum, List, Primitive, Type
 
 # Which diagnostic a builtin integer outside its range gets, by the limit bounding it.
@@ -243,7 +249,29 @@ def _vote(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
     weights = keywords.get("weights")
     if weights is not None:
         _weights(ctx, weights.value, static_length(ctx, subject))
+    show = keywords.get("show")
+    if show is not None:
+        _show(ctx, show.value, subject, keywords)
     return element
+
+
+def _show(ctx: Context, value: ast.Expr, subject: ast.Expr,
+          keywords: dict[str, ast.Arg]) -> None:
+    """`show: answers | replies`; replies need an agent that sees them (a judge or a
+    tiebreak) and candidates whose replies exist (an `ensemble(...)` written in place)."""
+    if not isinstance(value, ast.Ref) or value.name not in VOTE_SHOWS:
+        ctx.report("MAS207", value.span, "show is answers or replies",
+                   help="show: replies gives the judge or tiebreak every candidate's reply")
+        return
+    if value.name != "replies":
+        return
+    if "judge" not in keywords and "tiebreak" not in keywords:
+        ctx.report("MAS207", value.span, "show: replies needs a judge or a tiebreak",
+                   help="only a judge (consensus) or a tiebreak (majority) reads replies")
+    elif not (isinstance(subject, ast.Call) and subject.callee.value == "ensemble"):
+        ctx.report("MAS207", subject.span, "show: replies needs the candidates written as "
+                   "ensemble(...) in this call", help="write vote(ensemble(agent, n: 3, q), "
+                   "..., show: replies) so each candidate's reply is known")
 
 
 def _weights(ctx: Context, value: ast.Expr, expected: int | None) -> None:

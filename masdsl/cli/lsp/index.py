@@ -250,7 +250,7 @@ class _Walker:
 
     def resolve(self, name: str, parameter: str | None) -> SymbolKind | None:
         index = self.index
-        if parameter == "strategy":
+        if parameter in ("strategy", "show"):
             return "choice"
         if name in index.agents:
             return "agent"
