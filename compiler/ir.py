@@ -206,6 +206,14 @@ class GraphStepNode(NodeBase):
     domain: tuple[str, ...]
 
 
+class AppendNode(NodeBase):
+    """`append(xs, x)` without an LLM call: `out` is the list on `list` (empty when absent or
+    when there is no such port: a loop's first iteration) with the value on `item` added at
+    the end (left out when absent)."""
+
+    kind: Literal["append"] = "append"
+
+
 class FieldNode(NodeBase):
     """Reads one field of the record on `subject` without an LLM call: `out` is the value of
     field `field` (absent when the record is absent)."""
@@ -240,7 +248,7 @@ class ConditionNode(NodeBase):
 
 IRNode = Annotated[
     InputNode | OutputNode | LiteralNode | ListNode | MergeNode | AgentNode | CollectNode
-    | VoteNode | BranchNode | GraphStepNode | ConditionNode | FieldNode,
+    | VoteNode | BranchNode | GraphStepNode | ConditionNode | FieldNode | AppendNode,
     Field(discriminator="kind"),
 ]
 

@@ -13,7 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from compiler.builder import Builder, Context, Guard, Value, out
-from compiler.ir import OUT, TEXT, TIED, BranchNode, CollectNode, MergeNode, Port, VoteNode
+from compiler.ir import (
+    OUT,
+    TEXT,
+    TIED,
+    AppendNode,
+    BranchNode,
+    CollectNode,
+    MergeNode,
+    Port,
+    VoteNode,
+)
 from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
 from compiler.resolve import domain_of, fail
 from masdsl import ast
@@ -252,8 +262,31 @@ def _stop_value(builder: Builder, expr: ast.Expr | None) -> str | None:
     raise fail(builder.program, expr.span, "MAS207", "'stop' must be a member or true/false")
 
 
+def lower_append(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """`append(xs, x)`: an `append` node; without a `list` port when `xs` is a loop's name
+    not bound yet (the first iteration)."""
+    positional, _ = _split(call)
+    subject = lower_expr(builder, context, env, _first(builder, call, positional), "list")
+    if len(positional) < 2:
+        raise fail(builder.program, call.span, "MAS109", "append needs the item to add")
+    item = lower_expr(builder, context, env, positional[1].value, "item")
+    if item is None:
+        raise fail(builder.program, positional[1].span, "MAS107",
+                   "append's item has no value on the first iteration")
+    list_type = List(element=item.type)
+    inputs: list[tuple[Port, Value]] = []
+    if subject is not None:
+        inputs.append((Port(name="list", type=list_type), subject))
+    inputs.append((Port(name="item", type=item.type), item))
+    node_id = builder.new_id("append")
+    builder.add(AppendNode(id=node_id, span=call.span, label="append", scope=context.scope,
+                           inputs=tuple(port for port, _ in inputs),
+                           outputs=(Port(name=OUT, type=list_type),)), context, inputs)
+    return out(node_id, list_type)
+
+
 PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value]] = {
-    "ensemble": lower_ensemble, "vote": lower_vote, "debate": lower_debate,
-    "reflect": lower_reflect}
+    "ensemble": lower_ensemble, "vote": lower_vote, "append": lower_append,
+    "debate": lower_debate, "reflect": lower_reflect}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own lowering; the node
 kinds each creates are the registry entry's `node_kinds`."""

@@ -1,4 +1,5 @@
-"""The one registry of builtin patterns (`ensemble`, `vote`, `debate`, `reflect`), as data.
+"""The one registry of builtin patterns (`ensemble`, `vote`, `append`, `debate`, `reflect`),
+as data.
 
 Every consumer reads this table and nothing else lists the patterns:
 - the checker validates calls against each entry's subject and parameters, and reserves the
@@ -135,6 +136,18 @@ BUILTINS: dict[str, Builtin] = {
                 "consensus (judge: J)",
         typed_form=TypedForm("vote(ensemble({agent}, n: ",
                              'FANOUT ", " {args} "), strategy: majority)"')),
+    "append": Builtin(
+        name="append",
+        subject=Param("list", ValueKind.VALUE_LIST, required=True,
+                      doc="the list so far; in a loop body, the name being bound (absent on "
+                          "the first iteration: the result is then just the item)"),
+        params=(),
+        result="list[T] where T is the item's type",
+        doc="The list with the item added at the end, without an LLM call. A history that "
+            "grows once per loop iteration or graph step stays bounded by that bound.",
+        construct="state", node_kinds=("append",),
+        summary="history = append(history, x)                        grows a list, no LLM "
+                "call"),
     "debate": Builtin(
         name="debate",
         subject=Param("debaters", ValueKind.AGENTS, required=True,

@@ -23,6 +23,7 @@ from compiler.ir import (
     TEXT,
     TIED,
     AgentNode,
+    AppendNode,
     BranchNode,
     CollectNode,
     ConditionNode,
@@ -295,6 +296,11 @@ class Executor:
             put[(node.id, OUT)] = present[-1] if present else ABSENT
         elif isinstance(node, BranchNode):
             put[(node.id, OUT)] = given.get("subject", ABSENT)
+        elif isinstance(node, AppendNode):
+            items = given.get("list", ABSENT)
+            item = given.get("item", ABSENT)
+            put[(node.id, OUT)] = (*(() if items is ABSENT else items),
+                                   *(() if item is ABSENT else (item,)))
         elif isinstance(node, FieldNode):
             record = given.get("subject", ABSENT)
             put[(node.id, OUT)] = ABSENT if record is ABSENT else \

@@ -409,6 +409,11 @@ class _Spec:
         body_start = len(self.tokens)
         self.emit("{")
         self.block(inner, depth + 1, 2)
+        if self.coin():  # a history that grows once per iteration
+            history, element = self.fresh(), self.draw(st.sampled_from(["text", "number"]))
+            self.emit(history, "=", "append", "(", history, ",",
+                      *self.value(element, inner, depth + 1), ")")
+            inner[history] = f"list[{element}]"
         verdict, type_name = self.fresh(), self.testable()
         self.emit(verdict, "=", *self.call(type_name, inner, depth + 1))
         inner[verdict] = type_name

@@ -342,6 +342,43 @@ def _stop(ctx: Context, value: ast.Expr, critic: AgentSettings) -> None:
 PatternCheck = Callable[[Context, Scope, ast.Call, ast.Expr, dict[str, ast.Arg], int],
                        Type | None]
 
+def _append(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
+            keywords: dict[str, ast.Arg], depth: int) -> Type | None:
+    """`append(xs, x)`: `xs: list[T]` (MAS206), or a loop's name bound later (absent on the
+    first iteration); exactly one item `x: T` (MAS109, MAS207, MAS201) that has a value
+    when it runs (MAS107 for a name bound later in the loop)."""
+    items = [arg.value for arg in call.args if arg.keyword is None][1:]
+    if not items:
+        ctx.report("MAS109", call.callee.span, "append needs the item to add",
+                   help="write append(list, item)")
+        return None
+    for extra in items[1:]:
+        ctx.report("MAS207", extra.span, "append adds one item",
+                   help="append again for another item")
+    item = items[0]
+    if isinstance(item, ast.Ref) and item.name in scope.forward \
+            and item.name not in scope.bound:
+        ctx.report("MAS107", item.span, f"'{item.name}' is bound later in the loop: the "
+                   "first iteration has no item to append", help="bind it before the append")
+    ctx.muted += 1  # typed once already as a data input; no second diagnostics
+    try:
+        item_type = value_type(ctx, scope, item, depth)
+    finally:
+        ctx.muted -= 1
+    list_type = value_type(ctx, scope, subject, depth)
+    if list_type is None:
+        return None if item_type is None else list_of(item_type)
+    if not isinstance(list_type, List):
+        ctx.report("MAS206", subject.span, f"append needs a list; this is "
+                   f"{render(list_type)}", help="append to a list, e.g. history")
+        return None
+    if item_type is not None and not same_type(list_type.element, item_type):
+        ctx.report("MAS201", item.span, f"the list holds {render(list_type.element)} but "
+                   f"the item is {render(item_type)}", help="append items of the list's type")
+    return list_type
+
+
 PATTERN_CHECKS: dict[str, PatternCheck] = {
-    "ensemble": _ensemble, "vote": _vote, "debate": _debate, "reflect": _reflect}
+    "ensemble": _ensemble, "vote": _vote, "append": _append, "debate": _debate,
+    "reflect": _reflect}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own typing rule."""
