@@ -214,6 +214,15 @@ class AppendNode(NodeBase):
     kind: Literal["append"] = "append"
 
 
+class FormatNode(NodeBase):
+    """`format(template, name: value, ...)` without an LLM call: `out` is `template` with each
+    `{name}` replaced by the value on port `in_<name>` as an agent would be shown it (nothing
+    when absent), `{{`/`}}` by braces."""
+
+    kind: Literal["format"] = "format"
+    template: str
+
+
 class FieldNode(NodeBase):
     """Reads one field of the record on `subject` without an LLM call: `out` is the value of
     field `field` (absent when the record is absent)."""
@@ -248,7 +257,8 @@ class ConditionNode(NodeBase):
 
 IRNode = Annotated[
     InputNode | OutputNode | LiteralNode | ListNode | MergeNode | AgentNode | CollectNode
-    | VoteNode | BranchNode | GraphStepNode | ConditionNode | FieldNode | AppendNode,
+    | VoteNode | BranchNode | GraphStepNode | ConditionNode | FieldNode | AppendNode
+    | FormatNode,
     Field(discriminator="kind"),
 ]
 

@@ -20,6 +20,7 @@ from compiler.ir import (
     AppendNode,
     BranchNode,
     CollectNode,
+    FormatNode,
     MergeNode,
     Port,
     VoteNode,
@@ -285,8 +286,27 @@ def lower_append(builder: Builder, context: Context, env: Env, call: ast.Call) -
     return out(node_id, list_type)
 
 
+def lower_format(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """`format(template, name: value)`: a `format` node with one port per named value (a
+    value that is statically absent, a loop's name not bound yet, gets no port)."""
+    positional, keywords = _split(call)
+    template = _first(builder, call, positional)
+    if not isinstance(template, ast.StringLit):
+        raise fail(builder.program, template.span, "MAS207", "the template must be a string")
+    inputs: list[tuple[Port, Value]] = []
+    for name, expr in keywords.items():
+        value = lower_expr(builder, context, env, expr, name)
+        if value is not None:
+            inputs.append((Port(name=f"in_{name}", type=value.type), value))
+    node_id = builder.new_id("format")
+    builder.add(FormatNode(id=node_id, span=call.span, label="format", scope=context.scope,
+                           template=template.value, inputs=tuple(port for port, _ in inputs),
+                           outputs=(Port(name=OUT, type=TEXT_TYPE),)), context, inputs)
+    return out(node_id, TEXT_TYPE)
+
+
 PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value]] = {
     "ensemble": lower_ensemble, "vote": lower_vote, "append": lower_append,
-    "debate": lower_debate, "reflect": lower_reflect}
+    "format": lower_format, "debate": lower_debate, "reflect": lower_reflect}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own lowering; the node
 kinds each creates are the registry entry's `node_kinds`."""

@@ -32,6 +32,7 @@ class ValueKind(StrEnum):
     NUMBERS = "numbers"              # a list of number literals, each >= 0
     CHOICE = "choice"                # one name out of `choices`
     MEMBER = "member"                # an enum member of an agent's output, or true/false
+    TEMPLATE = "template"            # a string literal with {name} placeholders
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class Builtin:
     node_kinds: tuple[str, ...] = ()
     summary: str = ""
     typed_form: TypedForm | None = None
+    named_values: bool = False
+    """True when keywords other than `params` are named data values (`format`'s
+    placeholders) rather than unknown parameters (MAS108)."""
 
     def param(self, name: str) -> Param | None:
         """The keyword parameter called `name`, or None when the pattern has none."""
@@ -148,6 +152,16 @@ BUILTINS: dict[str, Builtin] = {
         construct="state", node_kinds=("append",),
         summary="history = append(history, x)                        grows a list, no LLM "
                 "call"),
+    "format": Builtin(
+        name="format",
+        subject=Param("template", ValueKind.TEMPLATE, required=True,
+                      doc='a string literal with {name} placeholders ({{ and }} are braces)'),
+        params=(),
+        result="text",
+        doc="Text built from values without an LLM call: each {name} is replaced by the "
+            "value given as `name: value`, shown as an agent would see it.",
+        construct="state", node_kinds=("format",), named_values=True,
+        summary='p = format("Solve {q} in {n} steps", q: question, n: 3)  text, no LLM call'),
     "debate": Builtin(
         name="debate",
         subject=Param("debaters", ValueKind.AGENTS, required=True,

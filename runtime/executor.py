@@ -29,6 +29,7 @@ from compiler.ir import (
     ConditionNode,
     Edge,
     FieldNode,
+    FormatNode,
     GraphStepNode,
     InputNode,
     IRNode,
@@ -43,6 +44,7 @@ from runtime.agent_turn import AgentInput, AgentOutcome, TurnContext, run_agent
 from runtime.budget import Budget, BudgetExceeded, BudgetTracker
 from runtime.conditions import evaluate, value_key
 from runtime.engines.base import Engine
+from runtime.format import fill_template
 from runtime.tools.registry import ToolRegistry, default_tools
 from runtime.trace import ExecutionRecord, TurnRecord
 from runtime.values import Value, to_json
@@ -296,6 +298,10 @@ class Executor:
             put[(node.id, OUT)] = present[-1] if present else ABSENT
         elif isinstance(node, BranchNode):
             put[(node.id, OUT)] = given.get("subject", ABSENT)
+        elif isinstance(node, FormatNode):
+            named = {port.name.removeprefix("in_"): (given[port.name], port.type)
+                     for port in node.inputs if given.get(port.name, ABSENT) is not ABSENT}
+            put[(node.id, OUT)] = fill_template(node.template, named)
         elif isinstance(node, AppendNode):
             items = given.get("list", ABSENT)
             item = given.get("item", ABSENT)

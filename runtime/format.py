@@ -9,6 +9,8 @@ could not read. `render_value(value, type)` shows a value as an input to another
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 
 from masdsl.types import Enum, List, Primitive, Record, Type
 from runtime.values import ParseFailure, Value, to_json
@@ -104,3 +106,18 @@ def render_value(value: Value, type_: Type) -> str:
         return "\n".join(f"{index}.{separator}{_scalar(item, element)}"
                          for index, item in enumerate(value, start=1))
     return _scalar(value, type_)
+
+
+_PIECE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_template(template: str, values: Mapping[str, tuple[Value, Type]]) -> str:
+    """`template` with each `{name}` replaced by `values[name]` shown as `render_value`
+    shows it (nothing when the name has no value), and `{{`/`}}` by single braces."""
+    def piece(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group()[0]
+        found = values.get(match.group(1))
+        return "" if found is None else render_value(*found)
+
+    return _PIECE.sub(piece, template)

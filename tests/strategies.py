@@ -261,6 +261,10 @@ class _Spec:
         if choice == "field" and fields:
             return self.draw(st.sampled_from(fields))
         if choice == "literal" and type_name in PRIMITIVES:
+            if type_name == "text" and depth < 3 and self.coin():  # text from a template
+                key, shown = self.fresh(), self.draw(st.sampled_from(PRIMITIVES))
+                return ["format", "(", '"about {' + key + '} {{x}}"', ",", key, ":",
+                        *self.value(shown, scope, depth + 1), ")"]
             if type_name == "text":
                 return [self.string()]
             if type_name == "number":

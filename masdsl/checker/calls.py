@@ -9,6 +9,7 @@ ones (MAS109); further positional arguments are data inputs. Pattern-specific ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from masdsl import ast
@@ -29,7 +30,7 @@ from masdsl.patterns import (
     VOTE_STRATEGY_PARAMS,
     Builtin,
 )
-from masdsl.types import Enum, List, Primitive, Type
+from masdsl.types import TEXT, Enum, List, Primitive, Type
 
 # Which diagnostic a builtin integer outside its range gets, by the limit bounding it.
 _RANGE_CODES = {"max_fanout": "MAS403", "max_loop": "MAS402"}
@@ -112,6 +113,8 @@ def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
         if key in keywords:
             ctx.report("MAS115", arg.keyword.span, f"'{key}' is given twice",
                        help="keep one of them")
+        elif builtin.param(key) is None and builtin.named_values:
+            keywords[key] = arg  # a named value (`format`): typed by the pattern's check
         elif builtin.param(key) is None:
             accepted = ", ".join(param.name for param in builtin.params)
             ctx.report("MAS108", arg.keyword.span,
@@ -378,7 +381,53 @@ def _append(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
     return list_type
 
 
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
+"""A `format` template's pieces: `{{`/`}}` (literal braces), `{name}`, or a stray brace."""
+
+
+def template_names(template: str) -> list[str] | None:
+    """The placeholder names of a `format` template in order, or None when it has a stray
+    `{` or `}` (write `{{`/`}}` for a literal brace)."""
+    names: list[str] = []
+    for match in PLACEHOLDER.finditer(template):
+        if match.group(1) is not None:
+            names.append(match.group(1))
+        elif match.group() in ("{", "}"):
+            return None
+    return names
+
+
+def _format(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
+            keywords: dict[str, ast.Arg], depth: int) -> Type | None:
+    """`format("... {name} ...", name: value)`: a string literal template (MAS207) whose
+    every placeholder has a value (MAS109) and every value a placeholder (MAS108); no
+    positional data inputs (MAS207). The result is text."""
+    for data in [arg.value for arg in call.args if arg.keyword is None][1:]:
+        ctx.report("MAS207", data.span, "format takes its values by name",
+                   help="write name: value and put {name} in the template")
+    for arg in keywords.values():
+        value_type(ctx, scope, arg.value, depth)
+    if not isinstance(subject, ast.StringLit):
+        ctx.report("MAS207", subject.span, "the template must be a string literal",
+                   help='write e.g. format("Solve {q}", q: question)')
+        return TEXT
+    names = template_names(subject.value)
+    if names is None:
+        ctx.report("MAS207", subject.span, "the template has a stray { or }",
+                   help="write {{ or }} for a literal brace; placeholders are {name}")
+        return TEXT
+    for name in dict.fromkeys(names):
+        if name not in keywords:
+            ctx.report("MAS109", subject.span, f"the template's {{{name}}} has no value",
+                       help=f"add {name}: value")
+    for key, arg in keywords.items():
+        if key not in names and arg.keyword is not None:
+            ctx.report("MAS108", arg.keyword.span, f"the template has no {{{key}}}",
+                       help=suggest(key, names) or "remove it or add {" + key + "}")
+    return TEXT
+
+
 PATTERN_CHECKS: dict[str, PatternCheck] = {
-    "ensemble": _ensemble, "vote": _vote, "append": _append, "debate": _debate,
-    "reflect": _reflect}
+    "ensemble": _ensemble, "vote": _vote, "append": _append, "format": _format,
+    "debate": _debate, "reflect": _reflect}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own typing rule."""
