@@ -32,3 +32,37 @@ def test_the_writer_sees_every_earlier_attempt_and_the_history_is_an_output() ->
     assert result.record.llm_calls == 4  # the checker accepted the second draft
     assert "earlier_attempts" not in writer_prompts[0]  # absent on the first iteration
     assert writer_prompts[1].endswith("earlier_attempts:\n1. first try")
+
+
+GRAPH = """mas graph_log {
+  input task: text
+  output answer: text
+  output log: list[text]
+  type Verdict = enum { pass, fail }
+  agent writer { role "Write." }
+  agent tester -> Verdict { role "Test." }
+  flow {
+    graph max_steps 6 {
+      start write
+      node write = writer(task, feedback: review)
+      node review = tester(task, write)
+      node log = append(log, write)
+      edge write -> log
+      edge log -> review
+      edge review -> end when review == pass
+      edge review -> write
+    }
+    answer = write
+  }
+}
+"""
+
+
+def test_a_graph_node_appending_to_itself_keeps_every_rounds_value() -> None:
+    ir = compile_spec(GRAPH).ir
+    drafts, verdicts = iter(["d1", "d2"]), iter(["fail", "pass"])
+    engine = ScriptedEngine(lambda request: f"ANSWER: {next(verdicts)}"
+                            if role_of(request).startswith("Test.")
+                            else f"ANSWER: {next(drafts)}")
+    result = asyncio.run(Executor(ir, {"executor": engine}).run({"task": "x"}))
+    assert result.outputs == {"answer": "d2", "log": ["d1", "d2"]}
