@@ -17,12 +17,15 @@ from compiler.ir import (
     OUT,
     TEXT,
     TIED,
+    AgentSettings,
     AppendNode,
     BranchNode,
     CollectNode,
+    ConditionNode,
     FormatNode,
     MergeNode,
     Port,
+    Term,
     VoteNode,
 )
 from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
@@ -215,8 +218,11 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
     positional, keywords = _split(call)
     refs = _agent_names(builder, _first(builder, call, positional))
     agent = agent_settings(builder, refs[0].name, refs[0].span)
-    critic = agent_settings(builder, _agent_keyword(builder, call, keywords, "critic").name,
-                            call.span)
+    critic_expr = keywords.get("critic")
+    if critic_expr is None:
+        raise fail(builder.program, call.span, "MAS109", "'reflect' needs a critic")
+    critics = [agent_settings(builder, ref.name, call.span)
+               for ref in _agent_names(builder, critic_expr)]
     rounds = _integer(builder, keywords, "rounds", 1)
     stop = _stop_value(builder, keywords.get("stop"))
     inputs = lower_data_args(builder, context, env, positional[1:])
@@ -226,31 +232,61 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
     current = context
     for round_ in range(1, rounds + 1):
         answer_text = Value(results[-1].node, TEXT, TEXT_TYPE)
-        critique = add_agent_node(builder, current, "reflect_critique", critic, call.span,
-                                  [*inputs, ("answer", answer_text)], round_=round_,
-                                  label=f"{critic.name} critique {round_}")
+        critiques = [add_agent_node(builder, current, "reflect_critique", critic, call.span,
+                                    [*inputs, ("answer", answer_text)], round_=round_,
+                                    label=f"{critic.name} critique {round_}")
+                     for critic in critics]
         if stop is not None:
-            domain = domain_of(critic.output)
-            if stop not in domain:
-                raise fail(builder.program, call.span, "MAS106",
-                           f"'{stop}' is not a value of the critic's output")
-            branch_id = builder.new_id(f"stop_{critic.name}")
-            port = Port(name="subject", type=critic.output)
-            builder.add(BranchNode(id=branch_id, span=call.span, label=f"stop? round {round_}",
-                                   scope=current.scope, origin="reflect_stop", domain=domain,
-                                   inputs=(port,), outputs=(Port(name=OUT, type=critic.output),)),
-                        current, [(port, critique)])
-            current = Context(guard=Guard(out(branch_id, critic.output),
-                                          tuple(value for value in domain if value != stop)),
-                              scope=context.scope, pending=context.pending)
-        critique_text = Value(critique.node, TEXT, TEXT_TYPE)
+            current = _stop_guard(builder, context, current, call, critics, critiques, stop,
+                                  round_)
+        labels = ["critique"] if len(critics) == 1 else [
+            f"critique_{critic.name}" for critic in critics]
+        critique_texts = [(label, Value(critique.node, TEXT, TEXT_TYPE))
+                          for label, critique in zip(labels, critiques, strict=True)]
         results.append(add_agent_node(
             builder, current, "reflect_revise", agent, call.span,
-            [*inputs, ("answer", answer_text), ("critique", critique_text)], round_=round_,
+            [*inputs, ("answer", answer_text), *critique_texts], round_=round_,
             label=f"{agent.name} revise {round_}"))
     if stop is None:
         return results[-1]
     return merge(builder, context, call, f"reflect_{agent.name}", results)
+
+
+def _stop_guard(builder: Builder, context: Context, current: Context, call: ast.Call,
+                critics: list[AgentSettings], critiques: list[Value], stop: str,
+                round_: int) -> Context:
+    """The guard of what follows a round's critiques: it runs unless the critic's verdict is
+    `stop` (a `branch` on it), or, with several critics, unless every verdict is `stop` (a
+    `branch` on a `condition` node testing them all)."""
+    critic = critics[0]
+    domain = domain_of(critic.output)
+    if stop not in domain:
+        raise fail(builder.program, call.span, "MAS106",
+                   f"'{stop}' is not a value of the critic's output")
+    subject: Value = critiques[0]
+    if len(critics) > 1:
+        ports = [Port(name=f"in_{index}", type=critique.type)
+                 for index, critique in enumerate(critiques)]
+        stop_value = stop == "true" if critic.output == BOOL else stop
+        test = Term(op="and", operands=tuple(
+            Term(op="==", operands=(Term(op="port", port=port.name),
+                                    Term(op="const", value=stop_value))) for port in ports))
+        condition_id = builder.new_id(f"all_stop_round{round_}")
+        builder.add(ConditionNode(id=condition_id, span=call.span,
+                                  label=f"all critics stop? round {round_}",
+                                  scope=current.scope, test=test, inputs=tuple(ports),
+                                  outputs=(Port(name=OUT, type=BOOL),)),
+                    current, list(zip(ports, critiques, strict=True)))
+        subject, domain, stop = out(condition_id, BOOL), ("true", "false"), "true"
+    branch_id = builder.new_id(f"stop_{critic.name}")
+    port = Port(name="subject", type=subject.type)
+    builder.add(BranchNode(id=branch_id, span=call.span, label=f"stop? round {round_}",
+                           scope=current.scope, origin="reflect_stop", domain=domain,
+                           inputs=(port,), outputs=(Port(name=OUT, type=subject.type),)),
+                current, [(port, subject)])
+    return Context(guard=Guard(out(branch_id, subject.type),
+                               tuple(value for value in domain if value != stop)),
+                   scope=context.scope, pending=context.pending)
 
 
 def _stop_value(builder: Builder, expr: ast.Expr | None) -> str | None:

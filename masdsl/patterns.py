@@ -179,8 +179,9 @@ BUILTINS: dict[str, Builtin] = {
     "reflect": Builtin(
         name="reflect",
         subject=Param("agent", ValueKind.AGENT, required=True, doc="answers and revises"),
-        params=(Param("critic", ValueKind.AGENT, required=True,
-                      doc="critiques each answer"),
+        params=(Param("critic", ValueKind.AGENT_OR_AGENTS, required=True,
+                      doc="critiques each answer; a list [c1, c2] of critics all critique "
+                          "it, and the reviser sees every critique"),
                 Param("rounds", ValueKind.INTEGER, required=True, minimum=1,
                       limit="max_loop", doc="at most this many critique/revise rounds"),
                 Param("stop", ValueKind.MEMBER,

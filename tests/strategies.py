@@ -216,7 +216,10 @@ class _Spec:
             critics = [name for name in self.agents
                        if self.agents[name] in self.enums or self.agents[name] == "bool"]
             critic = self.draw(st.sampled_from(critics))
-            leading = [[agent], ["critic", ":", critic],
+            alike = [name for name in critics if self.agents[name] == self.agents[critic]]
+            chosen = self.draw(st.lists(st.sampled_from(alike), min_size=1, max_size=3))
+            named = ["[", chosen[0], *self._rest(chosen), "]"] if self.coin() else [critic]
+            leading = [[agent], ["critic", ":", *named],
                        ["rounds", ":", self.number(self.draw(st.integers(1, 4)))]]
             output = self.agents[critic]
             if self.coin():

@@ -310,11 +310,29 @@ def _reflect(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
     agent = agent_ref(ctx, scope, subject, "reflect")
     _integer(ctx, "reflect", keywords.get("rounds"))
     critic_arg = keywords.get("critic")
-    critic = agent_ref(ctx, scope, critic_arg.value, "reflect's critic") \
-        if critic_arg is not None else None
+    critics = _agents(ctx, scope, critic_arg.value, "reflect's critic", True)[0] \
+        if critic_arg is not None else []
+    if critic_arg is not None and isinstance(critic_arg.value, ast.ListExpr):
+        if not critic_arg.value.items:
+            ctx.report("MAS203", critic_arg.value.span, "reflect needs at least one critic",
+                       help="write critic: c or critic: [c1, c2]")
+        elif len(critic_arg.value.items) > ctx.limits.max_fanout:
+            ctx.report("MAS403", critic_arg.value.span, f"more than "
+                       f"{ctx.limits.max_fanout} critics", help="the limit is max_fanout")
     stop = keywords.get("stop")
-    if stop is not None and critic is not None and critic.output is not None:
-        _stop(ctx, stop.value, critic)
+    known = [critic for _, critic in critics if critic is not None and critic.output is not None]
+    if stop is not None and known:
+        first = known[0]
+        for other in known[1:]:
+            assert other.output is not None and first.output is not None
+            if not same_type(other.output, first.output):
+                ctx.report("MAS201", stop.value.span, f"with stop, the critics share one "
+                           f"output type; '{other.name}' returns {render(other.output)}, "
+                           f"'{first.name}' {render(first.output)}",
+                           help="give every critic the same verdict type")
+                break
+        else:
+            _stop(ctx, stop.value, first)
     return None if agent is None else agent.output
 
 
