@@ -46,6 +46,8 @@ class Builder:
 
     program: ast.Program
     agents: dict[str, AgentSettings]
+    members: frozenset[tuple[int, int]] = frozenset()
+    """Spans (start, end) of condition names the checker resolved to enum members."""
     nodes: list[IRNode] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     counter: int = 0

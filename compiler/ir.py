@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated, Literal
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from masdsl.spans import Span
 from masdsl.types import Type
@@ -60,6 +60,17 @@ class AgentSettings(Model):
     max_tokens: int = 512
     retries: int = 2
     model: str = "executor"
+    default: Constant | None = None
+    """The agent's value when its reply never parses (None: the value is absent then)."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_default(self, handler):  # type: ignore[no-untyped-def]
+        # An agent without a default serialises as before the field existed, so IR JSON of
+        # specs that do not use `default` stays byte-identical.
+        data = handler(self)
+        if self.default is None and isinstance(data, dict):
+            data.pop("default", None)
+        return data
 
     @property
     def worst_case_calls(self) -> int:
@@ -195,9 +206,59 @@ class GraphStepNode(NodeBase):
     domain: tuple[str, ...]
 
 
+class AppendNode(NodeBase):
+    """`append(xs, x)` without an LLM call: `out` is the list on `list` (empty when absent or
+    when there is no such port: a loop's first iteration) with the value on `item` added at
+    the end (left out when absent)."""
+
+    kind: Literal["append"] = "append"
+
+
+class FormatNode(NodeBase):
+    """`format(template, name: value, ...)` without an LLM call: `out` is `template` with each
+    `{name}` replaced by the value on port `in_<name>` as an agent would be shown it (nothing
+    when absent), `{{`/`}}` by braces."""
+
+    kind: Literal["format"] = "format"
+    template: str
+
+
+class FieldNode(NodeBase):
+    """Reads one field of the record on `subject` without an LLM call: `out` is the value of
+    field `field` (absent when the record is absent)."""
+
+    kind: Literal["field"] = "field"
+    field: str
+
+
+TermOp = Literal["port", "const", "all_equal", "len", "empty", "truth", "not", "and", "or",
+                 "==", "!=", "<", "<=", ">", ">="]
+
+
+class Term(Model):
+    """One node of a condition's expression tree: `port` reads an input port of its
+    `condition` node, `const` is a literal (an enum member is its name as a string); the
+    functions `all_equal`/`len`/`empty` apply to the list on `port`; `truth`, `not`, `and`,
+    `or` and the comparisons combine `operands`."""
+
+    op: TermOp
+    port: str | None = None
+    value: Scalar | None = None
+    operands: tuple[Term, ...] = ()
+
+
+class ConditionNode(NodeBase):
+    """Evaluates a condition over its input ports without an LLM call: `out` is a bool
+    (absent when a port it reads is absent). A `branch` node on `out` guards what runs."""
+
+    kind: Literal["condition"] = "condition"
+    test: Term
+
+
 IRNode = Annotated[
     InputNode | OutputNode | LiteralNode | ListNode | MergeNode | AgentNode | CollectNode
-    | VoteNode | BranchNode | GraphStepNode,
+    | VoteNode | BranchNode | GraphStepNode | ConditionNode | FieldNode | AppendNode
+    | FormatNode,
     Field(discriminator="kind"),
 ]
 

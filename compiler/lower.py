@@ -9,7 +9,7 @@ from compiler.ir import IR, OUT, AgentSettings, Declaration, InputNode, OutputNo
 from compiler.lower_stmt import lower_block
 from compiler.resolve import fail
 from masdsl import ast
-from masdsl.checker.analysis import Analysis
+from masdsl.checker.analysis import MEMBER, Analysis
 
 
 def _declarations(program: ast.Program, analysis: Analysis,
@@ -36,7 +36,9 @@ def lower(program: ast.Program, analysis: Analysis) -> IR:
     """Lower a program the front end accepted into an (unoptimised) IR, reading every type
     and agent setting from the checker's `analysis` (nothing is resolved twice). Raises
     `LoweringError` with a located diagnostic if the program is not well-formed."""
-    builder = Builder(program=program, agents=ir_agents(analysis))
+    members = frozenset((start, end) for start, end, kind in analysis.expression_types
+                        if kind == MEMBER)
+    builder = Builder(program=program, agents=ir_agents(analysis), members=members)
     inputs = _declarations(program, analysis, program.inputs)
     outputs = _declarations(program, analysis, program.outputs)
     env = {}

@@ -13,7 +13,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from compiler.builder import Builder, Context, Guard, Value, out
-from compiler.ir import OUT, TEXT, TIED, BranchNode, CollectNode, MergeNode, Port, VoteNode
+from compiler.ir import (
+    OUT,
+    TEXT,
+    TIED,
+    AgentSettings,
+    AppendNode,
+    BranchNode,
+    CollectNode,
+    ConditionNode,
+    FormatNode,
+    MergeNode,
+    Port,
+    Term,
+    VoteNode,
+)
 from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
 from compiler.resolve import domain_of, fail
 from masdsl import ast
@@ -89,6 +103,26 @@ def lower_ensemble(builder: Builder, context: Context, env: Env, call: ast.Call)
     return out(node_id, list_type)
 
 
+def _replies(builder: Builder, context: Context, call: ast.Call, candidates: Value) -> Value:
+    """The full replies of an in-place ensemble's members, collected in member order (a
+    member whose reply never parsed still has its last reply here)."""
+    collect = next((node for node in builder.nodes if node.id == candidates.node), None)
+    if not isinstance(collect, CollectNode):
+        raise fail(builder.program, call.span, "MAS207",
+                   "show: replies needs the candidates written as ensemble(...)")
+    members = sorted((edge for edge in builder.edges if edge.target == collect.id
+                      and edge.kind == "data"), key=lambda edge: int(
+                          edge.target_port.removeprefix("member_")))
+    replies = [Value(edge.source, TEXT, TEXT_TYPE) for edge in members]
+    ports = [Port(name=f"member_{index}", type=TEXT_TYPE) for index in range(len(replies))]
+    node_id = builder.new_id("collect_replies")
+    builder.add(CollectNode(id=node_id, span=call.span, label="replies", scope=context.scope,
+                            inputs=tuple(ports),
+                            outputs=(Port(name=OUT, type=List(element=TEXT_TYPE)),)),
+                context, list(zip(ports, replies, strict=True)))
+    return out(node_id, List(element=TEXT_TYPE))
+
+
 def lower_vote(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
     """Majority or weighted vote (with an optional tiebreak agent), or consensus by a judge."""
     positional, keywords = _split(call)
@@ -101,6 +135,9 @@ def lower_vote(builder: Builder, context: Context, env: Env, call: ast.Call) -> 
     strategy_expr = keywords.get("strategy")
     strategy = strategy_expr.name if isinstance(strategy_expr, ast.Ref) else "majority"
     judge_inputs = [("candidates", candidates), *extras]
+    show = keywords.get("show")
+    if isinstance(show, ast.Ref) and show.name == "replies":
+        judge_inputs.insert(1, ("replies", _replies(builder, context, call, candidates)))
     if strategy == "consensus":
         judge = agent_settings(builder, _agent_keyword(builder, call, keywords, "judge").name,
                                call.span)
@@ -181,8 +218,11 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
     positional, keywords = _split(call)
     refs = _agent_names(builder, _first(builder, call, positional))
     agent = agent_settings(builder, refs[0].name, refs[0].span)
-    critic = agent_settings(builder, _agent_keyword(builder, call, keywords, "critic").name,
-                            call.span)
+    critic_expr = keywords.get("critic")
+    if critic_expr is None:
+        raise fail(builder.program, call.span, "MAS109", "'reflect' needs a critic")
+    critics = [agent_settings(builder, ref.name, call.span)
+               for ref in _agent_names(builder, critic_expr)]
     rounds = _integer(builder, keywords, "rounds", 1)
     stop = _stop_value(builder, keywords.get("stop"))
     inputs = lower_data_args(builder, context, env, positional[1:])
@@ -192,31 +232,61 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
     current = context
     for round_ in range(1, rounds + 1):
         answer_text = Value(results[-1].node, TEXT, TEXT_TYPE)
-        critique = add_agent_node(builder, current, "reflect_critique", critic, call.span,
-                                  [*inputs, ("answer", answer_text)], round_=round_,
-                                  label=f"{critic.name} critique {round_}")
+        critiques = [add_agent_node(builder, current, "reflect_critique", critic, call.span,
+                                    [*inputs, ("answer", answer_text)], round_=round_,
+                                    label=f"{critic.name} critique {round_}")
+                     for critic in critics]
         if stop is not None:
-            domain = domain_of(critic.output)
-            if stop not in domain:
-                raise fail(builder.program, call.span, "MAS106",
-                           f"'{stop}' is not a value of the critic's output")
-            branch_id = builder.new_id(f"stop_{critic.name}")
-            port = Port(name="subject", type=critic.output)
-            builder.add(BranchNode(id=branch_id, span=call.span, label=f"stop? round {round_}",
-                                   scope=current.scope, origin="reflect_stop", domain=domain,
-                                   inputs=(port,), outputs=(Port(name=OUT, type=critic.output),)),
-                        current, [(port, critique)])
-            current = Context(guard=Guard(out(branch_id, critic.output),
-                                          tuple(value for value in domain if value != stop)),
-                              scope=context.scope, pending=context.pending)
-        critique_text = Value(critique.node, TEXT, TEXT_TYPE)
+            current = _stop_guard(builder, context, current, call, critics, critiques, stop,
+                                  round_)
+        labels = ["critique"] if len(critics) == 1 else [
+            f"critique_{critic.name}" for critic in critics]
+        critique_texts = [(label, Value(critique.node, TEXT, TEXT_TYPE))
+                          for label, critique in zip(labels, critiques, strict=True)]
         results.append(add_agent_node(
             builder, current, "reflect_revise", agent, call.span,
-            [*inputs, ("answer", answer_text), ("critique", critique_text)], round_=round_,
+            [*inputs, ("answer", answer_text), *critique_texts], round_=round_,
             label=f"{agent.name} revise {round_}"))
     if stop is None:
         return results[-1]
     return merge(builder, context, call, f"reflect_{agent.name}", results)
+
+
+def _stop_guard(builder: Builder, context: Context, current: Context, call: ast.Call,
+                critics: list[AgentSettings], critiques: list[Value], stop: str,
+                round_: int) -> Context:
+    """The guard of what follows a round's critiques: it runs unless the critic's verdict is
+    `stop` (a `branch` on it), or, with several critics, unless every verdict is `stop` (a
+    `branch` on a `condition` node testing them all)."""
+    critic = critics[0]
+    domain = domain_of(critic.output)
+    if stop not in domain:
+        raise fail(builder.program, call.span, "MAS106",
+                   f"'{stop}' is not a value of the critic's output")
+    subject: Value = critiques[0]
+    if len(critics) > 1:
+        ports = [Port(name=f"in_{index}", type=critique.type)
+                 for index, critique in enumerate(critiques)]
+        stop_value = stop == "true" if critic.output == BOOL else stop
+        test = Term(op="and", operands=tuple(
+            Term(op="==", operands=(Term(op="port", port=port.name),
+                                    Term(op="const", value=stop_value))) for port in ports))
+        condition_id = builder.new_id(f"all_stop_round{round_}")
+        builder.add(ConditionNode(id=condition_id, span=call.span,
+                                  label=f"all critics stop? round {round_}",
+                                  scope=current.scope, test=test, inputs=tuple(ports),
+                                  outputs=(Port(name=OUT, type=BOOL),)),
+                    current, list(zip(ports, critiques, strict=True)))
+        subject, domain, stop = out(condition_id, BOOL), ("true", "false"), "true"
+    branch_id = builder.new_id(f"stop_{critic.name}")
+    port = Port(name="subject", type=subject.type)
+    builder.add(BranchNode(id=branch_id, span=call.span, label=f"stop? round {round_}",
+                           scope=current.scope, origin="reflect_stop", domain=domain,
+                           inputs=(port,), outputs=(Port(name=OUT, type=subject.type),)),
+                current, [(port, subject)])
+    return Context(guard=Guard(out(branch_id, subject.type),
+                               tuple(value for value in domain if value != stop)),
+                   scope=context.scope, pending=context.pending)
 
 
 def _stop_value(builder: Builder, expr: ast.Expr | None) -> str | None:
@@ -229,8 +299,50 @@ def _stop_value(builder: Builder, expr: ast.Expr | None) -> str | None:
     raise fail(builder.program, expr.span, "MAS207", "'stop' must be a member or true/false")
 
 
+def lower_append(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """`append(xs, x)`: an `append` node; without a `list` port when `xs` is a loop's name
+    not bound yet (the first iteration)."""
+    positional, _ = _split(call)
+    subject = lower_expr(builder, context, env, _first(builder, call, positional), "list")
+    if len(positional) < 2:
+        raise fail(builder.program, call.span, "MAS109", "append needs the item to add")
+    item = lower_expr(builder, context, env, positional[1].value, "item")
+    if item is None:
+        raise fail(builder.program, positional[1].span, "MAS107",
+                   "append's item has no value on the first iteration")
+    list_type = List(element=item.type)
+    inputs: list[tuple[Port, Value]] = []
+    if subject is not None:
+        inputs.append((Port(name="list", type=list_type), subject))
+    inputs.append((Port(name="item", type=item.type), item))
+    node_id = builder.new_id("append")
+    builder.add(AppendNode(id=node_id, span=call.span, label="append", scope=context.scope,
+                           inputs=tuple(port for port, _ in inputs),
+                           outputs=(Port(name=OUT, type=list_type),)), context, inputs)
+    return out(node_id, list_type)
+
+
+def lower_format(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+    """`format(template, name: value)`: a `format` node with one port per named value (a
+    value that is statically absent, a loop's name not bound yet, gets no port)."""
+    positional, keywords = _split(call)
+    template = _first(builder, call, positional)
+    if not isinstance(template, ast.StringLit):
+        raise fail(builder.program, template.span, "MAS207", "the template must be a string")
+    inputs: list[tuple[Port, Value]] = []
+    for name, expr in keywords.items():
+        value = lower_expr(builder, context, env, expr, name)
+        if value is not None:
+            inputs.append((Port(name=f"in_{name}", type=value.type), value))
+    node_id = builder.new_id("format")
+    builder.add(FormatNode(id=node_id, span=call.span, label="format", scope=context.scope,
+                           template=template.value, inputs=tuple(port for port, _ in inputs),
+                           outputs=(Port(name=OUT, type=TEXT_TYPE),)), context, inputs)
+    return out(node_id, TEXT_TYPE)
+
+
 PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value]] = {
-    "ensemble": lower_ensemble, "vote": lower_vote, "debate": lower_debate,
-    "reflect": lower_reflect}
+    "ensemble": lower_ensemble, "vote": lower_vote, "append": lower_append,
+    "format": lower_format, "debate": lower_debate, "reflect": lower_reflect}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own lowering; the node
 kinds each creates are the registry entry's `node_kinds`."""

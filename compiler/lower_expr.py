@@ -12,6 +12,7 @@ from compiler.ir import (
     AgentKind,
     AgentNode,
     AgentSettings,
+    FieldNode,
     ListNode,
     LiteralNode,
     Port,
@@ -23,7 +24,7 @@ from compiler.resolve import fail
 from masdsl import ast
 from masdsl.patterns import BUILTINS
 from masdsl.spans import Span
-from masdsl.types import BOOL, NUMBER, TEXT, List, Type
+from masdsl.types import BOOL, NUMBER, TEXT, List, Record, Type
 
 Env = dict[str, Value]
 
@@ -33,6 +34,8 @@ def lower_expr(builder: Builder, context: Context, env: Env, expr: ast.Expr,
     """Lower any expression (dispatch by kind)."""
     if isinstance(expr, ast.Ref):
         return lower_ref(builder, context, env, expr)
+    if isinstance(expr, ast.FieldAccess):
+        return lower_field(builder, context, env, expr)
     if isinstance(expr, ast.StringLit | ast.NumberLit | ast.BoolLit):
         return lower_literal(builder, context, expr, label)
     if isinstance(expr, ast.ListExpr):
@@ -54,6 +57,28 @@ def lower_ref(builder: Builder, context: Context, env: Env, ref: ast.Ref) -> Val
         raise fail(builder.program, ref.span, "MAS204",
                    f"agent '{ref.name}' is used as a value")
     raise fail(builder.program, ref.span, "MAS101", f"'{ref.name}' is not bound here")
+
+
+def lower_field(builder: Builder, context: Context, env: Env,
+                access: ast.FieldAccess) -> Value | None:
+    """`record.field`: a `field` node reading one field of the record (no LLM call)."""
+    subject = lower_ref(builder, context, env,
+                        ast.Ref(span=access.subject.span, name=access.subject.value))
+    if subject is None:
+        return None
+    if not isinstance(subject.type, Record) or subject.type.field(access.field.value) is None:
+        raise fail(builder.program, access.span, "MAS208",
+                   f"'{access.subject.value}' has no field '{access.field.value}'")
+    field_type = subject.type.field(access.field.value)
+    assert field_type is not None
+    port = Port(name="subject", type=subject.type)
+    node_id = builder.new_id(f"field_{access.subject.value}_{access.field.value}")
+    builder.add(FieldNode(id=node_id, span=access.span,
+                          label=f"{access.subject.value}.{access.field.value}",
+                          scope=context.scope, field=access.field.value, inputs=(port,),
+                          outputs=(Port(name=OUT, type=field_type),)),
+                context, [(port, subject)])
+    return out(node_id, field_type)
 
 
 def literal_type(expr: ast.StringLit | ast.NumberLit | ast.BoolLit) -> Type:
@@ -90,12 +115,14 @@ def lower_list(builder: Builder, context: Context, env: Env, expr: ast.ListExpr,
 
 
 def argument_label(arg: ast.Arg, index: int) -> str:
-    """Positional data args are labelled by their variable name (or the callee of a nested
-    call); keyword args by their keyword."""
+    """Positional data args are labelled by their variable name (the field name of a field
+    access, the callee of a nested call); keyword args by their keyword."""
     if arg.keyword is not None:
         return arg.keyword.value
     if isinstance(arg.value, ast.Ref):
         return arg.value.name
+    if isinstance(arg.value, ast.FieldAccess):
+        return arg.value.field.value
     if isinstance(arg.value, ast.Call):
         return arg.value.callee.value
     return f"input_{index}"

@@ -12,8 +12,9 @@ from __future__ import annotations
 from compiler.builder import Builder, Context, Guard, Value, out
 from compiler.ir import OUT, BranchConstruct, BranchNode, GraphStepNode, MergeNode, Port, RouteEdge
 from compiler.lower_builtins import merge
+from compiler.lower_cond import lower_condition
 from compiler.lower_expr import Env, lower_expr
-from compiler.resolve import condition_values, domain_of, fail
+from compiler.resolve import domain_of, fail
 from masdsl import ast
 from masdsl.types import Enum
 
@@ -111,13 +112,12 @@ def _arm(context: Context, branch: Value, when: tuple[str, ...], scope: str) -> 
 
 def lower_if(builder: Builder, context: Context, env: Env, statement: ast.If) -> None:
     """`if cond { } else { }`: a `branch` node, then each arm under its guard."""
-    subject = _subject(builder, env, statement.condition.subject)
-    holds = condition_values(builder.program, statement.condition, subject.type)
-    branch = add_branch(builder, context, statement, "if", subject)
     line = statement.span.line
-    arms = [lower_block(builder, _arm(context, branch, holds, f"if@{line} then"), env,
+    test = lower_condition(builder, context, env, statement.condition, f"if@{line}")
+    branch = add_branch(builder, context, statement, "if", test.subject)
+    arms = [lower_block(builder, _arm(context, branch, test.holds, f"if@{line} then"), env,
                         statement.then)]
-    otherwise = tuple(value for value in domain_of(subject.type) if value not in holds)
+    otherwise = test.fails
     if statement.otherwise is not None and otherwise:
         arms.append(lower_block(builder, _arm(context, branch, otherwise, f"if@{line} else"),
                                 env, statement.otherwise))
@@ -195,12 +195,12 @@ def lower_loop(builder: Builder, context: Context, env: Env, statement: ast.Loop
         ends.append(current)
         if statement.until is None or iteration == bound:
             continue
-        subject = _subject(builder, current, statement.until.subject)
-        stops = condition_values(builder.program, statement.until, subject.type)
-        keep_going = tuple(value for value in domain_of(subject.type) if value not in stops)
+        test = lower_condition(builder, scope_context, current, statement.until,
+                               f"until@{line} #{iteration}")
+        keep_going = test.fails
         if not keep_going:
             break
-        branch = add_branch(builder, scope_context, statement, "loop_until", subject)
+        branch = add_branch(builder, scope_context, statement, "loop_until", test.subject)
         iteration_context = Context(guard=Guard(branch, keep_going), scope=context.scope,
                                     pending=pending)
     if statement.until is None or len(ends) == 1:
@@ -288,22 +288,27 @@ def _add_step(builder: Builder, context: Context, env: Env, statement: ast.Graph
     else:
         ports.append(Port(name="current", type=previous.type))
         inputs.append((ports[-1], previous))
-    routes = []
+    routes: list[RouteEdge] = []
     for edge in edges:
         if edge.source.value not in candidates:
             continue
         subject_port, when = None, None
         if edge.when is not None:
-            subject_name = edge.when.subject.value
-            subject_port = f"subject_{subject_name}"
-            if subject_name in env:
-                subject = env[subject_name]
-                when = condition_values(builder.program, edge.when, subject.type)
+            read = [name.value if isinstance(name, ast.Name) else name.name
+                    for name in ast.condition_names(edge.when)
+                    if (name.span.start, name.span.end) not in builder.members]
+            if all(name in env for name in read):
+                test = lower_condition(builder, context, env, edge.when,
+                                       f"{graph_name} edge@{edge.span.line} step {step}")
+                # A value tested directly keeps its port name; a computed test gets one per
+                # edge (two edges may compute different tests over the same values).
+                subject_port = f"test_{len(routes)}" if test.computed else f"subject_{read[0]}"
+                when = test.holds
                 if all(port.name != subject_port for port in ports):
-                    ports.append(Port(name=subject_port, type=subject.type))
-                    inputs.append((ports[-1], subject))
+                    ports.append(Port(name=subject_port, type=test.subject.type))
+                    inputs.append((ports[-1], test.subject))
             else:
-                when = ()
+                subject_port, when = f"subject_{read[0]}", ()
         routes.append(RouteEdge(source=edge.source.value, target=edge.target.value,
                                 subject=subject_port, when=when))
     node_id = builder.new_id(f"graph_step{step}")

@@ -1,4 +1,4 @@
-"""Helpers lowering shares: located `LoweringError`s and the domains of condition subjects.
+"""Helpers lowering shares: located `LoweringError`s and the domains of tested values.
 
 Types and agent settings are not resolved here: lowering reads them from the checker's
 `Analysis`. Lowering runs only on programs the front end accepted, so this module does not
@@ -11,7 +11,7 @@ from __future__ import annotations
 from masdsl import ast
 from masdsl.diagnostics import MasError, diagnostic
 from masdsl.spans import Span
-from masdsl.types import BOOL, Enum, Primitive, Type
+from masdsl.types import BOOL, Enum, Type
 
 
 class LoweringError(MasError):
@@ -29,24 +29,3 @@ def domain_of(subject: Type) -> tuple[str, ...]:
     if subject == BOOL:
         return ("true", "false")
     return ()
-
-
-def condition_values(program: ast.Program, condition: ast.Cond, subject: Type) -> tuple[str, ...]:
-    """The subject values for which `condition` holds, in domain order."""
-    domain = domain_of(subject)
-    if not domain or (isinstance(subject, Primitive) and condition.op in ("eq", "ne")
-                      and condition.value is not None
-                      and condition.value.value not in domain):
-        raise fail(program, condition.span, "MAS202",
-                   f"'{condition.subject.value}' cannot be tested by this condition")
-    if condition.op == "is":
-        return ("true",)
-    if condition.op == "not":
-        return ("false",)
-    assert condition.value is not None
-    member = condition.value.value
-    if member not in domain:
-        raise fail(program, condition.value.span, "MAS106", f"'{member}' is not a member")
-    if condition.op == "eq":
-        return (member,)
-    return tuple(value for value in domain if value != member)

@@ -53,7 +53,22 @@ class EnumType(Node):
     members: tuple[Name, ...]
 
 
-TypeExpr = Annotated[NamedType | ListType | EnumType, Field(discriminator="kind")]
+class FieldType(Node):
+    """`name: T`, one field of a record type."""
+
+    kind: Literal["field_type"] = "field_type"
+    name: Name
+    type: TypeExpr
+
+
+class RecordType(Node):
+    """`{ verdict: Verdict, critique: text }`: named fields, in declaration order."""
+
+    kind: Literal["record_type"] = "record_type"
+    fields: tuple[FieldType, ...]
+
+
+TypeExpr = Annotated[NamedType | ListType | EnumType | RecordType, Field(discriminator="kind")]
 
 
 # ---- expressions ------------------------------------------------------------------------
@@ -64,6 +79,14 @@ class Ref(Node):
 
     kind: Literal["ref"] = "ref"
     name: str
+
+
+class FieldAccess(Node):
+    """`review.verdict`: one field of a bound record value."""
+
+    kind: Literal["field"] = "field"
+    subject: Name
+    field: Name
 
 
 class StringLit(Node):
@@ -105,21 +128,93 @@ class Call(Node):
 
 
 Expr = Annotated[
-    Ref | StringLit | NumberLit | BoolLit | ListExpr | Call, Field(discriminator="kind")
+    Ref | FieldAccess | StringLit | NumberLit | BoolLit | ListExpr | Call,
+    Field(discriminator="kind"),
 ]
 
 
 # ---- conditions -------------------------------------------------------------------------
 
 
-class Cond(Node):
-    """A condition on one bound value: `x` / `not x` (bool) or `x == m` / `x != m` where `m`
-    is an enum member of x's type or `true`/`false`."""
+CONDITION_FUNCTIONS = ("all_equal", "len", "empty")
+"""The functions a condition may apply to a list: `all_equal(xs)` (bool: every item equal,
+compared as `vote` compares), `len(xs)` (number) and `empty(xs)` (bool)."""
 
-    kind: Literal["cond"] = "cond"
-    op: Literal["is", "not", "eq", "ne"]
-    subject: Name
-    value: Name | None = None
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">="]
+
+
+class CondCall(Node):
+    """`all_equal(xs)`, `len(xs)` or `empty(xs)` inside a condition (see
+    `CONDITION_FUNCTIONS`); the argument is a bound name."""
+
+    kind: Literal["cond_call"] = "cond_call"
+    function: Name
+    argument: Name
+
+
+Operand = Annotated[Ref | FieldAccess | StringLit | NumberLit | BoolLit | CondCall,
+                    Field(discriminator="kind")]
+
+
+class Truth(Node):
+    """A bare operand used as a condition: a bool value (`x`), `all_equal(xs)`, `empty(xs)`."""
+
+    kind: Literal["truth"] = "truth"
+    operand: Operand
+
+
+class Compare(Node):
+    """`left op right`. `==`/`!=` compare two values of one type; a name that is not bound
+    but is a member of the other side's enum is that member (`kind == algebra`). `<`, `<=`,
+    `>`, `>=` compare numbers."""
+
+    kind: Literal["compare"] = "compare"
+    op: CompareOp
+    left: Operand
+    right: Operand
+
+
+class Not(Node):
+    """`not c`."""
+
+    kind: Literal["not"] = "not"
+    operand: Cond
+
+
+class BoolOp(Node):
+    """`a and b and ...` / `a or b or ...` (two or more operands, left to right)."""
+
+    kind: Literal["bool_op"] = "bool_op"
+    op: Literal["and", "or"]
+    operands: tuple[Cond, ...]
+
+
+Cond = Annotated[Truth | Compare | Not | BoolOp, Field(discriminator="kind")]
+"""A condition: tested by `if`, `loop ... until` and graph edges' `when`, without an LLM
+call."""
+
+
+def condition_names(cond: Cond) -> list[Name | Ref]:
+    """Every name a condition reads, in source order (refs and function arguments)."""
+    found: list[Name | Ref] = []
+    stack: list[Any] = [cond]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref):
+            found.append(node)
+        elif isinstance(node, FieldAccess):
+            found.append(node.subject)
+        elif isinstance(node, CondCall):
+            found.append(node.argument)
+        elif isinstance(node, Truth):
+            stack.append(node.operand)
+        elif isinstance(node, Compare):
+            stack.extend((node.right, node.left))
+        elif isinstance(node, Not):
+            stack.append(node.operand)
+        elif isinstance(node, BoolOp):
+            stack.extend(reversed(node.operands))
+    return found
 
 
 # ---- statements -------------------------------------------------------------------------
@@ -229,16 +324,18 @@ class TypeDecl(Node):
 
 
 AgentFieldKey = Literal[
-    "role", "tools", "max_tool_turns", "temperature", "top_p", "max_tokens", "retries", "model"
+    "role", "tools", "max_tool_turns", "temperature", "top_p", "max_tokens", "retries", "model",
+    "default",
 ]
 
 
 class AgentField(Node):
-    """One `key value` line of an agent: `role "..."`, `tools [python]`, `temperature 0.7`."""
+    """One `key value` line of an agent: `role "..."`, `tools [python]`, `temperature 0.7`,
+    `default other` (a constant: a literal, an enum member as a `Ref`, or a list of them)."""
 
     kind: Literal["agent_field"] = "agent_field"
     key: AgentFieldKey
-    value: StringLit | NumberLit | Name | tuple[Name, ...]
+    value: StringLit | NumberLit | BoolLit | Ref | ListExpr | Name | tuple[Name, ...]
 
 
 class AgentDecl(Node):
@@ -316,6 +413,7 @@ def without_spans(node: BaseModel) -> Any:
     return strip(node.model_dump())
 
 
-for _model in (ListType, ListExpr, Arg, Call, Block, If, Case, Match, Loop, Graph, AgentDecl,
-               Flow, Program, InputDecl, OutputDecl, TypeDecl, Assign, GraphNode):
+for _model in (FieldType, RecordType, Truth, Compare, Not, BoolOp, ListType, ListExpr, Arg,
+               Call, Block, If, Case, Match, Loop, Graph, AgentDecl, Flow, Program, InputDecl,
+               OutputDecl, TypeDecl, Assign, GraphNode):
     _model.model_rebuild()

@@ -32,6 +32,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS003": (Severity.ERROR, "unexpected token"),
     "MAS004": (Severity.ERROR, "unexpected end of input"),
     "MAS005": (Severity.ERROR, "number out of range"),
+    "MAS006": (Severity.ERROR, "unsupported syntax"),
     # names
     "MAS101": (Severity.ERROR, "undefined name"),
     "MAS102": (Severity.ERROR, "duplicate definition"),
@@ -48,6 +49,8 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS113": (Severity.WARNING, "unused input"),
     "MAS114": (Severity.ERROR, "reserved name"),
     "MAS115": (Severity.ERROR, "duplicate argument"),
+    "MAS116": (Severity.ERROR, "unknown condition function"),
+    "MAS117": (Severity.ERROR, "unknown field"),
     # types
     "MAS201": (Severity.ERROR, "type mismatch"),
     "MAS202": (Severity.ERROR, "invalid condition"),
@@ -56,6 +59,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS205": (Severity.ERROR, "unknown type"),
     "MAS206": (Severity.ERROR, "not a list"),
     "MAS207": (Severity.ERROR, "invalid parameter value"),
+    "MAS208": (Severity.ERROR, "not a record"),
     # flow and graph structure
     "MAS301": (Severity.ERROR, "output never bound"),
     "MAS302": (Severity.ERROR, "output bound on some paths only"),

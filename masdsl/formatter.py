@@ -9,10 +9,12 @@ in the source (a comment inside a multi-line expression therefore moves above it
 statement). Because layout and comments are kept apart, the output is a pure function of the
 tree and the comments, which is what makes it idempotent: `fmt(fmt(x)) == fmt(x)`.
 
-Canonical layout: two-space indent, one declaration, field or statement per line, agent
-fields in source order, a blank line between top-level groups (consecutive inputs, outputs
-and types form one group; each agent and the flow is a group of its own), strings re-escaped
-so they read back to the same value, numbers printed canonically, no trailing commas.
+Canonical layout: two-space indent, one declaration, field or statement per line (a
+statement wider than the line width, 100 columns unless told otherwise, is wrapped at its
+call and list brackets: one argument or item per line), agent fields in source order, a
+blank line between top-level groups (consecutive inputs, outputs and types form one group;
+each agent and the flow is a group of its own), strings re-escaped so they read back to the
+same value, numbers printed canonically, no trailing commas.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from dataclasses import dataclass
 from masdsl import ast
 
 INDENT = "  "
+LINE_WIDTH = 100
+"""The default line width: a statement longer than this is wrapped at its call and list
+brackets, one argument or item per line."""
 
 
 @dataclass(frozen=True)
@@ -41,16 +46,18 @@ class _Line:
     blank_before: bool = False
 
 
-def format_source(text: str | bytes, path: str = "<string>") -> str:
+def format_source(text: str | bytes, path: str = "<string>",
+                  line_width: int = LINE_WIDTH) -> str:
     """Parse `text` and return its canonical form. Raises `MasError` when it does not parse."""
     from masdsl.parser import parse
 
-    return format_program(parse(text, path))
+    return format_program(parse(text, path), line_width)
 
 
-def format_program(program: ast.Program) -> str:
-    """The canonical text of `program`, with every comment of `program.comments` kept."""
-    layout = _Layout()
+def format_program(program: ast.Program, line_width: int = LINE_WIDTH) -> str:
+    """The canonical text of `program`, with every comment of `program.comments` kept.
+    Statements longer than `line_width` columns are wrapped (`wrap_expr`)."""
+    layout = _Layout(line_width)
     layout.program(program)
     return _place_comments(layout.lines, program.comments)
 
@@ -94,19 +101,24 @@ def format_number(value: int | float) -> str:
     return text
 
 
-def format_type(node: ast.NamedType | ast.ListType | ast.EnumType) -> str:
+def format_type(node: ast.NamedType | ast.ListType | ast.EnumType | ast.RecordType) -> str:
     if isinstance(node, ast.NamedType):
         return node.name.value
     if isinstance(node, ast.ListType):
         return f"list[{format_type(node.element)}]"
+    if isinstance(node, ast.RecordType):
+        return "{ " + ", ".join(f"{field.name.value}: {format_type(field.type)}"
+                                for field in node.fields) + " }"
     return "enum { " + ", ".join(member.value for member in node.members) + " }"
 
 
-def format_expr(node: ast.Ref | ast.StringLit | ast.NumberLit | ast.BoolLit | ast.ListExpr
-                | ast.Call) -> str:
+def format_expr(node: ast.Ref | ast.FieldAccess | ast.StringLit | ast.NumberLit | ast.BoolLit
+                | ast.ListExpr | ast.Call) -> str:
     """An expression on one line."""
     if isinstance(node, ast.Ref):
         return node.name
+    if isinstance(node, ast.FieldAccess):
+        return f"{node.subject.value}.{node.field.value}"
     if isinstance(node, ast.StringLit):
         return format_string(node.value)
     if isinstance(node, ast.NumberLit):
@@ -123,11 +135,65 @@ def _format_arg(arg: ast.Arg) -> str:
     return f"{arg.keyword.value}: {value}" if arg.keyword is not None else value
 
 
+def _fits(text: str, column: int, width: int) -> bool:
+    """True when `text` starting at `column` stays within `width` columns (a triple-quoted
+    string's later lines start at column 0)."""
+    first, *rest = text.split("\n")
+    return column + len(first) <= width and all(len(line) <= width for line in rest)
+
+
+def wrap_expr(node: ast.Expr, column: int, depth: int, width: int) -> str:
+    """`node` as it is written starting at `column` inside a statement at block `depth`: on
+    one line when it fits in `width` columns, else a call or list is opened at its bracket
+    with one argument or item per line (indented one level deeper, wrapped in turn), and
+    closed on a line of its own. Literals and names are never split."""
+    flat = format_expr(node)
+    if _fits(flat, column, width) or not isinstance(node, ast.Call | ast.ListExpr):
+        return flat
+    inner = INDENT * (depth + 1)
+    if isinstance(node, ast.ListExpr):
+        if not node.items:
+            return flat
+        opening, closing = "[", "]"
+        items = [wrap_expr(item, len(inner), depth + 1, width) for item in node.items]
+    else:
+        if not node.args:
+            return flat
+        opening, closing = f"{node.callee.value}(", ")"
+        items = []
+        for arg in node.args:
+            prefix = f"{arg.keyword.value}: " if arg.keyword is not None else ""
+            items.append(prefix + wrap_expr(arg.value, len(inner) + len(prefix), depth + 1,
+                                            width))
+    body = ",\n".join(inner + item for item in items)
+    return f"{opening}\n{body}\n{INDENT * depth}{closing}"
+
+
+def format_operand(operand: ast.Operand) -> str:
+    """A condition operand: a name, a literal or `f(xs)`."""
+    if isinstance(operand, ast.CondCall):
+        return f"{operand.function.value}({operand.argument.value})"
+    return format_expr(operand)
+
+
 def format_cond(cond: ast.Cond) -> str:
-    subject = cond.subject.value
-    value = cond.value.value if cond.value is not None else ""
-    return {"is": subject, "not": f"not {subject}", "eq": f"{subject} == {value}",
-            "ne": f"{subject} != {value}"}[cond.op]
+    """A condition with the fewest parentheses that parse back to the same tree: `or` binds
+    loosest, then `and`, then `not`; a nested `and`/`or` in its own kind keeps its
+    parentheses (they group it as written)."""
+    if isinstance(cond, ast.Truth):
+        return format_operand(cond.operand)
+    if isinstance(cond, ast.Compare):
+        return f"{format_operand(cond.left)} {cond.op} {format_operand(cond.right)}"
+    if isinstance(cond, ast.Not):
+        inner = format_cond(cond.operand)
+        return f"not ({inner})" if isinstance(cond.operand, ast.BoolOp) else f"not {inner}"
+    parts = []
+    for operand in cond.operands:
+        text = format_cond(operand)
+        grouped = isinstance(operand, ast.BoolOp) and (operand.op == cond.op
+                                                       or operand.op == "or")
+        parts.append(f"({text})" if grouped else text)
+    return f" {cond.op} ".join(parts)
 
 
 def _format_field(field: ast.AgentField) -> str:
@@ -138,6 +204,8 @@ def _format_field(field: ast.AgentField) -> str:
         shown = format_number(value.value)
     elif isinstance(value, ast.Name):
         shown = value.value
+    elif isinstance(value, ast.BoolLit | ast.Ref | ast.ListExpr):
+        shown = format_expr(value)
     else:
         shown = "[" + ", ".join(name.value for name in value) + "]"
     return f"{field.key} {shown}"
@@ -149,8 +217,14 @@ def _format_field(field: ast.AgentField) -> str:
 class _Layout:
     """Produces the canonical lines of a program, in source order."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = LINE_WIDTH) -> None:
         self.lines: list[_Line] = []
+        self.width = width
+
+    def _binding(self, depth: int, head: str, value: ast.Expr) -> str:
+        """`head value` (an assignment or graph node), wrapped to the line width."""
+        column = len(INDENT) * depth + len(head)
+        return head + wrap_expr(value, column, depth, self.width)
 
     def _leaf(self, depth: int, text: str, node: ast.Node, blank_before: bool = False) -> None:
         self.lines.append(_Line(depth, text, node.span.start, node.span.end,
@@ -215,7 +289,7 @@ class _Layout:
     def statement(self, depth: int, node: ast.Assign | ast.If | ast.Match | ast.Loop
                   | ast.Graph) -> None:
         if isinstance(node, ast.Assign):
-            self._leaf(depth, f"{node.target.value} = {format_expr(node.value)}", node)
+            self._leaf(depth, self._binding(depth, f"{node.target.value} = ", node.value), node)
         elif isinstance(node, ast.If):
             self._open(depth, f"if {format_cond(node.condition)}", node.span.start,
                        node.then.span.start, node.then.span.line)
@@ -252,7 +326,10 @@ class _Layout:
             self._open(depth, f"graph max_steps {format_number(node.max_steps.value)}",
                        node.span.start, node.max_steps)
             for graph_item in node.items:
-                self._leaf(depth + 1, _format_graph_item(graph_item), graph_item)
+                text = self._binding(depth + 1, f"node {graph_item.name.value} = ",
+                                     graph_item.value) \
+                    if isinstance(graph_item, ast.GraphNode) else _format_graph_item(graph_item)
+                self._leaf(depth + 1, text, graph_item)
             self._close(depth, node)
 
 

@@ -17,6 +17,7 @@ from masdsl import ast
 from masdsl.diagnostics import Diagnostic, MasError, diagnostic
 from masdsl.spans import Span
 from masdsl.tree_to_ast import MAX_NUMBER_DIGITS, TreeToAst, make_comment, make_span, unescape
+from masdsl.unsupported import Unsupported, unsupported_syntax
 
 __all__ = ["MAX_NUMBER_DIGITS", "MAX_SOURCE_BYTES", "MAX_TREE_DEPTH", "comments", "decode_source",
            "parse", "unescape"]
@@ -126,6 +127,10 @@ def _expected(names: set[str]) -> str:
 
 
 def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    found = _unsupported(error, text)
+    if found is not None:
+        return diagnostic("MAS006", Span.of_range(text, found.start, found.end), found.message,
+                          help=found.help, path=path)
     if isinstance(error, UnexpectedCharacters):
         offset = error.pos_in_stream or 0
         char = text[offset]
@@ -148,6 +153,16 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str, path: str) -> Diagnost
                           help=expected, path=path)
     span = Span.point(text, getattr(error, "pos_in_stream", 0) or 0)
     return diagnostic("MAS003", span, "syntax error", path=path)
+
+
+def _unsupported(error: UnexpectedInput, text: str) -> Unsupported | None:
+    """Syntax other languages have and this one does not (`masdsl.unsupported`)."""
+    if isinstance(error, UnexpectedCharacters):
+        return unsupported_syntax(text, error.pos_in_stream or 0, None)
+    if isinstance(error, UnexpectedToken) and error.token.type != "$END" \
+            and error.token.start_pos is not None:
+        return unsupported_syntax(text, error.token.start_pos, str(error.token.value))
+    return None
 
 
 def _describe_token(token: Token) -> str:

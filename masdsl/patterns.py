@@ -1,4 +1,5 @@
-"""The one registry of builtin patterns (`ensemble`, `vote`, `debate`, `reflect`), as data.
+"""The one registry of builtin patterns (`ensemble`, `vote`, `append`, `debate`, `reflect`),
+as data.
 
 Every consumer reads this table and nothing else lists the patterns:
 - the checker validates calls against each entry's subject and parameters, and reserves the
@@ -31,6 +32,7 @@ class ValueKind(StrEnum):
     NUMBERS = "numbers"              # a list of number literals, each >= 0
     CHOICE = "choice"                # one name out of `choices`
     MEMBER = "member"                # an enum member of an agent's output, or true/false
+    TEMPLATE = "template"            # a string literal with {name} placeholders
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class Builtin:
     node_kinds: tuple[str, ...] = ()
     summary: str = ""
     typed_form: TypedForm | None = None
+    named_values: bool = False
+    """True when keywords other than `params` are named data values (`format`'s
+    placeholders) rather than unknown parameters (MAS108)."""
 
     def param(self, name: str) -> Param | None:
         """The keyword parameter called `name`, or None when the pattern has none."""
@@ -88,6 +93,9 @@ class Builtin:
 
 
 VOTE_STRATEGIES = ("majority", "weighted", "consensus")
+VOTE_SHOWS = ("answers", "replies")
+"""What a vote's judge or tiebreak sees of the candidates: their parsed answers only
+(`answers`, the default) or also every candidate's full reply (`replies`)."""
 
 # Which keyword parameters each vote strategy accepts (beyond `strategy`) and requires.
 VOTE_STRATEGY_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -120,7 +128,11 @@ BUILTINS: dict[str, Builtin] = {
                 Param("weights", ValueKind.NUMBERS,
                       doc="weighted only (required): one weight >= 0 per candidate"),
                 Param("judge", ValueKind.AGENT,
-                      doc="consensus only (required): an agent with output T that decides")),
+                      doc="consensus only (required): an agent with output T that decides"),
+                Param("show", ValueKind.CHOICE, choices=VOTE_SHOWS, default="answers",
+                      doc="with a judge or tiebreak: `replies` also shows it every "
+                          "candidate's full reply (the candidates must be an ensemble(...) "
+                          "written in place)")),
         result="T",
         doc="Reduce a list of candidates to one value.",
         construct="ensemble", node_kinds=("vote", "vote_judge", "vote_tiebreak"),
@@ -128,6 +140,28 @@ BUILTINS: dict[str, Builtin] = {
                 "consensus (judge: J)",
         typed_form=TypedForm("vote(ensemble({agent}, n: ",
                              'FANOUT ", " {args} "), strategy: majority)"')),
+    "append": Builtin(
+        name="append",
+        subject=Param("list", ValueKind.VALUE_LIST, required=True,
+                      doc="the list so far; in a loop body, the name being bound (absent on "
+                          "the first iteration: the result is then just the item)"),
+        params=(),
+        result="list[T] where T is the item's type",
+        doc="The list with the item added at the end, without an LLM call. A history that "
+            "grows once per loop iteration or graph step stays bounded by that bound.",
+        construct="state", node_kinds=("append",),
+        summary="history = append(history, x)                        grows a list, no LLM "
+                "call"),
+    "format": Builtin(
+        name="format",
+        subject=Param("template", ValueKind.TEMPLATE, required=True,
+                      doc='a string literal with {name} placeholders ({{ and }} are braces)'),
+        params=(),
+        result="text",
+        doc="Text built from values without an LLM call: each {name} is replaced by the "
+            "value given as `name: value`, shown as an agent would see it.",
+        construct="state", node_kinds=("format",), named_values=True,
+        summary='p = format("Solve {q} in {n} steps", q: question, n: 3)  text, no LLM call'),
     "debate": Builtin(
         name="debate",
         subject=Param("debaters", ValueKind.AGENTS, required=True,
@@ -145,8 +179,9 @@ BUILTINS: dict[str, Builtin] = {
     "reflect": Builtin(
         name="reflect",
         subject=Param("agent", ValueKind.AGENT, required=True, doc="answers and revises"),
-        params=(Param("critic", ValueKind.AGENT, required=True,
-                      doc="critiques each answer"),
+        params=(Param("critic", ValueKind.AGENT_OR_AGENTS, required=True,
+                      doc="critiques each answer; a list [c1, c2] of critics all critique "
+                          "it, and the reviser sees every critique"),
                 Param("rounds", ValueKind.INTEGER, required=True, minimum=1,
                       limit="max_loop", doc="at most this many critique/revise rounds"),
                 Param("stop", ValueKind.MEMBER,

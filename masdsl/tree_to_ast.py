@@ -34,8 +34,15 @@ _Block = trusted(ast.Block)
 _BoolLit = trusted(ast.BoolLit)
 _Call = trusted(ast.Call)
 _Case = trusted(ast.Case)
-_Cond = trusted(ast.Cond)
+_BoolOp = trusted(ast.BoolOp)
+_Compare = trusted(ast.Compare)
+_CondCall = trusted(ast.CondCall)
+_Not = trusted(ast.Not)
+_Truth = trusted(ast.Truth)
 _EnumType = trusted(ast.EnumType)
+_FieldAccess = trusted(ast.FieldAccess)
+_FieldType = trusted(ast.FieldType)
+_RecordType = trusted(ast.RecordType)
 _Flow = trusted(ast.Flow)
 _Graph = trusted(ast.Graph)
 _GraphEdge = trusted(ast.GraphEdge)
@@ -156,6 +163,12 @@ class TreeToAst:
     def enum_type(self, meta: Any, children: list[Any]) -> ast.EnumType:
         return _EnumType(span=_span(meta), members=children[0])
 
+    def record_type(self, meta: Any, children: list[Any]) -> ast.RecordType:
+        return _RecordType(span=_span(meta), fields=tuple(children))
+
+    def field_type(self, meta: Any, children: list[Any]) -> ast.FieldType:
+        return _FieldType(span=_span(meta), name=_name(children[0]), type=children[1])
+
     def names(self, meta: Any, children: list[Token]) -> tuple[ast.Name, ...]:
         return tuple(_name(token) for token in children)
 
@@ -182,6 +195,9 @@ class TreeToAst:
 
     def tools_field(self, meta: Any, children: list[Any]) -> ast.AgentField:
         return self._field("tools", meta, children[0] if children else ())
+
+    def default_field(self, meta: Any, children: list[Any]) -> ast.AgentField:
+        return self._field("default", meta, children[0])
 
     def model_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
         return self._field("model", meta, _name(children[0]))
@@ -260,24 +276,37 @@ class TreeToAst:
                                              when=children[2] if len(children) > 2 else None)
 
     # conditions
-    def _cond(self, op: str, meta: Any, children: list[Token]) -> ast.Cond:
-        value = _name(children[1]) if len(children) > 1 else None
-        return _Cond(span=_span(meta), op=op, subject=_name(children[0]),
-                                        value=value)
+    def _bool_op(self, op: str, meta: Any, children: list[Any]) -> ast.Cond:
+        if len(children) == 1:
+            only: ast.Cond = children[0]
+            return only
+        return _BoolOp(span=_span(meta), op=op, operands=tuple(children))
 
-    def cond_is(self, meta: Any, children: list[Token]) -> ast.Cond:
-        return self._cond("is", meta, children)
+    def cond_or(self, meta: Any, children: list[Any]) -> ast.Cond:
+        return self._bool_op("or", meta, children)
 
-    def cond_not(self, meta: Any, children: list[Token]) -> ast.Cond:
-        return self._cond("not", meta, children)
+    def cond_and(self, meta: Any, children: list[Any]) -> ast.Cond:
+        return self._bool_op("and", meta, children)
 
-    def cond_eq(self, meta: Any, children: list[Token]) -> ast.Cond:
-        return self._cond("eq", meta, children)
+    def cond_negate(self, meta: Any, children: list[Any]) -> ast.Not:
+        return _Not(span=_span(meta), operand=children[0])
 
-    def cond_ne(self, meta: Any, children: list[Token]) -> ast.Cond:
-        return self._cond("ne", meta, children)
+    def cond_truth(self, meta: Any, children: list[Any]) -> ast.Truth:
+        return _Truth(span=_span(meta), operand=children[0])
+
+    def cond_compare(self, meta: Any, children: list[Any]) -> ast.Compare:
+        return _Compare(span=_span(meta), left=children[0], op=str(children[1]),
+                        right=children[2])
+
+    def cond_call(self, meta: Any, children: list[Token]) -> ast.CondCall:
+        return _CondCall(span=_span(meta), function=_name(children[0]),
+                         argument=_name(children[1]))
 
     # expressions
+    def field_access(self, meta: Any, children: list[Token]) -> ast.FieldAccess:
+        return _FieldAccess(span=_span(meta), subject=_name(children[0]),
+                            field=_name(children[1]))
+
     def ref(self, meta: Any, children: list[Token]) -> ast.Ref:
         return _Ref(span=_span(meta), name=str(children[0]))
 

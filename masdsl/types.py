@@ -1,8 +1,10 @@
 """The value types of the language, shared by the checker, the compiler and the runtime.
 
 `text`, `number`, `bool` and `code` are primitives; `enum` is a closed set of members
-(named when declared with `type Name = enum {...}`); `list[T]` holds values of one type.
-Two types are compatible when they are equal; an enum is identified by its member set.
+(named when declared with `type Name = enum {...}`); `list[T]` holds values of one type; a
+record `{ verdict: Verdict, critique: text }` holds one value per named field, in order.
+Two types are compatible when they are equal; an enum is identified by its member set, a
+record by its fields (names and types, in order).
 """
 
 from __future__ import annotations
@@ -51,8 +53,39 @@ class List(BaseModel):
         return f"list[{self.element.render()}]"
 
 
-Type = Annotated[Primitive | Enum | List, Field(discriminator="kind")]
+class RecordField(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    type: Type
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["record"] = "record"
+    fields: tuple[RecordField, ...]
+    name: str | None = None
+
+    def render(self) -> str:
+        return self.name or "{ " + ", ".join(f"{field.name}: {field.type.render()}"
+                                             for field in self.fields) + " }"
+
+    def field(self, name: str) -> Type | None:
+        """The type of the field called `name`, or None."""
+        return next((field.type for field in self.fields if field.name == name), None)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and self.fields == other.fields
+
+    def __hash__(self) -> int:
+        return hash(self.fields)
+
+
+Type = Annotated[Primitive | Enum | List | Record, Field(discriminator="kind")]
 List.model_rebuild()
+RecordField.model_rebuild()
+Record.model_rebuild()
 
 TEXT = Primitive(name="text")
 NUMBER = Primitive(name="number")

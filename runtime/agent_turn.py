@@ -5,7 +5,8 @@ protocol and the answer format; the user message shows each present input under 
 Each model reply is one recorded turn. A reply that calls a tool gets the tool's result as
 the next user message (up to `max_tool_turns`); a reply that cannot be read as the declared
 type gets a reminder of the format (up to `retries`); when both run out, the run ends in a
-typed failure instead of an exception.
+typed failure instead of an exception, or, when the agent declares a `default`, gives that
+value (the failure is still recorded).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from runtime.tools.protocol import (
 )
 from runtime.tools.registry import ToolRegistry
 from runtime.trace import ToolCallRecord, TurnRecord
-from runtime.values import ParseFailure, Value, parse_value, to_json
+from runtime.values import JSONValue, ParseFailure, Value, from_json, parse_value, to_json
 
 ENGINE_ATTEMPTS = 3
 ENGINE_BACKOFF_S = 0.5
@@ -181,5 +182,12 @@ async def run_agent(node: AgentNode, inputs: Sequence[AgentInput],
         if value is not None:
             return AgentOutcome(value, reply, None, turn_index)
         if follow_up is None:
+            if agent.default is not None and failure is not None and \
+                    failure.startswith("format:"):
+                # The declared fallback: the run still reports why no reply parsed.
+                default: JSONValue = list(agent.default) \
+                    if isinstance(agent.default, tuple) else agent.default
+                return AgentOutcome(from_json(default, agent.output), reply,
+                                    f"{failure} (used the default)", turn_index)
             return AgentOutcome(None, reply, failure, turn_index)
         messages += [Message("assistant", reply), Message("user", follow_up)]

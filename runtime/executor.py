@@ -2,9 +2,10 @@
 
 A `Plan` is computed once per IR: each node's in-edges by port, its guard, its successors and
 how many distinct predecessors it waits for. Executing is event-driven: when a node's last
-predecessor finishes, the node is ready; cheap nodes (inputs, merges, votes, branches, graph
-steps...) are evaluated inline at once, agent nodes become asyncio tasks. Many executions run
-concurrently in one event loop, so their LLM calls reach the engine together and batch.
+predecessor finishes, the node is ready; cheap nodes (inputs, merges, votes, branches,
+conditions, graph steps...) are evaluated inline at once, agent nodes become asyncio tasks.
+Many executions run concurrently in one event loop, so their LLM calls reach the engine
+together and batch.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ from compiler.ir import (
     TEXT,
     TIED,
     AgentNode,
+    AppendNode,
     BranchNode,
     CollectNode,
+    ConditionNode,
     Edge,
+    FieldNode,
+    FormatNode,
     GraphStepNode,
     InputNode,
     IRNode,
@@ -34,9 +39,12 @@ from compiler.ir import (
     OutputNode,
     VoteNode,
 )
+from masdsl.types import Record
 from runtime.agent_turn import AgentInput, AgentOutcome, TurnContext, run_agent
 from runtime.budget import Budget, BudgetExceeded, BudgetTracker
+from runtime.conditions import evaluate, value_key
 from runtime.engines.base import Engine
+from runtime.format import fill_template
 from runtime.tools.registry import ToolRegistry, default_tools
 from runtime.trace import ExecutionRecord, TurnRecord
 from runtime.values import Value, to_json
@@ -112,17 +120,6 @@ class _State:
     outputs: dict[str, Any] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     finished: int = 0
-
-
-def _value_key(value: Value) -> str:
-    """A comparison key for voting: numbers by value, text case- and space-insensitively."""
-    if isinstance(value, bool):
-        return f"b:{value}"
-    if isinstance(value, int | float):
-        return f"n:{float(value)!r}"
-    if isinstance(value, str):
-        return "s:" + " ".join(value.split()).casefold()
-    return "l:" + repr(tuple(_value_key(item) for item in value))
 
 
 def _as_condition(value: Any) -> str:
@@ -301,12 +298,35 @@ class Executor:
             put[(node.id, OUT)] = present[-1] if present else ABSENT
         elif isinstance(node, BranchNode):
             put[(node.id, OUT)] = given.get("subject", ABSENT)
+        elif isinstance(node, FormatNode):
+            named = {port.name.removeprefix("in_"): (given[port.name], port.type)
+                     for port in node.inputs if given.get(port.name, ABSENT) is not ABSENT}
+            put[(node.id, OUT)] = fill_template(node.template, named)
+        elif isinstance(node, AppendNode):
+            items = given.get("list", ABSENT)
+            item = given.get("item", ABSENT)
+            put[(node.id, OUT)] = (*(() if items is ABSENT else items),
+                                   *(() if item is ABSENT else (item,)))
+        elif isinstance(node, FieldNode):
+            record = given.get("subject", ABSENT)
+            put[(node.id, OUT)] = ABSENT if record is ABSENT else \
+                record[self._field_index(node)]
+        elif isinstance(node, ConditionNode):
+            holds = evaluate(node.test, given, ABSENT)
+            put[(node.id, OUT)] = ABSENT if holds is None else holds
         elif isinstance(node, VoteNode):
             self._vote(state, node, given.get("candidates", ABSENT))
         elif isinstance(node, GraphStepNode):
             put[(node.id, OUT)] = self._graph_step(node, given)
         else:  # pragma: no cover - validate_ir guarantees the kinds above
             raise TypeError(f"cannot evaluate node kind {node.kind!r}")
+
+    @staticmethod
+    def _field_index(node: FieldNode) -> int:
+        record = node.inputs[0].type
+        assert isinstance(record, Record)
+        return next(index for index, field in enumerate(record.fields)
+                    if field.name == node.field)
 
     def _vote(self, state: _State, node: VoteNode, candidates: Any) -> None:
         put = state.values
@@ -317,7 +337,7 @@ class Executor:
         scores: dict[str, float] = {}
         first: dict[str, Value] = {}
         for index, value in enumerate(candidates):
-            key = _value_key(value)
+            key = value_key(value)
             first.setdefault(key, value)
             weight = node.weights[index] if node.strategy == "weighted" and node.weights and \
                 index < len(node.weights) else 1.0

@@ -9,22 +9,49 @@ could not read. `render_value(value, type)` shows a value as an input to another
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 
-from masdsl.types import Enum, List, Primitive, Type
+from masdsl.types import Enum, List, Primitive, Record, Type
 from runtime.values import ParseFailure, Value, to_json
 
 
 def _example_items(element: Type) -> str:
     if isinstance(element, List):
         return "[[1, 2], [3]]"
+    if isinstance(element, Record):
+        return f"[{_example_json(element)}]"
     if isinstance(element, Enum):
         return json.dumps(list(element.members[:2]))
     return {"number": "[3, 1.5, 42]", "bool": "[true, false]", "code": '["print(1)", "x = 2"]',
             "text": '["first item", "second item"]'}[element.name]
 
 
+def _example_json(type_: Type) -> str:
+    """A JSON example value of `type_` (for a record's format instructions)."""
+    if isinstance(type_, List):
+        return _example_items(type_.element)
+    if isinstance(type_, Enum):
+        return json.dumps(type_.members[0])
+    if isinstance(type_, Record):
+        return "{" + ", ".join(f"{json.dumps(field.name)}: {_example_json(field.type)}"
+                               for field in type_.fields) + "}"
+    return {"number": "42", "bool": "true", "code": '"print(1)"',
+            "text": '"your text"'}[type_.name]
+
+
+def _field_kind(type_: Type) -> str:
+    if isinstance(type_, Enum):
+        return "one of " + " / ".join(type_.members)
+    return type_.render()
+
+
 def format_instructions(type_: Type) -> str:
     """The lines to append to a prompt so the reply can be parsed as `type_`."""
+    if isinstance(type_, Record):
+        fields = "; ".join(f"{field.name} ({_field_kind(field.type)})" for field in type_.fields)
+        return ("End your reply with one line: ANSWER: followed by a JSON object with the "
+                f"fields {fields}.\nFor example: ANSWER: {_example_json(type_)}")
     if isinstance(type_, List):
         return ("End your reply with one line: ANSWER: followed by a JSON list.\n"
                 f"For example: ANSWER: {_example_items(type_.element)}")
@@ -59,16 +86,38 @@ def _scalar(value: Value, type_: Primitive | Enum) -> str:
 
 def render_value(value: Value, type_: Type) -> str:
     """`value` as prompt text: numbers plainly, bools as yes/no, code fenced, lists numbered
-    one item per line (nested lists as JSON); raises ValueError if `value` is not a `type_`."""
+    one item per line (nested lists and lists of records as JSON), a record one
+    `field: value` line per field; raises ValueError if `value` is not a `type_`."""
     data = to_json(value, type_)  # validates
+    if isinstance(type_, Record):
+        assert isinstance(value, tuple)
+        return "\n".join(f"{field.name}: " + (
+            json.dumps(to_json(item, field.type)) if isinstance(field.type, Record)
+            else render_value(item, field.type))
+            for field, item in zip(type_.fields, value, strict=True))
     if isinstance(type_, List):
         assert isinstance(value, tuple)
         if not value:
             return "(empty list)"
-        if isinstance(type_.element, List):
+        if isinstance(type_.element, List | Record):
             return json.dumps(data)
         element = type_.element
         separator = "\n" if isinstance(element, Primitive) and element.name == "code" else " "
         return "\n".join(f"{index}.{separator}{_scalar(item, element)}"
                          for index, item in enumerate(value, start=1))
     return _scalar(value, type_)
+
+
+_PIECE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_template(template: str, values: Mapping[str, tuple[Value, Type]]) -> str:
+    """`template` with each `{name}` replaced by `values[name]` shown as `render_value`
+    shows it (nothing when the name has no value), and `{{`/`}}` by single braces."""
+    def piece(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group()[0]
+        found = values.get(match.group(1))
+        return "" if found is None else render_value(*found)
+
+    return _PIECE.sub(piece, template)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from compiler.ir import Declaration
-from masdsl.types import Enum, List, Type
+from masdsl.types import Enum, List, Record, Type
 from runtime.values import Value, from_json
 
 
@@ -44,11 +44,13 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 def _from_text(text: str, type_: Type, name: str) -> Value:
-    if isinstance(type_, List):
+    if isinstance(type_, List | Record):
+        what = "list" if isinstance(type_, List) else "object"
         try:
             data = json.loads(text)
         except json.JSONDecodeError:
-            raise InputError(f"input '{name}' is a {type_.render()}: give a JSON list") from None
+            raise InputError(f"input '{name}' is a {type_.render()}: give a JSON {what}") \
+                from None
         return from_json(data, type_, name)
     if isinstance(type_, Enum):
         return from_json(text.strip(), type_, name)

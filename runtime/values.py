@@ -17,9 +17,12 @@ answer:` and `The answer is:` count as markers too):
 - list[T]: a JSON (or Python-literal) list after `ANSWER:` or anywhere, else one item per line
   after `ANSWER:` (bullets and numbering removed; a single line is split on commas), else the
   last block of bullet lines. Each item is read as a T.
+- record: the last JSON object after `ANSWER:`, else anywhere; every field must be there,
+  each read as its type (a string such as "42" for a number field is read as a reply).
 
 Values are `str` (text, code, enum members), `int | float` (number: int when whole), `bool`,
-and tuples of values (lists). `to_json`/`from_json` convert to and from JSON-safe data.
+and tuples of values (lists, and records: one value per field in declaration order).
+`to_json`/`from_json` convert to and from JSON-safe data (a record is a JSON object).
 """
 
 from __future__ import annotations
@@ -32,10 +35,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypeAlias
 
-from masdsl.types import NUMBER, Enum, List, Primitive, Type
+from masdsl.types import NUMBER, Enum, List, Primitive, Record, Type
 
 Value: TypeAlias = "str | int | float | bool | tuple[Value, ...]"
-JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue]"
+JSONValue: TypeAlias = "str | int | float | bool | list[JSONValue] | dict[str, JSONValue]"
 
 
 @dataclass(frozen=True)
@@ -327,12 +330,56 @@ def _items_from_json(items: list[object], element: Type, source: str) -> ParsedV
     return ParsedValue(tuple(values), source)
 
 
+def _literal_object(text: str) -> dict[str, object] | None:
+    """The last top-level JSON object written in `text`."""
+    found: dict[str, object] | None = None
+    index = text.find("{")
+    while index != -1:
+        try:
+            literal, end = json.JSONDecoder().raw_decode(text, index)
+        except json.JSONDecodeError:
+            index = text.find("{", index + 1)
+            continue
+        if isinstance(literal, dict):
+            found = literal
+        index = text.find("{", end)
+    return found
+
+
+def _parse_record(text: str, record: Record) -> ParsedValue | ParseFailure:
+    answer = _last_marker(text)
+    scope = answer if answer is not None and "{" in answer else text
+    data = _literal_object(scope)
+    if data is None:
+        return ParseFailure("no JSON object found")
+    values: list[Value] = []
+    for field in record.fields:
+        if field.name not in data:
+            return ParseFailure(f"the field '{field.name}' is missing")
+        item = data[field.name]
+        try:
+            values.append(from_json(item, field.type))  # type: ignore[arg-type]
+            continue
+        except ValueError:
+            pass
+        if isinstance(field.type, List | Record) or not isinstance(item, str | int | float):
+            return ParseFailure(f"field {field.name}: expected {field.type.render()}, "
+                                f"got {item!r}")
+        parsed = _parse_item(str(item), field.type)
+        if isinstance(parsed, ParseFailure):
+            return ParseFailure(f"field {field.name}: {parsed.reason}")
+        values.append(parsed.value)
+    return ParsedValue(tuple(values), scope)
+
+
 def parse_value(text: str, type_: Type) -> ParsedValue | ParseFailure:
     """Read `text` (a model's reply) as a value of `type_`; never raises."""
     if not text.strip():
         return ParseFailure("the reply is empty")
     if isinstance(type_, List):
         return _parse_list(text, type_.element)
+    if isinstance(type_, Record):
+        return _parse_record(text, type_)
     if isinstance(type_, Enum):
         return _parse_enum(text, type_)
     parsers = {"number": _parse_number, "bool": _parse_bool, "code": _parse_code,
@@ -342,15 +389,31 @@ def parse_value(text: str, type_: Type) -> ParsedValue | ParseFailure:
 
 def to_json(value: Value, type_: Type) -> JSONValue:
     """`value` as JSON-safe data (lists for tuples), checked against `type_`."""
+    if isinstance(type_, Record):
+        if not isinstance(value, tuple) or len(value) != len(type_.fields):
+            raise ValueError(f"expected a {type_.render()} record, got {value!r}")
+        return {field.name: to_json(item, field.type)
+                for field, item in zip(type_.fields, value, strict=True)}
+    if isinstance(type_, List):
+        if not isinstance(value, tuple | list):
+            raise ValueError(f"expected a list, got {value!r}")
+        return [to_json(item, type_.element) for item in value]
     checked = from_json(value, type_)  # type: ignore[arg-type]
-    if isinstance(checked, tuple):
-        assert isinstance(type_, List)
-        return [to_json(item, type_.element) for item in checked]
+    assert not isinstance(checked, tuple)
     return checked
 
 
 def from_json(data: JSONValue, type_: Type, path: str = "value") -> Value:
     """A value of `type_` from JSON data; a `ValueError` names the offending path."""
+    if isinstance(type_, Record):
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected an object with fields "
+                             f"{', '.join(field.name for field in type_.fields)}, got {data!r}")
+        missing = [field.name for field in type_.fields if field.name not in data]
+        if missing:
+            raise ValueError(f"{path}: the field '{missing[0]}' is missing")
+        return tuple(from_json(data[field.name], field.type, f"{path}.{field.name}")
+                     for field in type_.fields)
     if isinstance(type_, List):
         if not isinstance(data, list | tuple):
             raise ValueError(f"{path}: expected a list, got {data!r}")

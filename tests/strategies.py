@@ -57,6 +57,7 @@ class _Spec:
     tokens: list[str] = field(default_factory=list)
     counter: int = 0
     enums: dict[str, list[str]] = field(default_factory=dict)
+    records: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # name -> fields
     agents: dict[str, str] = field(default_factory=dict)  # agent -> output type name
 
     # ---- tokens and names ---------------------------------------------------------------
@@ -113,12 +114,29 @@ class _Spec:
             "model": lambda: [self.draw(st.sampled_from(["executor", "designer"]))],
             "max_tool_turns": lambda: [self.number(self.draw(st.integers(0, 16)))],
             "tools": lambda: self.tools(),
+            "default": lambda: self.constant(output),
         }
+        if output in self.records:
+            del optional["default"]  # a record has no constant
         for key in self.draw(st.lists(st.sampled_from(sorted(optional)), unique=True)):
             fields.append([key, *optional[key]()])
         for item in self.draw(st.permutations(fields)):
             self.emit(*item)
         self.emit("}")
+
+    def constant(self, type_name: str) -> list[str]:
+        """A constant of `type_name` (an agent's `default`)."""
+        if type_name.startswith("list["):
+            element = type_name[len("list["):-1]
+            items = [self.constant(element) for _ in range(self.draw(st.integers(0, 2)))]
+            return ["[", *[token for item in items for token in [*item, ","]][:-1], "]"]
+        if type_name == "text":
+            return [self.string()]
+        if type_name == "number":
+            return [self.number(self.draw(st.integers(-3, 3) | st.sampled_from([0.5, 2.0])))]
+        if type_name == "bool":
+            return [self.draw(st.sampled_from(["true", "false"]))]
+        return [self.draw(st.sampled_from(self.enums[type_name]))]
 
     def tools(self) -> list[str]:
         chosen = self.draw(st.lists(st.sampled_from(["python", "calculator"]), unique=True))
@@ -174,9 +192,11 @@ class _Spec:
             n = self.draw(st.integers(1, 5))
             inner = self.call_tokens("ensemble", [[agent], ["n", ":", self.number(n)]], scope,
                                      depth)
-            return self.call_tokens("vote", [inner, ["strategy", ":", "majority"],
-                                             *(([["tiebreak", ":", agent]])
-                                               if self.coin() else [])],
+            tiebreak = [["tiebreak", ":", agent]] if self.coin() else []
+            if tiebreak and self.coin():
+                tiebreak.append(["show", ":", self.draw(st.sampled_from(["replies",
+                                                                          "answers"]))])
+            return self.call_tokens("vote", [inner, ["strategy", ":", "majority"], *tiebreak],
                                     {}, depth)
         if pattern == "weighted":
             n = self.draw(st.integers(1, 4))
@@ -189,13 +209,17 @@ class _Spec:
             peers = self.draw(st.lists(st.sampled_from(agents), min_size=1, max_size=3))
             inner = self.call_tokens("ensemble", [["[", peers[0], *self._rest(peers), "]"]],
                                      scope, depth)
+            show = [["show", ":", "replies"]] if self.coin() else []
             return self.call_tokens("vote", [inner, ["strategy", ":", "consensus"],
-                                             ["judge", ":", agent]], scope, depth)
+                                             ["judge", ":", agent], *show], scope, depth)
         if pattern == "reflect":
             critics = [name for name in self.agents
                        if self.agents[name] in self.enums or self.agents[name] == "bool"]
             critic = self.draw(st.sampled_from(critics))
-            leading = [[agent], ["critic", ":", critic],
+            alike = [name for name in critics if self.agents[name] == self.agents[critic]]
+            chosen = self.draw(st.lists(st.sampled_from(alike), min_size=1, max_size=3))
+            named = ["[", chosen[0], *self._rest(chosen), "]"] if self.coin() else [critic]
+            leading = [[agent], ["critic", ":", *named],
                        ["rounds", ":", self.number(self.draw(st.integers(1, 4)))]]
             output = self.agents[critic]
             if self.coin():
@@ -223,13 +247,27 @@ class _Spec:
             tokens.extend([",", name])
         return tokens
 
+    def fields_of(self, type_name: str, scope: dict[str, str]) -> list[list[str]]:
+        """`x.f` for every bound record `x` with a field `f` of type `type_name`."""
+        return [[name, ".", field_name] for name, bound in sorted(scope.items())
+                if bound in self.records
+                for field_name, field_type in self.records[bound] if field_type == type_name]
+
     def value(self, type_name: str, scope: dict[str, str], depth: int) -> list[str]:
-        """Any expression of type `type_name`: a call, a bound value or a literal."""
+        """Any expression of type `type_name`: a call, a bound value, a record's field or a
+        literal."""
         same = sorted(name for name, bound in scope.items() if bound == type_name)
-        choice = self.draw(st.sampled_from(["call", "call", "ref", "literal"]))
+        choice = self.draw(st.sampled_from(["call", "call", "ref", "literal", "field"]))
         if choice == "ref" and same:
             return [self.draw(st.sampled_from(same))]
+        fields = self.fields_of(type_name, scope)
+        if choice == "field" and fields:
+            return self.draw(st.sampled_from(fields))
         if choice == "literal" and type_name in PRIMITIVES:
+            if type_name == "text" and depth < 3 and self.coin():  # text from a template
+                key, shown = self.fresh(), self.draw(st.sampled_from(PRIMITIVES))
+                return ["format", "(", '"about {' + key + '} {{x}}"', ",", key, ":",
+                        *self.value(shown, scope, depth + 1), ")"]
             if type_name == "text":
                 return [self.string()]
             if type_name == "number":
@@ -239,12 +277,58 @@ class _Spec:
 
     # ---- conditions and statements ------------------------------------------------------
 
-    def condition(self, subject: str, type_name: str) -> list[str]:
+    def condition(self, subject: str, type_name: str,
+                  scope: dict[str, str] | None = None) -> list[str]:
+        """A condition on `subject`; given `scope`, sometimes combined by `and`/`or` (and
+        `not`, parentheses) with a comparison or list test over other values in scope."""
         if type_name == "bool":
-            return self.draw(st.sampled_from([[subject], ["not", subject],
+            atom = self.draw(st.sampled_from([[subject], ["not", subject],
                                               [subject, "==", "true"], [subject, "!=", "false"]]))
-        member = self.draw(st.sampled_from(self.enums[type_name]))
-        return [subject, self.draw(st.sampled_from(["==", "!="])), member]
+        else:
+            member = self.draw(st.sampled_from(self.enums[type_name]))
+            atom = self.draw(st.sampled_from([[subject, "==", member], [subject, "!=", member],
+                                              [member, "==", subject]]))
+        if scope is None or not self.coin():
+            return atom
+        other = self.computed_condition(scope)
+        joiner = self.draw(st.sampled_from(["and", "or"]))
+        shape = self.draw(st.integers(0, 3))
+        if shape == 3:
+            return other
+        if shape == 0:
+            return [*atom, joiner, *other]
+        if shape == 1:
+            return ["not", "(", *atom, joiner, *other, ")"]
+        return ["(", *atom, ")", joiner, "(", *other, ")"]
+
+    def computed_condition(self, scope: dict[str, str]) -> list[str]:
+        """A condition that needs a `condition` node: comparisons and list tests."""
+        def named(type_name: str) -> list[str]:
+            return sorted(name for name, bound in scope.items() if bound == type_name)
+
+        options: list[list[str]] = [["true"], [self.number(1), "<", self.number(2)]]
+        for number in named("number")[:2]:
+            options.append([number, self.draw(st.sampled_from(["<", "<=", ">", ">=", "==",
+                                                                "!="])),
+                            self.number(self.draw(st.integers(-3, 3)))])
+        for text in named("text")[:2]:
+            options.append([text, self.draw(st.sampled_from(["==", "!="])), self.string()])
+        for flag in named("bool")[:2]:
+            options.append(["not", flag])
+        for access in self.fields_of("bool", scope)[:2]:
+            options.append(["not", *access])
+        for access in self.fields_of("number", scope)[:2]:
+            options.append([*access, ">=", self.number(0)])
+        lists = [[["all_equal", "(", items, ")"], ["not", "empty", "(", items, ")"],
+                  ["len", "(", items, ")", ">", self.number(1)]]
+                 for items in named("list[number]")[:2]]
+        if lists and self.coin():
+            return self.draw(st.sampled_from([option for group in lists for option in group]))
+        for enum in self.enums:
+            values = named(enum)
+            if len(values) >= 2:
+                options.append([values[0], self.draw(st.sampled_from(["==", "!="])), values[1]])
+        return self.draw(st.sampled_from(options))
 
     def testable(self) -> str:
         return self.draw(st.sampled_from(["bool", *sorted(self.enums)]))
@@ -272,7 +356,8 @@ class _Spec:
         kind = self.draw(st.sampled_from(kinds))
         if kind == "assign":
             name = self.fresh()
-            type_name = self.draw(st.sampled_from(["text", "number", "bool", *self.enums]))
+            type_name = self.draw(st.sampled_from(["text", "number", "bool", *self.enums,
+                                                   *self.records]))
             self.emit(name, "=", *self.value(type_name, scope, depth))
             scope[name] = type_name
         elif kind == "if":
@@ -294,8 +379,13 @@ class _Spec:
 
     def if_statement(self, scope: dict[str, str], depth: int) -> None:
         subject = self.subject(scope, depth)
+        if self.coin():  # a list for all_equal/len/empty to test
+            items = self.fresh()
+            self.emit(items, "=", "[", *self.value("number", scope, depth), ",",
+                      *self.value("number", scope, depth), "]")
+            scope[items] = "list[number]"
         result, type_name = self.fresh(), self.draw(st.sampled_from(PRIMITIVES))
-        self.emit("if", *self.condition(subject, scope[subject]))
+        self.emit("if", *self.condition(subject, scope[subject], scope))
         self.branch(scope, depth, result, type_name)
         self.emit("else")
         self.branch(scope, depth, result, type_name)
@@ -326,12 +416,18 @@ class _Spec:
         body_start = len(self.tokens)
         self.emit("{")
         self.block(inner, depth + 1, 2)
+        if self.coin():  # a history that grows once per iteration
+            history, element = self.fresh(), self.draw(st.sampled_from(["text", "number"]))
+            self.emit(history, "=", "append", "(", history, ",",
+                      *self.value(element, inner, depth + 1), ")")
+            inner[history] = f"list[{element}]"
         verdict, type_name = self.fresh(), self.testable()
         self.emit(verdict, "=", *self.call(type_name, inner, depth + 1))
         inner[verdict] = type_name
         self.emit("}")
         if self.coin():  # `until` goes between the header and the body
-            self.tokens[body_start:body_start] = ["until", *self.condition(verdict, type_name)]
+            self.tokens[body_start:body_start] = ["until",
+                                                  *self.condition(verdict, type_name, inner)]
         scope.update(inner)
 
     def graph_statement(self, scope: dict[str, str], depth: int) -> None:
@@ -352,7 +448,7 @@ class _Spec:
             if types[index] in ("bool", *self.enums) and self.coin():
                 back = self.draw(st.sampled_from(nodes[: index + 1]))
                 items.append(["edge", node, "->", back, "when",
-                              *self.condition(node, types[index])])
+                              *self.condition(node, types[index], inner)])
             following = nodes[index + 1] if index + 1 < count else "end"
             items.append(["edge", node, "->", following])
         for item in items:
@@ -379,6 +475,18 @@ class _Spec:
             self.emit("}")
             declarations.append(self.tokens)
             self.tokens = saved
+        for _ in range(self.draw(st.integers(0, 1))):
+            name = self.fresh()
+            field_names = [self.fresh() for _ in range(self.draw(st.integers(1, 3)))]
+            self.records[name] = [(field_name, self.draw(st.sampled_from(
+                ["text", "number", "bool", *self.enums]))) for field_name in field_names]
+            saved, self.tokens = self.tokens, []
+            self.emit("type", name, "=", "{")
+            self.comma_list([[field_name, ":", field_type]
+                             for field_name, field_type in self.records[name]])
+            self.emit("}")
+            declarations.append(self.tokens)
+            self.tokens = saved
         outputs = [(self.fresh(), self.draw(st.sampled_from(["text", "number", "bool",
                                                               *self.enums])))
                    for _ in range(self.draw(st.integers(1, 2)))]
@@ -386,7 +494,7 @@ class _Spec:
         for declaration in self.draw(st.permutations(declarations)):
             self.emit(*declaration)
         # at least one agent per type (and a bool critic for reflect), plus a few extra
-        needed = ["text", "number", "bool", *self.enums]
+        needed = ["text", "number", "bool", *self.enums, *self.records]
         extra = self.draw(st.lists(st.sampled_from(needed), max_size=3))
         for output in [*needed, *extra]:
             self.agent(output)

@@ -195,3 +195,34 @@ def test_check_warnings_alone_exit_0(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert f"{spec}:9:9: MAS105" in out
     assert out.endswith("Found 1 warning.\n")
+
+
+LONG_CALL = """mas s {
+  input q: text
+  output a: text
+
+  agent r {
+    role "r"
+  }
+
+  flow {
+    a = r(q, first_label_is_long: q, second_label_is_longer: q, third: q)
+  }
+}
+"""
+
+
+def test_fmt_wraps_at_the_line_width(tmp_path: Path) -> None:
+    spec = tmp_path / "long.mas"
+    spec.write_text(LONG_CALL)
+    assert main(["fmt", "--check", str(spec)]) == 0  # 76 columns fit in the default 100
+    assert main(["fmt", "--line-width", "60", str(spec)]) == 0
+    assert "    a = r(\n      q,\n      first_label_is_long: q,\n" in spec.read_text()
+    assert main(["fmt", "--check", "--line-width", "60", str(spec)]) == 0
+    assert main(["fmt", "--check", str(spec)]) == 1  # the default width joins it again
+
+
+def test_fmt_rejects_a_tiny_line_width(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fmt", "--line-width", "3", str(tmp_path / "x.mas")]) == 2
+    assert "below the minimum" in capsys.readouterr().err

@@ -63,12 +63,13 @@ def test_every_span_matches_the_source_text(path: Path) -> None:
 
 def test_trusted_fills_defaults_in_field_order_and_stays_frozen() -> None:
     span = Span(start=0, end=1, line=1, column=1, end_line=1, end_column=2)
-    built = trusted(ast.Cond)(span=span, op="is", subject=ast.Name(span=span, value="x"))
-    assert built == ast.Cond(span=span, op="is", subject=ast.Name(span=span, value="x"))
-    assert list(built.__dict__) == list(ast.Cond.model_fields)
-    assert built.model_fields_set == {"span", "op", "subject"}
+    name = ast.Name(span=span, value="x")
+    built = trusted(ast.GraphEdge)(span=span, source=name, target=name)
+    assert built == ast.GraphEdge(span=span, source=name, target=name)
+    assert list(built.__dict__) == list(ast.GraphEdge.model_fields)
+    assert built.model_fields_set == {"span", "source", "target"}
     with pytest.raises(ValueError):
-        built.op = "not"  # type: ignore[misc]
+        built.source = name  # type: ignore[misc]
 
 
 def test_syntax_errors_stay_located_diagnostics() -> None:
@@ -77,3 +78,26 @@ def test_syntax_errors_stay_located_diagnostics() -> None:
     (found,) = raised.value.diagnostics
     assert (found.code, found.span.line, found.span.column) == ("MAS003", 2, 34)
     assert "a number" in (found.help or "")
+
+
+@pytest.mark.parametrize(("source", "column", "fragment"), [
+    ("mas t { flow { a = xs[0] } }", 22, "no indexing"),
+    ("mas t { flow { if xs[0] == 1 { a = b } } }", 21, "no indexing"),
+    ("mas t { flow { a = f(x + y) } }", 24, "operator `+`"),
+    ("mas t { flow { a = x -1 } }", 22, "operator `-`"),
+    ("mas t { agent a { role persona } }", 24, "no dynamic roles"),
+    ('mas t { agent a { role "You are " + p } }', 35, "no dynamic roles"),
+    ("mas t { input x: text[] }", 22, "list[T]"),
+])
+def test_syntax_the_language_lacks_is_named(source: str, column: int, fragment: str) -> None:
+    with pytest.raises(MasError) as raised:
+        parse(source)
+    (found,) = raised.value.diagnostics
+    assert (found.code, found.span.column) == ("MAS006", column)
+    assert fragment in found.message and found.help
+
+
+def test_an_ordinary_typo_keeps_its_unexpected_token_diagnostic() -> None:
+    with pytest.raises(MasError) as raised:
+        parse("mas t { flow { a = b c d } }")
+    assert raised.value.diagnostics[0].code == "MAS003"

@@ -18,6 +18,9 @@ USES = {
     "vote": "xs = ensemble(solver, n: 2, question)\n    answer = vote(xs)",
     "debate": "answer = debate([solver, critic], judge: solver, rounds: 1, question)",
     "reflect": "answer = reflect(solver, critic: critic, rounds: 1, question)",
+    "format": 'p = format("Solve {q}", q: question)\n    answer = solver(p)',
+    "append": "loop max 2 {\n      xs = append(xs, solver(question))\n    }\n"
+              "    answer = solver(question, xs)",
 }
 
 

@@ -27,11 +27,11 @@ def _comment_texts(text: str) -> list[str]:
     return [comment.text.rstrip() for comment in parse(text).comments]
 
 
-def _round_trip(text: str) -> None:
+def _round_trip(text: str, line_width: int = 100) -> None:
     program = parse(text)
-    formatted = format_program(program)
+    formatted = format_program(program, line_width)
     assert without_spans(parse(formatted)) == without_spans(program)
-    assert format_source(formatted) == formatted
+    assert format_source(formatted, line_width=line_width) == formatted
     assert _comment_texts(formatted) == _comment_texts(text)
 
 
@@ -39,6 +39,13 @@ def _round_trip(text: str) -> None:
 @given(programs())
 def test_format_round_trips_and_is_idempotent(text: str) -> None:
     _round_trip(text)
+
+
+@PROPERTY
+@given(programs(), st.integers(20, 120))
+def test_wrapping_at_any_line_width_round_trips_and_is_idempotent(text: str,
+                                                                  width: int) -> None:
+    _round_trip(text, width)
 
 
 @pytest.mark.slow

@@ -17,6 +17,10 @@ expression node (`kind` is the AST tag: "ref", "string", "number", "bool", "list
 The kind disambiguates nodes that share a span, e.g. nothing else can share a call's span
 and kind. Use `Analysis.type_of(expr)` rather than building keys by hand."""
 
+MEMBER = "member"
+"""The kind under which a condition's name that stands for an enum member is recorded in
+`Analysis.expression_types` (its value is the enum type): `kind == algebra`."""
+
 # Defaults of agent settings not given in the spec (documented in docs/language.md).
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_TOP_P = 1.0
@@ -27,11 +31,17 @@ DEFAULT_MODEL = "executor"
 BUILTIN_MODELS = ("executor", "designer")
 
 
+Scalar = bool | int | float | str
+Constant = Scalar | tuple[Scalar, ...]
+"""A constant value as the IR stores it: text, code and enum members are `str`."""
+
+
 class AgentSettings(BaseModel):
     """One agent with every setting resolved and its default applied.
 
     `output` is the agent's declared output type (`text` when none is written); it is None
-    only when the spec names an unknown type there (and then has an error diagnostic)."""
+    only when the spec names an unknown type there (and then has an error diagnostic).
+    `default` is the value the agent gives when its reply never parses (None: absent)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -45,6 +55,7 @@ class AgentSettings(BaseModel):
     max_tokens: int = DEFAULT_MAX_TOKENS
     retries: int = DEFAULT_RETRIES
     model: str = DEFAULT_MODEL
+    default: Constant | None = None
 
 
 class Analysis(BaseModel):

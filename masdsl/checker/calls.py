@@ -9,6 +9,7 @@ ones (MAS109); further positional arguments are data inputs. Pattern-specific ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from masdsl import ast
@@ -22,8 +23,14 @@ from masdsl.checker.context import (
     suggest,
 )
 from masdsl.checker.expressions import Scope, agent_ref, static_length, value_type
-from masdsl.patterns import BUILTINS, VOTE_STRATEGIES, VOTE_STRATEGY_PARAMS, Builtin
-from masdsl.types import Enum, List, Primitive, Type
+from masdsl.patterns import (
+    BUILTINS,
+    VOTE_SHOWS,
+    VOTE_STRATEGIES,
+    VOTE_STRATEGY_PARAMS,
+    Builtin,
+)
+from masdsl.types import TEXT, Enum, List, Primitive, Type
 
 # Which diagnostic a builtin integer outside its range gets, by the limit bounding it.
 _RANGE_CODES = {"max_fanout": "MAS403", "max_loop": "MAS402"}
@@ -58,8 +65,12 @@ def _agent_call(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type 
                        or f'declare the agent: agent {name} {{ role "..." }}')
     else:
         ctx.used_agents.add(name)
+    if agent is None:
+        _mention_agents(ctx, call)
     labels: set[str] = set()
     for arg in call.args:
+        if agent is None and _names_agents(ctx, arg.value):
+            continue  # the callee is wrong already: no MAS204 for what it was given
         label = arg.keyword.value if arg.keyword is not None else (
             arg.value.name if isinstance(arg.value, ast.Ref) else None)
         if label is not None:
@@ -72,8 +83,26 @@ def _agent_call(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type 
     return None if agent is None else agent.output
 
 
+def _names_agents(ctx: Context, value: ast.Expr) -> bool:
+    """True for an agent name, or a list literal naming one."""
+    items = value.items if isinstance(value, ast.ListExpr) else (value,)
+    return any(isinstance(item, ast.Ref) and item.name in ctx.agents for item in items)
+
+
+def _mention_agents(ctx: Context, call: ast.Call) -> None:
+    """Count every agent a call names in its arguments as used: an agent handed to a
+    builtin (or to a misspelt callee) is meant to be used, so a mistake in the call gets
+    its own diagnostic and no "agent never used" warnings on top (MAS105)."""
+    for arg in call.args:
+        items = arg.value.items if isinstance(arg.value, ast.ListExpr) else (arg.value,)
+        for item in items:
+            if isinstance(item, ast.Ref) and item.name in ctx.agents:
+                ctx.used_agents.add(item.name)
+
+
 def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
                   depth: int) -> Type | None:
+    _mention_agents(ctx, call)
     positional: list[ast.Expr] = []
     keywords: dict[str, ast.Arg] = {}
     for arg in call.args:
@@ -84,6 +113,8 @@ def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
         if key in keywords:
             ctx.report("MAS115", arg.keyword.span, f"'{key}' is given twice",
                        help="keep one of them")
+        elif builtin.param(key) is None and builtin.named_values:
+            keywords[key] = arg  # a named value (`format`): typed by the pattern's check
         elif builtin.param(key) is None:
             accepted = ", ".join(param.name for param in builtin.params)
             ctx.report("MAS108", arg.keyword.span,
@@ -221,7 +252,29 @@ def _vote(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
     weights = keywords.get("weights")
     if weights is not None:
         _weights(ctx, weights.value, static_length(ctx, subject))
+    show = keywords.get("show")
+    if show is not None:
+        _show(ctx, show.value, subject, keywords)
     return element
+
+
+def _show(ctx: Context, value: ast.Expr, subject: ast.Expr,
+          keywords: dict[str, ast.Arg]) -> None:
+    """`show: answers | replies`; replies need an agent that sees them (a judge or a
+    tiebreak) and candidates whose replies exist (an `ensemble(...)` written in place)."""
+    if not isinstance(value, ast.Ref) or value.name not in VOTE_SHOWS:
+        ctx.report("MAS207", value.span, "show is answers or replies",
+                   help="show: replies gives the judge or tiebreak every candidate's reply")
+        return
+    if value.name != "replies":
+        return
+    if "judge" not in keywords and "tiebreak" not in keywords:
+        ctx.report("MAS207", value.span, "show: replies needs a judge or a tiebreak",
+                   help="only a judge (consensus) or a tiebreak (majority) reads replies")
+    elif not (isinstance(subject, ast.Call) and subject.callee.value == "ensemble"):
+        ctx.report("MAS207", subject.span, "show: replies needs the candidates written as "
+                   "ensemble(...) in this call", help="write vote(ensemble(agent, n: 3, q), "
+                   "..., show: replies) so each candidate's reply is known")
 
 
 def _weights(ctx: Context, value: ast.Expr, expected: int | None) -> None:
@@ -257,11 +310,29 @@ def _reflect(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
     agent = agent_ref(ctx, scope, subject, "reflect")
     _integer(ctx, "reflect", keywords.get("rounds"))
     critic_arg = keywords.get("critic")
-    critic = agent_ref(ctx, scope, critic_arg.value, "reflect's critic") \
-        if critic_arg is not None else None
+    critics = _agents(ctx, scope, critic_arg.value, "reflect's critic", True)[0] \
+        if critic_arg is not None else []
+    if critic_arg is not None and isinstance(critic_arg.value, ast.ListExpr):
+        if not critic_arg.value.items:
+            ctx.report("MAS203", critic_arg.value.span, "reflect needs at least one critic",
+                       help="write critic: c or critic: [c1, c2]")
+        elif len(critic_arg.value.items) > ctx.limits.max_fanout:
+            ctx.report("MAS403", critic_arg.value.span, f"more than "
+                       f"{ctx.limits.max_fanout} critics", help="the limit is max_fanout")
     stop = keywords.get("stop")
-    if stop is not None and critic is not None and critic.output is not None:
-        _stop(ctx, stop.value, critic)
+    known = [critic for _, critic in critics if critic is not None and critic.output is not None]
+    if stop is not None and known:
+        first = known[0]
+        for other in known[1:]:
+            assert other.output is not None and first.output is not None
+            if not same_type(other.output, first.output):
+                ctx.report("MAS201", stop.value.span, f"with stop, the critics share one "
+                           f"output type; '{other.name}' returns {render(other.output)}, "
+                           f"'{first.name}' {render(first.output)}",
+                           help="give every critic the same verdict type")
+                break
+        else:
+            _stop(ctx, stop.value, first)
     return None if agent is None else agent.output
 
 
@@ -292,6 +363,89 @@ def _stop(ctx: Context, value: ast.Expr, critic: AgentSettings) -> None:
 PatternCheck = Callable[[Context, Scope, ast.Call, ast.Expr, dict[str, ast.Arg], int],
                        Type | None]
 
+def _append(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
+            keywords: dict[str, ast.Arg], depth: int) -> Type | None:
+    """`append(xs, x)`: `xs: list[T]` (MAS206), or a loop's name bound later (absent on the
+    first iteration); exactly one item `x: T` (MAS109, MAS207, MAS201) that has a value
+    when it runs (MAS107 for a name bound later in the loop)."""
+    items = [arg.value for arg in call.args if arg.keyword is None][1:]
+    if not items:
+        ctx.report("MAS109", call.callee.span, "append needs the item to add",
+                   help="write append(list, item)")
+        return None
+    for extra in items[1:]:
+        ctx.report("MAS207", extra.span, "append adds one item",
+                   help="append again for another item")
+    item = items[0]
+    if isinstance(item, ast.Ref) and item.name in scope.forward \
+            and item.name not in scope.bound:
+        ctx.report("MAS107", item.span, f"'{item.name}' is bound later in the loop: the "
+                   "first iteration has no item to append", help="bind it before the append")
+    ctx.muted += 1  # typed once already as a data input; no second diagnostics
+    try:
+        item_type = value_type(ctx, scope, item, depth)
+    finally:
+        ctx.muted -= 1
+    list_type = value_type(ctx, scope, subject, depth)
+    if list_type is None:
+        return None if item_type is None else list_of(item_type)
+    if not isinstance(list_type, List):
+        ctx.report("MAS206", subject.span, f"append needs a list; this is "
+                   f"{render(list_type)}", help="append to a list, e.g. history")
+        return None
+    if item_type is not None and not same_type(list_type.element, item_type):
+        ctx.report("MAS201", item.span, f"the list holds {render(list_type.element)} but "
+                   f"the item is {render(item_type)}", help="append items of the list's type")
+    return list_type
+
+
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
+"""A `format` template's pieces: `{{`/`}}` (literal braces), `{name}`, or a stray brace."""
+
+
+def template_names(template: str) -> list[str] | None:
+    """The placeholder names of a `format` template in order, or None when it has a stray
+    `{` or `}` (write `{{`/`}}` for a literal brace)."""
+    names: list[str] = []
+    for match in PLACEHOLDER.finditer(template):
+        if match.group(1) is not None:
+            names.append(match.group(1))
+        elif match.group() in ("{", "}"):
+            return None
+    return names
+
+
+def _format(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
+            keywords: dict[str, ast.Arg], depth: int) -> Type | None:
+    """`format("... {name} ...", name: value)`: a string literal template (MAS207) whose
+    every placeholder has a value (MAS109) and every value a placeholder (MAS108); no
+    positional data inputs (MAS207). The result is text."""
+    for data in [arg.value for arg in call.args if arg.keyword is None][1:]:
+        ctx.report("MAS207", data.span, "format takes its values by name",
+                   help="write name: value and put {name} in the template")
+    for arg in keywords.values():
+        value_type(ctx, scope, arg.value, depth)
+    if not isinstance(subject, ast.StringLit):
+        ctx.report("MAS207", subject.span, "the template must be a string literal",
+                   help='write e.g. format("Solve {q}", q: question)')
+        return TEXT
+    names = template_names(subject.value)
+    if names is None:
+        ctx.report("MAS207", subject.span, "the template has a stray { or }",
+                   help="write {{ or }} for a literal brace; placeholders are {name}")
+        return TEXT
+    for name in dict.fromkeys(names):
+        if name not in keywords:
+            ctx.report("MAS109", subject.span, f"the template's {{{name}}} has no value",
+                       help=f"add {name}: value")
+    for key, arg in keywords.items():
+        if key not in names and arg.keyword is not None:
+            ctx.report("MAS108", arg.keyword.span, f"the template has no {{{key}}}",
+                       help=suggest(key, names) or "remove it or add {" + key + "}")
+    return TEXT
+
+
 PATTERN_CHECKS: dict[str, PatternCheck] = {
-    "ensemble": _ensemble, "vote": _vote, "debate": _debate, "reflect": _reflect}
+    "ensemble": _ensemble, "vote": _vote, "append": _append, "format": _format,
+    "debate": _debate, "reflect": _reflect}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own typing rule."""

@@ -22,7 +22,7 @@ from masdsl.diagnostics import CODES, Diagnostic, Severity
 from masdsl.limits import Limits
 from masdsl.patterns import BUILTINS
 from masdsl.spans import Span
-from masdsl.types import Enum, List, Primitive, Type
+from masdsl.types import Enum, List, Primitive, Record, Type
 
 _diagnostic = trusted(Diagnostic)
 _list = trusted(List)
@@ -118,6 +118,10 @@ def same_type(left: Type, right: Type) -> bool:
         return set(left.members) == set(right.members)
     if isinstance(left, List) and isinstance(right, List):
         return same_type(left.element, right.element)
+    if isinstance(left, Record) and isinstance(right, Record):
+        return len(left.fields) == len(right.fields) and all(
+            a.name == b.name and same_type(a.type, b.type)
+            for a, b in zip(left.fields, right.fields, strict=True))
     return False
 
 

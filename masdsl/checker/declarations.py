@@ -3,7 +3,8 @@
 Rules: each name is declared once (MAS102) and is not reserved (MAS114); a spec has exactly
 one flow (MAS307 none, MAS102 a second one); at most `max_agents` agents (MAS404). Per
 agent: a role (MAS111), each field once (MAS110), known tools (MAS103), a known model when
-the caller lists engines (MAS112), integer settings (MAS207) inside their ranges (MAS401).
+the caller lists engines (MAS112), integer settings (MAS207) inside their ranges (MAS401),
+a `default` that is a constant of the output type (MAS201, MAS106 for an enum member).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from masdsl.checker.analysis import (
     DEFAULT_TOOL_TURNS_WITH_TOOLS,
     DEFAULT_TOP_P,
     AgentSettings,
+    Constant,
 )
-from masdsl.checker.context import RESERVED, Context, head_span, is_integer, suggest
+from masdsl.checker.context import RESERVED, Context, head_span, is_integer, render, suggest
 from masdsl.checker.typenames import TypeResolver
 from masdsl.construct import trusted
-from masdsl.types import TEXT, Type
+from masdsl.types import TEXT, Enum, List, Record, Type
 
 _agent_settings = trusted(AgentSettings)
 _KIND_WORDS = {"input": "an input", "output": "an output", "type_decl": "a type",
@@ -96,7 +98,8 @@ def agent_settings(ctx: Context, agent: ast.AgentDecl, resolver: TypeResolver) -
                        f"'{item.key}' is set twice for agent '{agent.name.value}'",
                        help="keep one of the two lines")
             continue
-        values[item.key] = _field_value(ctx, item)
+        values[item.key] = default_value(ctx, item, output) if item.key == "default" \
+            else _field_value(ctx, item)
     role = values.get("role")
     if "role" not in values:
         ctx.report("MAS111", agent.name.span, f"agent '{agent.name.value}' has no role",
@@ -117,7 +120,53 @@ def agent_settings(ctx: Context, agent: ast.AgentDecl, resolver: TypeResolver) -
         top_p=float(number("top_p", DEFAULT_TOP_P)),
         max_tokens=int(number("max_tokens", DEFAULT_MAX_TOKENS)),
         retries=int(number("retries", DEFAULT_RETRIES)),
-        model=str(values.get("model", DEFAULT_MODEL)))
+        model=str(values.get("model", DEFAULT_MODEL)), default=values.get("default"))
+
+
+def default_value(ctx: Context, item: ast.AgentField, output: Type | None) -> Constant | None:
+    """The constant of a `default` field, checked against the agent's output type: a
+    string for text/code, a number, true/false, a member of the enum (MAS106), or a list
+    of such (MAS201 for anything else). None when it is invalid, after reporting."""
+    value = item.value
+    if output is None or not isinstance(value, ast.Node):
+        return None
+    return _constant(ctx, value, output)
+
+
+def _constant(ctx: Context, value: ast.Node, expected: Type) -> Constant | None:
+    if isinstance(expected, List):
+        if not isinstance(value, ast.ListExpr):
+            _mismatch(ctx, value, expected)
+            return None
+        items = [_constant(ctx, item, expected.element) for item in value.items]
+        scalars = [item for item in items if item is not None and not isinstance(item, tuple)]
+        return tuple(scalars) if len(scalars) == len(items) else None
+    if isinstance(expected, Enum):
+        if not isinstance(value, ast.Ref):
+            _mismatch(ctx, value, expected)
+            return None
+        if value.name not in expected.members:
+            ctx.report("MAS106", value.span, f"'{value.name}' is not a member of "
+                       f"{render(expected)}", help=suggest(value.name, expected.members)
+                       or "members: " + ", ".join(expected.members))
+            return None
+        return value.name
+    if isinstance(expected, Record):  # a record has no constant syntax
+        _mismatch(ctx, value, expected)
+        return None
+    wanted = {"text": ast.StringLit, "code": ast.StringLit, "number": ast.NumberLit,
+              "bool": ast.BoolLit}[expected.name]
+    if isinstance(value, ast.StringLit | ast.NumberLit | ast.BoolLit) \
+            and isinstance(value, wanted):
+        return value.value
+    _mismatch(ctx, value, expected)
+    return None
+
+
+def _mismatch(ctx: Context, value: ast.Node, expected: Type) -> None:
+    ctx.report("MAS201", value.span, f"the default must be a {render(expected)} constant",
+               help="the default is the agent's output when no reply parses: "
+                    f"write a constant of its output type {render(expected)}")
 
 
 # key -> (needs an integer, limits field of the minimum, of the maximum, minimum exclusive)

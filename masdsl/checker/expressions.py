@@ -15,7 +15,7 @@ from masdsl import ast
 from masdsl.checker.analysis import AgentSettings
 from masdsl.checker.context import Context, list_of, render, same_type, suggest
 from masdsl.spans import Span
-from masdsl.types import BOOL, NUMBER, TEXT, Type
+from masdsl.types import BOOL, NUMBER, TEXT, Record, Type
 
 
 @dataclass
@@ -95,10 +95,34 @@ def _forward_type(ctx: Context, scope: Scope, name: str, depth: int) -> Type | N
     return inferred
 
 
+def field_type(ctx: Context, scope: Scope, access: ast.FieldAccess,
+               depth: int) -> Type | None:
+    """The type of `subject.field`: the subject is a record (MAS208) with that field
+    (MAS117)."""
+    name = access.subject.value
+    subject = resolve_value(ctx, scope, name, access.subject.span, depth)
+    if subject is None:
+        return None
+    if not isinstance(subject, Record):
+        ctx.report("MAS208", access.subject.span, f"'{name}' is {render(subject)}, not a "
+                   "record", help="only a record has fields: give the agent an output such "
+                                  "as -> { verdict: Verdict, critique: text }")
+        return None
+    found = subject.field(access.field.value)
+    if found is None:
+        names = [field.name for field in subject.fields]
+        ctx.report("MAS117", access.field.span, f"{render(subject)} has no field "
+                   f"'{access.field.value}'", help=suggest(access.field.value, names)
+                   or "its fields: " + ", ".join(names))
+    return found
+
+
 def value_type(ctx: Context, scope: Scope, expr: ast.Expr, depth: int) -> Type | None:
     """Type a data expression (a value, never an agent), recording it for the compiler."""
     if isinstance(expr, ast.Ref):
         return ctx.record(expr, "ref", resolve_value(ctx, scope, expr.name, expr.span, depth))
+    if isinstance(expr, ast.FieldAccess):
+        return ctx.record(expr, "field", field_type(ctx, scope, expr, depth))
     if isinstance(expr, ast.StringLit):
         return ctx.record(expr, "string", TEXT)
     if isinstance(expr, ast.BoolLit):

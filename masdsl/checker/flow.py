@@ -2,7 +2,7 @@
 
 Rules: a value keeps one type (MAS201 when rebound with another, or when an output gets a
 type other than its declared one); inputs are never rebound (MAS308); agents and types are
-never assigned (MAS102). Conditions test a bool or an enum member (MAS202, MAS106). A
+never assigned (MAS102). Conditions are checked in `conditions.py`. A
 `match` covers its enum (MAS303) naming each member once (MAS304). A name bound in some
 branches only is MAS107 when used after them. Loops and graphs are bounded (MAS402) by
 integers (MAS207); a graph has one valid start (MAS306), edges between its nodes (MAS101),
@@ -12,10 +12,11 @@ and warns about nodes unreachable from the start (MAS305).
 from __future__ import annotations
 
 from masdsl import ast
+from masdsl.checker.conditions import check_cond
 from masdsl.checker.context import Context, head_span, is_integer, render, same_type, suggest
 from masdsl.checker.declarations import check_reserved
 from masdsl.checker.expressions import Scope, resolve_value, static_length, value_type
-from masdsl.types import Enum, Primitive, Type
+from masdsl.types import Enum, Type
 
 
 def collect_bound_names(block: ast.Block, into: dict[str, ast.Expr]) -> None:
@@ -99,39 +100,6 @@ def bind(ctx: Context, scope: Scope, target: ast.Name, bound_type: Type | None,
         ctx.lengths[name] = length if name not in scope.bound else None
     scope.bound[name] = ctx.values[name]
     scope.maybe.discard(name)
-
-
-def check_cond(ctx: Context, scope: Scope, cond: ast.Cond, depth: int) -> None:
-    """`x` / `not x` need a bool; `x == m` / `x != m` an enum with member m, or a bool."""
-    subject = cond.subject
-    subject_type = resolve_value(ctx, scope, subject.value, subject.span, depth)
-    if subject_type is None:
-        return
-    is_bool = isinstance(subject_type, Primitive) and subject_type.name == "bool"
-    if cond.op in ("is", "not"):
-        if not is_bool:
-            hint = f"compare it: {subject.value} == <member>" \
-                if isinstance(subject_type, Enum) else "conditions test a bool or an enum"
-            ctx.report("MAS202", subject.span, f"'{subject.value}' is {render(subject_type)}, "
-                       "not bool", help=hint)
-        return
-    member = cond.value
-    if member is None:  # `==`/`!=` always has one in a parsed spec
-        return
-    if is_bool:
-        if member.value not in ("true", "false"):
-            ctx.report("MAS202", member.span, f"'{subject.value}' is bool: compare it with "
-                       "true or false", help=f"write {subject.value} == true")
-        return
-    if isinstance(subject_type, Enum):
-        if member.value not in subject_type.members:
-            ctx.report("MAS106", member.span, f"'{member.value}' is not a member of "
-                       f"{render(subject_type)}", help=suggest(member.value,
-                       subject_type.members) or "members: " + ", ".join(subject_type.members))
-        return
-    ctx.report("MAS202", subject.span, f"'{subject.value}' is {render(subject_type)}; a "
-               "condition tests a bool or an enum", help="classify it first with an agent "
-               "whose output is bool or an enum")
 
 
 def _merge(scope: Scope, arms: list[Scope]) -> None:

@@ -1,7 +1,8 @@
-"""Type expressions -> `Type`: builtin names, `type` aliases (in any order), lists, enums.
+"""Type expressions -> `Type`: builtin names, `type` aliases (in any order), lists, enums,
+records.
 
 Rules: a named type is a primitive or a declared alias (MAS205 otherwise, including an
-alias that refers to itself); an enum names each member once (MAS102).
+alias that refers to itself); an enum names each member once, a record each field (MAS102).
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 from masdsl import ast
 from masdsl.checker.context import Context, list_of, suggest
 from masdsl.construct import trusted
-from masdsl.types import BOOL, CODE, NUMBER, TEXT, Enum, Type
+from masdsl.types import BOOL, CODE, NUMBER, TEXT, Enum, Record, RecordField, Type
 
 _enum = trusted(Enum)
+_record = trusted(Record)
+_record_field = trusted(RecordField)
 _PRIMITIVES: dict[str, Type] = {"text": TEXT, "number": NUMBER, "bool": BOOL, "code": CODE}
 
 
@@ -34,7 +37,7 @@ class TypeResolver:
         self.ctx.type_aliases[name] = resolved
         return resolved
 
-    def resolve(self, node: ast.NamedType | ast.ListType | ast.EnumType,
+    def resolve(self, node: ast.NamedType | ast.ListType | ast.EnumType | ast.RecordType,
                 alias: str | None = None) -> Type | None:
         """The `Type` of a type expression; `alias` names an enum declared by `type X =`."""
         if isinstance(node, ast.NamedType):
@@ -54,6 +57,8 @@ class TypeResolver:
         if isinstance(node, ast.ListType):
             element = self.resolve(node.element)
             return None if element is None else list_of(element)
+        if isinstance(node, ast.RecordType):
+            return self._record(node, alias)
         seen: set[str] = set()
         members: list[str] = []
         for member in node.members:
@@ -65,6 +70,22 @@ class TypeResolver:
             seen.add(member.value)
             members.append(member.value)
         return _enum(members=tuple(members), name=alias)
+
+    def _record(self, node: ast.RecordType, alias: str | None) -> Type | None:
+        fields: list[RecordField] = []
+        unknown = False
+        for field in node.fields:
+            if any(known.name == field.name.value for known in fields):
+                self.ctx.report("MAS102", field.name.span,
+                                f"the record field '{field.name.value}' is declared twice",
+                                help="name each field once")
+                continue
+            field_type = self.resolve(field.type)
+            if field_type is None:
+                unknown = True
+                continue
+            fields.append(_record_field(name=field.name.value, type=field_type))
+        return None if unknown else _record(fields=tuple(fields), name=alias)
 
     def _unknown(self, name: ast.Name) -> None:
         value = name.value

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 # Subcommand modules, in the order `masc --help` lists them.
-COMMANDS: tuple[str, ...] = ("check", "fmt", "compile", "graph", "run", "view", "design",
-                             "bench", "train", "grammar", "lsp")
+COMMANDS: tuple[str, ...] = ("check", "fmt", "compile", "graph", "explain", "run", "view",
+                             "design", "bench", "train", "grammar", "lsp")
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_ERROR = 0, 1, 2
 

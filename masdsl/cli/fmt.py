@@ -3,9 +3,10 @@
 Files are rewritten in place through a temporary file and `os.replace`, so a file is never
 left half-written (symbolic links are followed; owner, mode and hard links are kept; see
 `write_atomically`). `--check` writes nothing and exits 1 when a file would change; `--diff`
-prints a unified diff instead of writing. `-` reads standard input and writes standard
-output. A file that does not parse is reported and left untouched (exit 1); a file that
-cannot be read or written is exit 2.
+prints a unified diff instead of writing. `--line-width N` (default 100) is where long
+statements wrap. `-` reads standard input and writes standard output. A file that does not
+parse is reported and left untouched (exit 1); a file that cannot be read or written is
+exit 2.
 """
 
 from __future__ import annotations
@@ -34,7 +35,20 @@ def register(subparsers: Any) -> None:
                       help="write nothing; exit 1 and list the files that would change")
     mode.add_argument("--diff", action="store_true",
                       help="write nothing; print a unified diff of the changes")
+    parser.add_argument("--line-width", type=_width, default=100, metavar="N",
+                        help="wrap statements wider than N columns (default 100)")
     parser.set_defaults(run=run)
+
+
+def _width(text: str) -> int:
+    """A `--line-width` value: a whole number of at least 20 columns."""
+    try:
+        width = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if width < 20:
+        raise argparse.ArgumentTypeError(f"{width} is below the minimum of 20")
+    return width
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         try:
             original = decode_source(source.data, source.path)
-            formatted = format_source(original, source.path)
+            formatted = format_source(original, source.path, args.line_width)
         except MasError as error:
             sys.stderr.write(render_diagnostics(
                 error.diagnostics, {source.path: display_text(source.data)}, "full"))

@@ -176,3 +176,45 @@ def test_lowering_reports_located_errors_instead_of_crashing() -> None:
     with pytest.raises(MasError) as error:
         lower_source(spec("    answer = solver(nowhere)"))
     assert error.value.diagnostics[0].code == "MAS101"
+
+
+def test_a_name_bound_before_a_loop_feeds_its_first_iteration() -> None:
+    """docs/language.md (loop): the first iteration reads the value from before the loop."""
+    ir = lowered(spec("""
+    answer = solver(question)
+    loop max 2 { answer = alt(question, previous: answer) }
+"""))
+    first, second = [node for node in nodes_of(ir, "agent_call") if node.agent.name == "alt"]
+    [solver] = [node for node in nodes_of(ir, "agent_call") if node.agent.name == "solver"]
+    feeds = {node.id: {edge.target_port: edge.source for edge in ir.in_edges(node.id)}
+             for node in (first, second)}
+    assert feeds[first.id]["previous"] == solver.id
+    assert feeds[second.id]["previous"] == first.id
+
+
+def test_a_condition_on_one_value_branches_on_it_directly() -> None:
+    ir = lowered(spec("""
+    kind = classify(question)
+    answer = solver(question)
+    if kind != a { answer = alt(question) }
+"""))
+    assert nodes_of(ir, "condition") == []
+    [branch] = [node for node in ir.nodes() if isinstance(node, BranchNode)]
+    [guard] = [edge for edge in ir.out_edges(branch.id) if edge.kind == "guard"]
+    assert branch.domain == ("a", "b", "c") and guard.when == ("b", "c")
+
+
+def test_a_computed_condition_becomes_a_condition_node_tested_for_true() -> None:
+    ir = lowered(spec("""
+    votes = ensemble(solver, n: 3, question)
+    answer = vote(votes)
+    if not all_equal(votes) and len(votes) >= 2 { answer = judge(question, votes) }
+"""))
+    [condition] = nodes_of(ir, "condition")
+    assert [port.name for port in condition.inputs] == ["in_votes"]
+    assert condition.test.op == "and"  # type: ignore[attr-defined]
+    [branch] = [node for node in ir.nodes() if isinstance(node, BranchNode)]
+    assert [edge.source for edge in ir.in_edges(branch.id)] == [condition.id]
+    [guard] = [edge for edge in ir.out_edges(branch.id) if edge.kind == "guard"]
+    assert branch.domain == ("true", "false") and guard.when == ("true",)
+    assert ir.node(guard.target).agent.name == "judge"  # type: ignore[union-attr]

@@ -36,6 +36,7 @@ FIELD_DOCS = {
     "max_tokens": "generated tokens per call (default 512)",
     "retries": "format retries when a reply does not parse as the output type (default 2)",
     "model": "which model runs the agent: `executor` (default) or `designer`",
+    "default": "the agent's value when no reply parses, even after the format retries",
 }
 _ROLE_CHARS = 160
 

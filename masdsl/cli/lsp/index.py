@@ -16,7 +16,7 @@ from typing import Literal
 
 from masdsl import ast
 from masdsl.checker import BUILTINS
-from masdsl.checker.analysis import Analysis
+from masdsl.checker.analysis import MEMBER, Analysis
 
 SymbolKind = Literal["spec", "agent", "value", "type", "member", "builtin", "builtin_type",
                      "tool", "model", "parameter", "choice", "field"]
@@ -168,6 +168,9 @@ class _Walker:
             self.add(node.name, kind)
         elif isinstance(node, ast.ListType):
             self.type(node.element, alias)
+        elif isinstance(node, ast.RecordType):
+            for field in node.fields:
+                self.type(field.type, None)
         else:
             for member in node.members:
                 self.index.members.setdefault(member.value, []).append(alias or "enum")
@@ -221,9 +224,10 @@ class _Walker:
             self.block(inner)
 
     def cond(self, cond: ast.Cond) -> None:
-        self.add(cond.subject, "value")
-        if cond.value is not None and cond.value.value not in ("true", "false"):
-            self.add(cond.value, "member")
+        members = self.index.analysis.expression_types
+        for name in ast.condition_names(cond):
+            member = (name.span.start, name.span.end, MEMBER) in members
+            self.add(name, "member" if member else "value")
 
     def expr(self, expr: ast.Expr, parameter: str | None = None) -> None:
         self.index.expressions.append(expr)
@@ -231,6 +235,8 @@ class _Walker:
             kind = self.resolve(expr.name, parameter)
             if kind is not None:
                 self.add(expr, kind)
+        elif isinstance(expr, ast.FieldAccess):
+            self.add(expr.subject, "value")
         elif isinstance(expr, ast.ListExpr):
             for item in expr.items:
                 self.expr(item, parameter)
@@ -244,7 +250,7 @@ class _Walker:
 
     def resolve(self, name: str, parameter: str | None) -> SymbolKind | None:
         index = self.index
-        if parameter == "strategy":
+        if parameter in ("strategy", "show"):
             return "choice"
         if name in index.agents:
             return "agent"
