@@ -52,6 +52,14 @@ def add_compile_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how diagnostics are shown (default: full)")
 
 
+def _unrolled_limit(args: argparse.Namespace) -> int | None:
+    """`--max-unrolled-nodes` (0: no limit); commands without the flag get the default."""
+    from compiler.cost import DEFAULT_MAX_UNROLLED_NODES
+
+    limit = getattr(args, "max_unrolled_nodes", DEFAULT_MAX_UNROLLED_NODES)
+    return int(limit) if limit else None
+
+
 def compile_file(args: argparse.Namespace) -> CompiledSpec | int:
     """Read and compile `args.file`; print diagnostics to stderr. Returns the compiled spec,
     or the exit code when it could not be read (2) or has errors (1)."""
@@ -70,7 +78,7 @@ def compile_file(args: argparse.Namespace) -> CompiledSpec | int:
         compiled = compile_spec(source.data, path=source.path,
                                 max_llm_calls=args.max_llm_calls,
                                 max_generated_tokens=args.max_generated_tokens,
-                                max_unrolled_nodes=args.max_unrolled_nodes or None)
+                                max_unrolled_nodes=_unrolled_limit(args))
     except MasError as error:
         sys.stderr.write(render_diagnostics(error.diagnostics, sources, args.output_format))
         return EXIT_DIAGNOSTICS
