@@ -170,8 +170,7 @@ def _nest(data: bytes, others: list[bytes], rng: random.Random) -> bytes:
 
 
 def _line_endings(data: bytes, others: list[bytes], rng: random.Random) -> bytes:
-    ending = rng.choice([b"\r\n", b"\r", b"\n\r", b"\x0b", b"\u2028".decode(
-        "unicode_escape").encode()])
+    ending = rng.choice([b"\r\n", b"\r", b"\n\r", b"\x0b", "\u2028".encode()])
     return data.replace(b"\n", ending) if rng.random() < 0.5 else b"\xef\xbb\xbf" + data
 
 
