@@ -181,3 +181,16 @@ def test_deeply_nested_blocks_report_mas406_once_per_cut_and_never_raise() -> No
     found = check(parse(text))
     assert [d.code for d in found] == ["MAS406"]
     assert found[0].span.end - found[0].span.start == 1
+
+
+def test_a_condition_in_a_loop_cannot_read_a_value_bound_later_in_the_body() -> None:
+    """The checker rejects what lowering could not lower (MAS107), instead of accepting it."""
+    source = ("mas loopif {\n  input question: text\n  output answer: number\n"
+              '  agent solver -> number { role "Solve." }\n'
+              '  agent checker -> bool { role "Check." }\n'
+              "  flow {\n    answer = solver(question)\n    loop max 3 {\n"
+              "      if ok { answer = solver(question, answer) }\n"
+              "      ok = checker(answer)\n    }\n  }\n}\n")
+    found = [(d.code, source[d.span.start:d.span.end]) for d in check(parse(source))
+             if d.is_error]
+    assert found == [("MAS107", "ok")]

@@ -16,6 +16,7 @@ from masdsl import ast
 from masdsl.checker.analysis import MEMBER
 from masdsl.checker.context import Context, render, same_type, suggest
 from masdsl.checker.expressions import Scope, field_type, resolve_value
+from masdsl.spans import Span
 from masdsl.types import BOOL, NUMBER, TEXT, Enum, List, Type
 
 ORDERING = ("<", "<=", ">", ">=")
@@ -114,9 +115,25 @@ def _member_candidate(ctx: Context, scope: Scope, operand: ast.Operand) -> bool:
                 or name in ctx.agents or name in ctx.type_aliases)
 
 
+def _bound_later(ctx: Context, scope: Scope, name: str, span: Span) -> bool:
+    """MAS107 for a condition that reads a name bound only later in the loop body or graph:
+    a condition decides before the body runs on, so it reads values bound before it."""
+    if name in scope.bound or name not in scope.forward:
+        return False
+    ctx.report("MAS107", span, f"'{name}' is bound later in the loop: a condition can only "
+               "test values bound before it", help=f"bind '{name}' before this condition")
+    return True
+
+
 def operand_value_type(ctx: Context, scope: Scope, operand: ast.Operand,
                        depth: int) -> Type | None:
     """The type of a condition operand (None when unknown after a diagnostic)."""
+    named = (operand.name, operand.span) if isinstance(operand, ast.Ref) else (
+        (operand.subject.value, operand.subject.span) if isinstance(operand, ast.FieldAccess)
+        else (operand.argument.value, operand.argument.span)
+        if isinstance(operand, ast.CondCall) else None)
+    if named is not None and _bound_later(ctx, scope, *named):
+        return None
     if isinstance(operand, ast.Ref):
         return ctx.record(operand, "ref",
                           resolve_value(ctx, scope, operand.name, operand.span, depth))
