@@ -18,7 +18,9 @@ proves on real weights that a torch model is this GGUF in this layout.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,3 +181,26 @@ def _field(reader: Any, path: Path, key: str) -> Any:
     if field is None:
         raise GgufExportError(f"{path}: the GGUF metadata has no {key!r}")
     return field.contents()
+
+
+@contextmanager
+def atomic_gguf(path: str | Path, architecture: str) -> Iterator[Any]:
+    """A `gguf.GGUFWriter` for `path` whose file appears only when the block ends without an
+    error: it is written to a temporary name beside the target, then renamed; on any error
+    the partial file is removed."""
+    import gguf
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        writer = gguf.GGUFWriter(staging, architecture)
+        yield writer
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(staging, target)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise

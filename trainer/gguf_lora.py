@@ -17,7 +17,6 @@ half-written adapter.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trainer.gguf_layout import BaseGguf, GgufExportError
+from trainer.gguf_layout import BaseGguf, GgufExportError, atomic_gguf
 
 
 @dataclass(frozen=True)
@@ -100,26 +99,14 @@ def write_lora_gguf(adapter: LoraAdapter, base: BaseGguf, path: str | Path) -> P
     """Write `adapter` as a GGUF LoRA adapter for `base` to `path`, atomically; return it."""
     import gguf
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        writer = gguf.GGUFWriter(staging, base.architecture)
+    with atomic_gguf(path, base.architecture) as writer:
         writer.add_type(gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, adapter.alpha)
         for tensors in adapter.tensors:
             writer.add_tensor(f"{tensors.name}.lora_a", tensors.a)
             writer.add_tensor(f"{tensors.name}.lora_b", tensors.b)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(staging, target)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
-    return target
+    return Path(path)
 
 
 def export_lora(model: Any, base: BaseGguf, path: str | Path) -> Path:

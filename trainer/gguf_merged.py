@@ -13,14 +13,13 @@ it, so a reader never sees a half-written model.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from trainer.gguf_layout import BaseGguf, GgufExportError
+from trainer.gguf_layout import BaseGguf, GgufExportError, atomic_gguf
 
 TensorType = Literal["q8_0", "f16", "f32"]
 SKIPPED_KEYS = frozenset({"general.architecture", "general.file_type"})
@@ -67,11 +66,7 @@ def write_merged_gguf(weights: dict[str, NDArray[np.float32]], base: BaseGguf, r
 
     file_types = {"q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "f16": gguf.LlamaFileType.MOSTLY_F16,
                   "f32": gguf.LlamaFileType.ALL_F32}
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        writer = gguf.GGUFWriter(staging, base.architecture)
+    with atomic_gguf(path, base.architecture) as writer:
         for field in reader.fields.values():
             if field.name.startswith("GGUF.") or field.name in SKIPPED_KEYS:
                 continue
@@ -88,15 +83,7 @@ def write_merged_gguf(weights: dict[str, NDArray[np.float32]], base: BaseGguf, r
             else:
                 writer.add_tensor(tensor.name, quantize(value, gguf.GGMLQuantizationType.Q8_0),
                                   raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(staging, target)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
-    return target
+    return Path(path)
 
 
 def _lora_delta(layer: Any, module_name: str) -> NDArray[np.float32]:
