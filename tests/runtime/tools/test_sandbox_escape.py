@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from runtime.tools.sandbox import SandboxLimits, SandboxResult, SandboxUnavailable, run_python
+from tests.runtime.tools.test_sandbox import host_processes_in
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
                                 reason="bubblewrap is not installed (make setup installs it)")
@@ -31,18 +32,6 @@ def escape(code: str, **overrides: object) -> SandboxResult:
     """Run `code` with only the OS layers in the way (the audit hook off)."""
     fields = {"wall_seconds": 5.0, "cpu_seconds": 2, "audit_hook": False, **overrides}
     return run_python(code, limits=SandboxLimits(**fields))  # type: ignore[arg-type]
-
-
-def host_processes_in(namespace: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.readlink(entry / "ns" / "pid") == namespace:
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def wait_until_gone(namespace: str) -> list[int]:
