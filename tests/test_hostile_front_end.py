@@ -156,13 +156,20 @@ def test_sigterm_during_the_write_leaves_no_temporary_file(
     def terminated(descriptor: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
+    def earlier_handler(number: int, frame: object) -> None:
+        raise AssertionError("the handler installed before the write must not run during it")
+
     monkeypatch.setattr(os, "fsync", terminated)
-    with pytest.raises(SystemExit) as stopped:
-        write_atomically(str(spec), format_source(UGLY))
+    previous = signal.signal(signal.SIGTERM, earlier_handler)
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            write_atomically(str(spec), format_source(UGLY))
+        assert signal.getsignal(signal.SIGTERM) is earlier_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert stopped.value.code == 128 + signal.SIGTERM
     assert sorted(path.name for path in tmp_path.iterdir()) == ["spec.mas"]
     assert spec.read_text() == UGLY
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 # --- cost of hints and rendering ----------------------------------------------------------
