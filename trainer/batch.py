@@ -49,6 +49,9 @@ class PackedBatch:
     loss_mask: torch.Tensor
     advantages: torch.Tensor
     old_logprobs: torch.Tensor
+    shared_prompt: int = 0
+    """When > 0, every row starts with the same `shared_prompt` tokens (a GRPO group's
+    prompt), which the policy forwards once for the whole batch (`policy.batch_logprobs`)."""
 
     @property
     def tokens(self) -> int:
@@ -62,9 +65,33 @@ def select_active(samples: Sequence[TokenSample],
     return [sample for sample in samples if sample.role in active_roles]
 
 
-def pack(samples: Sequence[TokenSample], pad_id: int) -> PackedBatch:
+def micro_batches(samples: Sequence[TokenSample], pad_id: int, micro_batch_size: int,
+                  group_size: int = 16) -> list[PackedBatch]:
+    """The batches one update forwards. Samples with the same prompt (the G samples of a GRPO
+    group, the M designs of a question) go together, up to `group_size` a batch, and their
+    prompt is forwarded once; the rest are packed `micro_batch_size` at a time, in order."""
+    by_prompt: dict[tuple[int, ...], list[TokenSample]] = {}
+    for sample in samples:
+        by_prompt.setdefault(sample.prompt_ids, []).append(sample)
+    batches: list[PackedBatch] = []
+    alone: list[TokenSample] = []
+    for prompt, group in by_prompt.items():
+        if len(group) < 2:
+            alone.extend(group)
+            continue
+        for start in range(0, len(group), group_size):
+            chunk = group[start:start + group_size]
+            batches.append(pack(chunk, pad_id, shared_prompt=len(prompt) if len(chunk) > 1
+                                else 0))
+    batches.extend(pack(alone[i:i + micro_batch_size], pad_id)
+                   for i in range(0, len(alone), micro_batch_size))
+    return batches
+
+
+def pack(samples: Sequence[TokenSample], pad_id: int, shared_prompt: int = 0) -> PackedBatch:
     """Right-pad `samples` (at least one) into a `PackedBatch`; only completion tokens are
-    in the loss mask."""
+    in the loss mask. `shared_prompt`: the samples' common prompt length (see
+    `PackedBatch.shared_prompt`)."""
     import torch
 
     if not samples:
@@ -85,4 +112,7 @@ def pack(samples: Sequence[TokenSample], pad_id: int) -> PackedBatch:
         loss_mask[row, first:last] = 1.0
         advantages[row, first:last] = torch.tensor(sample.advantages, dtype=torch.float32)
         old_logprobs[row, first:last] = torch.tensor(sample.old_logprobs, dtype=torch.float32)
-    return PackedBatch(input_ids, attention_mask, loss_mask, advantages, old_logprobs)
+    if shared_prompt and any(s.prompt_ids != samples[0].prompt_ids for s in samples):
+        raise ValueError("a shared-prompt batch needs one prompt")
+    return PackedBatch(input_ids, attention_mask, loss_mask, advantages, old_logprobs,
+                       shared_prompt)

@@ -139,6 +139,32 @@ def token_logprobs(model: Any, input_ids: torch.Tensor,
     return logprobs.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
 
 
+def batch_logprobs(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   shared_prompt: int = 0) -> torch.Tensor:
+    """`token_logprobs`, with the first `shared_prompt` tokens (the same in every row)
+    forwarded once: the prompt runs alone with its key/value cache kept, the cache is
+    repeated for every row (keeping the autograd graph, so gradients through the prompt add
+    up over the rows exactly as with separate forwards), and the rows' remaining tokens run
+    on it. Entries before position `shared_prompt - 1` (prompt tokens, never in the loss)
+    are 0."""
+    import torch
+
+    rows, length = input_ids.shape
+    if shared_prompt < 1 or rows < 2 or shared_prompt >= length:
+        return token_logprobs(model, input_ids, attention_mask)
+    prompt = model(input_ids=input_ids[:1, :shared_prompt],
+                   attention_mask=attention_mask[:1, :shared_prompt], use_cache=True)
+    cache = prompt.cache
+    cache.batch_repeat_interleave(rows)
+    rest = model(input_ids=input_ids[:, shared_prompt:], attention_mask=attention_mask,
+                 cache=cache, use_cache=True).logits
+    logits = torch.cat([prompt.logits[:, -1:, :].expand(rows, -1, -1), rest[:, :-1, :]], dim=1)
+    scored = torch.log_softmax(logits.float(), dim=-1).gather(
+        -1, input_ids[:, shared_prompt:].unsqueeze(-1)).squeeze(-1)
+    head = torch.zeros((rows, shared_prompt - 1), dtype=scored.dtype, device=scored.device)
+    return torch.cat([head, scored], dim=1)
+
+
 def optimizer_step(policy: Policy, max_grad_norm: float) -> float:
     """Clip the gradients of the trainable parameters to `max_grad_norm`, step the optimiser,
     clear the gradients, and return the gradient norm before clipping."""

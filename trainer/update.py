@@ -5,25 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from trainer.batch import TokenSample, pack
+from trainer.batch import PackedBatch, TokenSample, micro_batches
 from trainer.config import LossConfig
 from trainer.loss import grpo_loss
-from trainer.policy import Policy, optimizer_step, token_logprobs
+from trainer.policy import Policy, batch_logprobs, optimizer_step
 
 if TYPE_CHECKING:
     import torch
 
 
 def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
-                  loss: LossConfig, micro_batch_size: int = 4,
+                  loss: LossConfig, micro_batch_size: int = 4, group_size: int = 16,
                   reference: Policy | None = None,
                   old_logprobs: Literal["rollout", "policy"] = "rollout") -> dict[str, float]:
     """Take one optimiser step on `samples` (the active roles' samples for this policy).
 
-    Samples are forwarded `micro_batch_size` at a time and each micro-batch's token-mean loss
-    is weighted by its share of the batch's loss tokens, so the accumulated gradient equals
-    that of one token-mean over the whole batch. With `loss.kl_coef > 0`, `reference` (the
-    frozen initial policy) supplies the KL reference log-probabilities.
+    Samples sharing a prompt (a GRPO group) are forwarded together, up to `group_size` at a
+    time, their prompt once (`batch_logprobs`); the rest `micro_batch_size` at a time. Each
+    batch's token-mean loss is weighted by its share of the loss tokens, so the accumulated
+    gradient equals that of one token-mean over all samples. With `loss.kl_coef > 0`,
+    `reference` (the frozen initial policy) supplies the KL reference log-probabilities.
 
     `old_logprobs` says where the ratio's denominator comes from: `rollout`, the samples'
     recorded logprobs; `policy`, the policy's own logprobs from this very forward, detached
@@ -49,8 +50,7 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
         raise ValueError("no samples to train on")
     if loss.kl_coef > 0 and reference is None:
         raise ValueError("loss.kl_coef > 0 needs a reference policy")
-    batches = [pack(samples[i:i + micro_batch_size], pad_id)
-               for i in range(0, len(samples), micro_batch_size)]
+    batches = micro_batches(samples, pad_id, micro_batch_size, group_size)
     total = sum(batch.tokens for batch in batches)
     if total == 0:
         raise ValueError("the samples have no completion tokens")
@@ -60,11 +60,12 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
     for batch in batches:
         input_ids = batch.input_ids.to(device)
         attention_mask = batch.attention_mask.to(device)
-        logprobs = token_logprobs(policy.model, input_ids, attention_mask)
+        logprobs = batch_logprobs(policy.model, input_ids, attention_mask, batch.shared_prompt)
         ref: torch.Tensor | None = None
         if reference is not None and loss.kl_coef > 0:
             with torch.no_grad():
-                ref = token_logprobs(reference.model, input_ids, attention_mask)
+                ref = batch_logprobs(reference.model, input_ids, attention_mask,
+                                     batch.shared_prompt)
         rollout = batch.old_logprobs.to(device)
         old = rollout if old_logprobs == "rollout" else logprobs.detach()
         mask = batch.loss_mask.to(device)
@@ -76,7 +77,7 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
         for key in ("policy_loss", "kl", "clip_fraction", "ratio_mean"):
             sums[key] = sums.get(key, 0.0) + metrics[key] * share
         with torch.no_grad():
-            for key, found in _diagnostics(policy, reference, input_ids, attention_mask,
+            for key, found in _diagnostics(policy, reference, batch, input_ids, attention_mask,
                                            logprobs.detach(), rollout, mask, ref).items():
                 if key.endswith("_max"):
                     sums[key] = max(sums.get(key, found), found)
@@ -89,7 +90,8 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
     return sums
 
 
-def _diagnostics(policy: Policy, reference: Policy | None, input_ids: torch.Tensor,
+def _diagnostics(policy: Policy, reference: Policy | None, batch: PackedBatch,
+                 input_ids: torch.Tensor,
                  attention_mask: torch.Tensor, logprobs: torch.Tensor, old: torch.Tensor,
                  mask: torch.Tensor, ref: torch.Tensor | None) -> dict[str, float]:
     """One micro-batch's diagnostics (see `update_policy`)."""
@@ -106,10 +108,11 @@ def _diagnostics(policy: Policy, reference: Policy | None, input_ids: torch.Tens
              "ratio_max": float(ratio[where].max()) if bool(where.any()) else 1.0}
     start = ref
     if start is None and reference is not None:
-        start = token_logprobs(reference.model, input_ids, attention_mask)
+        start = batch_logprobs(reference.model, input_ids, attention_mask, batch.shared_prompt)
     if start is None and hasattr(policy.model, "disable_adapter"):  # LoRA: the base model
         with policy.model.disable_adapter():
-            start = token_logprobs(policy.model, input_ids, attention_mask)
+            start = batch_logprobs(policy.model, input_ids, attention_mask,
+                                   batch.shared_prompt)
     if start is not None:
         delta = start - logprobs
         found["kl_to_start"] = float(((torch.exp(delta) - delta - 1.0) * mask).sum() / tokens)

@@ -42,6 +42,9 @@ class ContextSettings:
     max_sequences: int = 16
     batch_tokens: int = 512
     threads: int = 0  # 0: every core this process may run on
+    prefix_cache: bool = True
+    """Keep a finished sequence's KV cells for later requests sharing their prefix
+    (`prefix_cache.py`); off, every request prefills its whole prompt."""
 
     def thread_count(self) -> int:
         """Threads for llama.cpp. Default: every core this process may use, since rollouts
@@ -202,6 +205,23 @@ class LlamaModel:
     def forget_sequence(self, sequence: int) -> None:
         """Free every KV cell of `sequence` so another request can reuse the slot."""
         self._lib.llama_memory_seq_rm(self._memory, sequence, -1, -1)
+
+    def copy_sequence(self, source: int, target: int) -> None:
+        """Make `target`'s KV cells a copy of `source`'s. With a stream per sequence llama.cpp
+        copies the whole stream (a few MB for a small model) at the next decode, before
+        that decode's tokens are placed."""
+        self._lib.llama_memory_seq_cp(self._memory, source, target, -1, -1)
+
+    def keep_prefix(self, sequence: int, keep: int) -> bool:
+        """Free the KV cells of `sequence` from position `keep` on; False when the memory
+        cannot drop part of a sequence (then nothing was kept)."""
+        if keep <= 0:
+            self.forget_sequence(sequence)
+            return True
+        if bool(self._lib.llama_memory_seq_rm(self._memory, sequence, keep, -1)):
+            return True
+        self.forget_sequence(sequence)
+        return False
 
     # -- LoRA adapters ------------------------------------------------------------------------
 

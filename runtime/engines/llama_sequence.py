@@ -30,9 +30,18 @@ class DecodingSequence:
     generator: np.random.Generator
     pending: list[int] = field(default_factory=list)
     position: int = 0
+    fed: list[int] = field(default_factory=list)
+    """Every token fed into the slot's KV cells so far, in position order."""
 
     def __post_init__(self) -> None:
         self.pending = list(self.state.prompt_token_ids)
+
+    def start_at(self, slot: int, reused: int) -> None:
+        """Take `slot`, whose KV cells already hold the first `reused` prompt tokens."""
+        self.slot = slot
+        self.fed = list(self.state.prompt_token_ids[:reused])
+        self.pending = list(self.state.prompt_token_ids[reused:])
+        self.position = reused
 
     @property
     def matcher(self) -> SequenceMatcher | None:
@@ -53,6 +62,7 @@ class DecodingSequence:
             )
             for offset, token in enumerate(self.pending[:count])
         ]
+        self.fed.extend(self.pending[:count])
         del self.pending[:count]
         self.position += count
         return entries

@@ -41,6 +41,7 @@ from runtime.engines.embedded import resolve_model_path
 from runtime.engines.grammar_constraint import GrammarConstraint, GrammarError
 from runtime.engines.llama_native import BatchEntry, ContextSettings, LlamaModel
 from runtime.engines.llama_sequence import DecodingSequence
+from runtime.engines.prefix_cache import Running, SlotPrefixCache
 from runtime.engines.prompt import PromptEncoder
 from runtime.engines.token_sampling import raw_logprob, sample_token
 
@@ -112,6 +113,8 @@ class LlamaCppEngine:
         )
         self._inbox: queue.Queue[_Submission | _WorkerTask | None] = queue.Queue()
         self._adapter: Any = None  # the applied llama.cpp LoRA adapter (worker thread only)
+        self._prefixes = SlotPrefixCache(self.settings.max_sequences,
+                                         enabled=self.settings.prefix_cache)  # worker thread only
         self._closing = threading.Event()
         # Held while submitting and while closing, so no request slips into the inbox after
         # the worker has drained it for the last time.
@@ -189,6 +192,12 @@ class LlamaCppEngine:
             self._inbox.put(_WorkerTask(action, future))
         return future.result()
 
+    @property
+    def prefix_reuse(self) -> tuple[int, int]:
+        """(prompt tokens whose KV cells were reused instead of fed again, prompt tokens of
+        every admitted request) since the engine started: see `prefix_cache`."""
+        return self._prefixes.reused_tokens, self._prefixes.prompt_tokens
+
     def render_prompt(self, request: ChatRequest) -> str:
         """The prompt text the model sees for `request` (its chat template applied)."""
         return self._template.render(request.messages)
@@ -252,11 +261,15 @@ class LlamaCppEngine:
             block = False
 
     def _admit(self, waiting: deque[_Waiting], active: dict[int, DecodingSequence]) -> None:
-        """Start waiting requests, in arrival order, while slots and KV cells remain."""
-        while waiting and len(active) < self.settings.max_sequences:
-            head = waiting[0]
+        """Start waiting requests, in arrival order, while slots remain. A request whose
+        prompt shares a long prefix with a sequence still prefilling it waits for those cells
+        (`prefix_cache`), and later requests may start before it; a worker task waits for
+        everything before it."""
+        index = 0
+        while index < len(waiting) and len(active) < self.settings.max_sequences:
+            head = waiting[index]
             if isinstance(head, _WorkerTask):
-                if active:  # later requests wait until the sequences before it finish
+                if active or index > 0:  # it runs once the sequences before it finish
                     return
                 waiting.popleft()
                 _run_task(head)
@@ -266,17 +279,32 @@ class LlamaCppEngine:
             else:
                 request, future = head
                 if future.cancelled():
-                    waiting.popleft()
+                    del waiting[index]
                     continue
                 prepared = self._prepare(request, future)
-            waiting.popleft()
             if isinstance(prepared, Completion):
+                del waiting[index]
                 _settle(head[1] if isinstance(head, tuple) else head.future, prepared)
                 continue
             if prepared.state.max_tokens <= 0:
+                del waiting[index]
                 _settle(prepared.future, prepared.state.completion())
                 continue
-            prepared.slot = min(set(range(self.settings.max_sequences)) - set(active))
+            free = sorted(set(range(self.settings.max_sequences)) - set(active))
+            running = {slot: Running(sequence.fed, sequence.state.prompt_token_ids)
+                       for slot, sequence in active.items()}
+            choice = self._prefixes.plan(prepared.state.prompt_token_ids, free, running)
+            if choice is None:  # a running sequence is prefilling this prompt's prefix
+                waiting[index] = prepared
+                index += 1
+                continue
+            del waiting[index]
+            reused = choice.reused
+            if choice.source is not None:
+                self._model.copy_sequence(choice.source, choice.slot)
+            if not self._model.keep_prefix(choice.slot, reused):
+                reused = 0
+            prepared.start_at(choice.slot, reused)
             active[prepared.slot] = prepared
 
     def _prepare(
@@ -315,7 +343,7 @@ class LlamaCppEngine:
             for sequence in list(active.values()):
                 sequence.state.fail(str(error))
                 self._finish(sequence, active)
-            self._model.forget_all()
+            self._forget_all()
             return
         for sequence, logits in zip(ready, rows, strict=True):
             self._sample(sequence, logits)
@@ -338,6 +366,8 @@ class LlamaCppEngine:
         """Worker thread, no sequence decoding: feed `tokens` in slot 0 with logits from
         position `start - 1` on, and return each next token's raw logprob."""
         scores: list[float] = []
+        self._model.forget_sequence(0)  # slot 0 may hold an idle sequence's cached prefix
+        self._prefixes.forget(0)
         try:
             for first in range(0, len(tokens) - 1, self._model.batch_capacity):
                 entries = [BatchEntry(token=tokens[p], sequence=0, position=p,
@@ -350,6 +380,7 @@ class LlamaCppEngine:
                               for p, row in zip(wanted, rows, strict=True))
         finally:
             self._model.forget_sequence(0)
+            self._prefixes.forget(0)
         return tuple(scores)
 
     def _swap_model(self, path: Path, queued: float) -> WeightSwap:
@@ -362,6 +393,7 @@ class LlamaCppEngine:
             raise EngineError(f"{path}: its vocabulary or chat template differs from the "
                               "loaded model's")
         old, self._model = self._model, model
+        self._prefixes.forget_all()
         self._adapter = None  # freed with the old model
         self._grammar = GrammarConstraint.for_llama(model.vocab, model.vocab_size)
         self.model_path = path
@@ -382,12 +414,17 @@ class LlamaCppEngine:
         old, self._adapter = self._adapter, new
         if old is not None:
             self._model.free_lora(old)
-        self._model.forget_all()  # no cell computed with the old weights may be reused
+        self._forget_all()  # no cell computed with the old weights may be reused
         return WeightSwap(path=path, scale=scale, wait_s=began - queued,
                            apply_s=time.perf_counter() - began)
 
+    def _forget_all(self) -> None:
+        self._model.forget_all()
+        self._prefixes.forget_all()
+
     def _finish(self, sequence: DecodingSequence, active: dict[int, DecodingSequence]) -> None:
-        self._model.forget_sequence(sequence.slot)
+        # The cells stay: a later request sharing their prefix continues from them.
+        self._prefixes.release(sequence.slot, sequence.fed)
         active.pop(sequence.slot, None)
         _settle(sequence.future, sequence.state.completion())
 

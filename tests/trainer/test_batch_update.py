@@ -98,3 +98,52 @@ def test_policy_old_logprobs_give_ratio_one_and_the_on_policy_gradient() -> None
                         tuple(scored[0, 1:4].tolist()), off.advantages)
     rescored = update_policy(exact_policy, [exact], 0, LossConfig(max_grad_norm=100.0))
     assert rescored["grad_norm"] == pytest.approx(ignoring["grad_norm"], rel=1e-4)
+
+
+GROUP = [TokenSample(Role.EXECUTOR, (1, 2, 3, 4), completion, tuple(-0.5 for _ in completion),
+                     tuple(advantage for _ in completion))
+         for completion, advantage in (((5, 6, 7), 1.0), ((8,), -1.0), ((9, 10), 0.5),
+                                       ((11, 12, 13, 14), -0.5))]
+
+
+def test_samples_sharing_a_prompt_are_batched_together_and_the_rest_in_order() -> None:
+    from trainer.batch import micro_batches
+
+    batches = micro_batches([DESIGN, *GROUP[:2], TURN, *GROUP[2:]], 0, micro_batch_size=1,
+                            group_size=3)
+    assert [(b.input_ids.shape[0], b.shared_prompt) for b in batches] == [
+        (3, 4), (1, 0), (1, 0), (1, 0)]
+    assert batches[0].input_ids[:, :4].tolist() == [[1, 2, 3, 4]] * 3
+    assert batches[1].input_ids.tolist() == [[1, 2, 3, 4, 11, 12, 13, 14]]  # the group's rest
+    assert [b.input_ids.tolist() for b in batches[2:]] == [[[1, 2, 3, 4, 5]], [[7, 8]]]
+    assert sum(b.tokens for b in batches) == 3 + 1 + 10
+    with pytest.raises(ValueError, match="one prompt"):
+        pack([DESIGN, TURN], 0, shared_prompt=2)
+
+
+def test_a_shared_prompt_forwarded_once_gives_the_logprobs_and_gradient_of_separate_rows() -> None:
+    """The prompt's cache is repeated for every row with its autograd graph: the same
+    logprobs, and the same gradient (through the prompt's keys and values too), as forwarding
+    each row in full."""
+    from trainer.policy import batch_logprobs, token_logprobs
+
+    packed = pack(GROUP, 0, shared_prompt=4)
+    results = []
+    for shared in (0, 4):
+        policy = tiny_policy(3)
+        scored = batch_logprobs(policy.model, packed.input_ids, packed.attention_mask, shared)
+        (scored * packed.loss_mask * packed.advantages).sum().backward()
+        gradient = torch.cat([p.grad.flatten() for p in policy.model.parameters()])
+        results.append((scored.detach() * packed.loss_mask, gradient))
+        if shared == 0:
+            plain = token_logprobs(policy.model, packed.input_ids, packed.attention_mask)
+            assert torch.equal(scored, plain)
+    (separate, separate_grad), (once, once_grad) = results
+    assert torch.allclose(separate, once, atol=1e-5)
+    assert float(separate_grad.abs().max()) > 0
+    assert torch.allclose(separate_grad, once_grad, atol=1e-5, rtol=1e-4)
+    whole = update_policy(tiny_policy(4), GROUP, 0, LossConfig(max_grad_norm=100.0),
+                          micro_batch_size=1, group_size=1)
+    grouped = update_policy(tiny_policy(4), GROUP, 0, LossConfig(max_grad_norm=100.0))
+    assert grouped["grad_norm"] == pytest.approx(whole["grad_norm"], rel=1e-4)
+    assert grouped["loss"] == pytest.approx(whole["loss"], rel=1e-4)
