@@ -232,6 +232,9 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
                             round_=0, label=f"{agent.name} answer")
     results = [answer]
     current = context
+    history = keywords.get("history")
+    every_round = isinstance(history, ast.Ref) and history.name == "all"
+    earlier: list[tuple[str, Value]] = []  # with history: all, what earlier rounds showed
     for round_ in range(1, rounds + 1):
         answer_text = Value(results[-1].node, TEXT, TEXT_TYPE)
         critiques = [add_agent_node(builder, current, "reflect_critique", critic, call.span,
@@ -247,8 +250,11 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
                           for label, critique in zip(labels, critiques, strict=True)]
         results.append(add_agent_node(
             builder, current, "reflect_revise", agent, call.span,
-            [*inputs, ("answer", answer_text), *critique_texts], round_=round_,
+            [*inputs, *earlier, ("answer", answer_text), *critique_texts], round_=round_,
             label=f"{agent.name} revise {round_}"))
+        if every_round:
+            earlier += [(f"round{round_}_answer", answer_text),
+                        *((f"round{round_}_{label}", text) for label, text in critique_texts)]
     if stop is None:
         return results[-1]
     return merge(builder, context, call, f"reflect_{agent.name}", results)

@@ -99,6 +99,10 @@ VOTE_SHOWS = ("answers", "replies")
 """What a vote's judge or tiebreak sees of the candidates: their parsed answers only
 (`answers`, the default) or also every candidate's full reply (`replies`)."""
 
+REFLECT_HISTORIES = ("latest", "all")
+"""What a reflection's revision sees: the latest answer and critique only (`latest`, the
+default) or also every earlier round's answer and critiques (`all`)."""
+
 # Which keyword parameters each vote strategy accepts (beyond `strategy`) and requires.
 VOTE_STRATEGY_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "majority": (frozenset({"tiebreak"}), frozenset()),
@@ -188,7 +192,7 @@ BUILTINS: dict[str, Builtin] = {
                       limit="max_loop", doc="at most this many critique/revise rounds"),
                 Param("stop", ValueKind.MEMBER,
                       doc="stop early when the critic's verdict equals this member"),
-                Param("history", ValueKind.CHOICE, choices=("latest", "all"),
+                Param("history", ValueKind.CHOICE, choices=REFLECT_HISTORIES,
                       default="latest",
                       doc="what a revision sees: the latest answer and critique (`latest`) "
                           "or every earlier round's too (`all`)")),

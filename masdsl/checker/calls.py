@@ -31,6 +31,7 @@ from masdsl.checker.expressions import (
 )
 from masdsl.patterns import (
     BUILTINS,
+    REFLECT_HISTORIES,
     VOTE_SHOWS,
     VOTE_STRATEGIES,
     VOTE_STRATEGY_PARAMS,
@@ -326,6 +327,11 @@ def _reflect(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
         elif len(critic_arg.value.items) > ctx.limits.max_fanout:
             ctx.report("MAS403", critic_arg.value.span, f"more than "
                        f"{ctx.limits.max_fanout} critics", help="the limit is max_fanout")
+    history = keywords.get("history")
+    if history is not None and not (isinstance(history.value, ast.Ref)
+                                    and history.value.name in REFLECT_HISTORIES):
+        ctx.report("MAS207", history.value.span, "history is latest or all",
+                   help="history: all shows each revision every earlier answer and critique")
     stop = keywords.get("stop")
     known = [critic for _, critic in critics if critic is not None and critic.output is not None]
     if stop is not None and known:
