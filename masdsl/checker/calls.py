@@ -29,6 +29,7 @@ from masdsl.checker.expressions import (
     static_length,
     value_type,
 )
+from masdsl.checker.state import check_reply, check_rounds
 from masdsl.patterns import (
     BUILTINS,
     REFLECT_HISTORIES,
@@ -37,7 +38,6 @@ from masdsl.patterns import (
     VOTE_STRATEGY_PARAMS,
     Builtin,
 )
-from masdsl.checker.state import check_reply, check_rounds
 from masdsl.types import TEXT, Enum, List, Primitive, Type
 
 # Which diagnostic a builtin integer outside its range gets, by the limit bounding it.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from compiler.api import compile as compile_spec
 from runtime.engines.base import ChatRequest
-from runtime.executor import Executor, ExecutionResult
+from runtime.executor import ExecutionResult, Executor
 from tests.runtime.scripted_engine import ScriptedEngine, last_user, role_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
