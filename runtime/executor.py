@@ -47,7 +47,7 @@ from runtime.budget import Budget, BudgetExceeded, BudgetTracker
 from runtime.conditions import evaluate, value_key
 from runtime.engines.base import Engine, Message
 from runtime.format import fill_template
-from runtime.replies import Origin, full_reply, origin_of
+from runtime.replies import CARRIES_ORIGIN, Origin, full_reply, origin_of
 from runtime.tools.registry import ToolRegistry, default_tools
 from runtime.trace import ExecutionRecord, TurnRecord
 from runtime.values import Value, to_json
@@ -331,7 +331,7 @@ class Executor:
             self._reply(state, node_plan, given.get("value", ABSENT))
         else:  # pragma: no cover - validate_ir guarantees the kinds above
             raise TypeError(f"cannot evaluate node kind {node.kind!r}")
-        if not isinstance(node, VoteNode | ReplyNode):
+        if isinstance(node, CARRIES_ORIGIN):
             by_port = {edge.target_port: edge for edge in node_plan.data_edges}
             ports = [name for name, value in given.items() if value is not ABSENT]
             origin = origin_of(node, by_port, ports, state.origins)

@@ -32,6 +32,11 @@ Origin = str | tuple[Any, ...] | None
 produced it)."""
 
 
+CARRIES_ORIGIN = (MergeNode, BranchNode, FieldNode, ListNode, CollectNode, RoundsNode,
+                  AppendNode)
+"""The deterministic node kinds whose value keeps the reply it came from (`origin_of`)."""
+
+
 def origin_of(node: IRNode, edges: Mapping[str, Edge], present: list[str],
               origins: Mapping[tuple[str, str], Origin]) -> Origin:
     """The origin of a deterministic node's `out`, from the origins of its inputs.
