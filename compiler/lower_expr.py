@@ -116,7 +116,8 @@ def lower_list(builder: Builder, context: Context, env: Env, expr: ast.ListExpr,
 
 def argument_label(arg: ast.Arg, index: int) -> str:
     """Positional data args are labelled by their variable name (the field name of a field
-    access, the callee of a nested call); keyword args by their keyword."""
+    access, the callee of a nested call, `x_reply` / `x_rounds` for `reply(x)` /
+    `rounds(x)`); keyword args by their keyword."""
     if arg.keyword is not None:
         return arg.keyword.value
     if isinstance(arg.value, ast.Ref):
@@ -124,7 +125,11 @@ def argument_label(arg: ast.Arg, index: int) -> str:
     if isinstance(arg.value, ast.FieldAccess):
         return arg.value.field.value
     if isinstance(arg.value, ast.Call):
-        return arg.value.callee.value
+        callee = arg.value.callee.value
+        subject = next((item.value for item in arg.value.args if item.keyword is None), None)
+        if callee in ("reply", "rounds") and isinstance(subject, ast.Ref):
+            return f"{subject.name}_{callee}"  # `reply(draft)` is shown as `draft_reply`
+        return callee
     return f"input_{index}"
 
 

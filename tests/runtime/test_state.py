@@ -61,12 +61,12 @@ def test_reply_gives_the_full_reply_behind_a_value_through_merges_lists_and_vote
     result = run(REPLY, ScriptedEngine(reply), q="What is 6 x 7?")
     assert result.outputs == {"o": "done"}
     assert prompts == [
-        "reply:\nx is 6 x 7.\nANSWER: 42\n\n"
-        "reply_2:\nsecond y\nANSWER: 2\n\n"           # the loop's value: its last iteration's
-        "reply_3:\nWhat is 6 x 7?\n\n"                 # an input: shown as the value itself
-        "reply_4:\n1. sample a\nANSWER: 5\n2. sample b\nANSWER: 5\n\n"
-        "reply_5:\nsample a\nANSWER: 5\n\n"           # the vote's winner: its first holder's
-        "reply_6:\n1. x is 6 x 7.\nANSWER: 42\n2. 7"]  # a literal item: the value
+        "x_reply:\nx is 6 x 7.\nANSWER: 42\n\n"
+        "y_reply:\nsecond y\nANSWER: 2\n\n"           # the loop's value: its last iteration's
+        "q_reply:\nWhat is 6 x 7?\n\n"                 # an input: shown as the value itself
+        "xs_reply:\n1. sample a\nANSWER: 5\n2. sample b\nANSWER: 5\n\n"
+        "winner_reply:\nsample a\nANSWER: 5\n\n"      # the vote's winner: its first holder's
+        "reply:\n1. x is 6 x 7.\nANSWER: 42\n2. 7"]    # a literal item: the value
 
 
 def test_a_vote_over_a_named_list_shows_the_judge_every_reply() -> None:
@@ -239,4 +239,5 @@ def test_template_instances_are_ordinary_agents_with_their_roles_filled_in() -> 
     assert temperatures["You are an expert in physics"] == 0.7  # the template's
     moderator = last_user(requests[3])
     assert moderator.startswith("question:\nWhy is the sky blue?\n\n"
-                                "reply:\nAs a physics expert: because.\nANSWER: physics")
+                                "physics_reply:\nAs a physics expert: because.\n"
+                                "ANSWER: physics")
