@@ -26,7 +26,7 @@ from typing import Any, TypedDict
 from compiler.ir import IR, TEXT, AgentNode, InputNode
 from runtime.agent_turn import AgentInput, AgentOutcome, TurnContext, run_agent
 from runtime.budget import Budget, BudgetTracker
-from runtime.engines.base import Capabilities, ChatRequest, Completion
+from runtime.engines.base import Capabilities, ChatRequest, Completion, Message
 from runtime.executor import Executor
 from runtime.tools.registry import ToolRegistry, default_tools
 
@@ -61,9 +61,9 @@ class TimedAgentRunner:
         self.calls = 0
 
     async def __call__(self, node: AgentNode, inputs: Sequence[AgentInput],
-                       context: TurnContext) -> AgentOutcome:
+                       context: TurnContext, history: Sequence[Message] = ()) -> AgentOutcome:
         started = time.perf_counter()
-        outcome = await run_agent(node, inputs, context)
+        outcome = await run_agent(node, inputs, context, history)
         self.seconds += time.perf_counter() - started
         self.calls += 1
         return outcome

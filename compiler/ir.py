@@ -62,14 +62,20 @@ class AgentSettings(Model):
     model: str = "executor"
     default: Constant | None = None
     """The agent's value when its reply never parses (None: the value is absent then)."""
+    memory: int = 0
+    """How many of the agent's earlier calls in the same execution each call sees as
+    earlier conversation turns (`memory N`; 0: none)."""
 
     @model_serializer(mode="wrap")
     def _without_absent_default(self, handler):  # type: ignore[no-untyped-def]
-        # An agent without a default serialises as before the field existed, so IR JSON of
-        # specs that do not use `default` stays byte-identical.
+        # An agent without a default (or memory) serialises as before the field existed, so
+        # IR JSON of specs that do not use them stays byte-identical.
         data = handler(self)
-        if self.default is None and isinstance(data, dict):
-            data.pop("default", None)
+        if isinstance(data, dict):
+            if self.default is None:
+                data.pop("default", None)
+            if not self.memory:
+                data.pop("memory", None)
         return data
 
     @property
@@ -152,6 +158,18 @@ class AgentNode(NodeBase):
     agent: AgentSettings
     member: int | None = None
     round: int | None = None
+    memory: tuple[str, ...] = ()
+    """The input ports (named `memory.<i>`, fed by earlier calls' `text` ports) that carry
+    the agent's earlier calls for its conversation memory, oldest first; they are not
+    shown as inputs (see `docs/ir.md`)."""
+
+    @model_serializer(mode="wrap")
+    def _without_empty_memory(self, handler):  # type: ignore[no-untyped-def]
+        # A node without memory serialises as before the field existed (byte-identical IR).
+        data = handler(self)
+        if not self.memory and isinstance(data, dict):
+            data.pop("memory", None)
+        return data
 
     @property
     def is_llm(self) -> bool:
@@ -231,6 +249,23 @@ class FieldNode(NodeBase):
     field: str
 
 
+class ReplyNode(NodeBase):
+    """`reply(x)` without an LLM call: `out` is the full reply of the agent call whose value
+    arrives on `value` (followed through merges, branches, field reads and votes), or,
+    for a value no agent produced, the value shown as an agent would be shown it; for a
+    list, one such text per item. Absent when the value is absent."""
+
+    kind: Literal["reply"] = "reply"
+
+
+class RoundsNode(NodeBase):
+    """`rounds(x)` without an LLM call: `out` is the list of the values on `round_0`,
+    `round_1`, ... (a name's value after each iteration or graph step), absent ones left
+    out."""
+
+    kind: Literal["rounds"] = "rounds"
+
+
 TermOp = Literal["port", "const", "all_equal", "len", "empty", "truth", "not", "and", "or",
                  "==", "!=", "<", "<=", ">", ">="]
 
@@ -258,7 +293,7 @@ class ConditionNode(NodeBase):
 IRNode = Annotated[
     InputNode | OutputNode | LiteralNode | ListNode | MergeNode | AgentNode | CollectNode
     | VoteNode | BranchNode | GraphStepNode | ConditionNode | FieldNode | AppendNode
-    | FormatNode,
+    | FormatNode | ReplyNode | RoundsNode,
     Field(discriminator="kind"),
 ]
 

@@ -29,13 +29,15 @@ from compiler.ir import (
     VoteNode,
 )
 from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
+from compiler.lower_state import lower_reply, lower_rounds, reply_value
 from compiler.resolve import domain_of, fail
 from masdsl import ast
 from masdsl.types import BOOL, List
 from masdsl.types import TEXT as TEXT_TYPE
 
 
-def lower_builtin(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+def lower_builtin(builder: Builder, context: Context, env: Env,
+                  call: ast.Call) -> Value | None:
     """Dispatch a builtin pattern call to its lowering function (`PATTERN_LOWERINGS`)."""
     return PATTERN_LOWERINGS[call.callee.value](builder, context, env, call)
 
@@ -105,11 +107,11 @@ def lower_ensemble(builder: Builder, context: Context, env: Env, call: ast.Call)
 
 def _replies(builder: Builder, context: Context, call: ast.Call, candidates: Value) -> Value:
     """The full replies of an in-place ensemble's members, collected in member order (a
-    member whose reply never parsed still has its last reply here)."""
+    member whose reply never parsed still has its last reply here); for any other list of
+    candidates, `reply(candidates)` (one reply per present candidate)."""
     collect = next((node for node in builder.nodes if node.id == candidates.node), None)
-    if not isinstance(collect, CollectNode):
-        raise fail(builder.program, call.span, "MAS207",
-                   "show: replies needs the candidates written as ensemble(...)")
+    if not isinstance(collect, CollectNode) or collect.label != "ensemble":
+        return reply_value(builder, context, call, "candidates", candidates)
     members = sorted((edge for edge in builder.edges if edge.target == collect.id
                       and edge.kind == "data"), key=lambda edge: int(
                           edge.target_port.removeprefix("member_")))
@@ -230,6 +232,9 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
                             round_=0, label=f"{agent.name} answer")
     results = [answer]
     current = context
+    history = keywords.get("history")
+    every_round = isinstance(history, ast.Ref) and history.name == "all"
+    earlier: list[tuple[str, Value]] = []  # with history: all, what earlier rounds showed
     for round_ in range(1, rounds + 1):
         answer_text = Value(results[-1].node, TEXT, TEXT_TYPE)
         critiques = [add_agent_node(builder, current, "reflect_critique", critic, call.span,
@@ -245,8 +250,11 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
                           for label, critique in zip(labels, critiques, strict=True)]
         results.append(add_agent_node(
             builder, current, "reflect_revise", agent, call.span,
-            [*inputs, ("answer", answer_text), *critique_texts], round_=round_,
+            [*inputs, *earlier, ("answer", answer_text), *critique_texts], round_=round_,
             label=f"{agent.name} revise {round_}"))
+        if every_round:
+            earlier += [(f"round{round_}_answer", answer_text),
+                        *((f"round{round_}_{label}", text) for label, text in critique_texts)]
     if stop is None:
         return results[-1]
     return merge(builder, context, call, f"reflect_{agent.name}", results)
@@ -341,8 +349,9 @@ def lower_format(builder: Builder, context: Context, env: Env, call: ast.Call) -
     return out(node_id, TEXT_TYPE)
 
 
-PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value]] = {
+PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value | None]] = {
     "ensemble": lower_ensemble, "vote": lower_vote, "append": lower_append,
-    "format": lower_format, "debate": lower_debate, "reflect": lower_reflect}
+    "format": lower_format, "debate": lower_debate, "reflect": lower_reflect,
+    "reply": lower_reply, "rounds": lower_rounds}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own lowering; the node
 kinds each creates are the registry entry's `node_kinds`."""

@@ -116,7 +116,8 @@ def lower_list(builder: Builder, context: Context, env: Env, expr: ast.ListExpr,
 
 def argument_label(arg: ast.Arg, index: int) -> str:
     """Positional data args are labelled by their variable name (the field name of a field
-    access, the callee of a nested call); keyword args by their keyword."""
+    access, the callee of a nested call, `x_reply` / `x_rounds` for `reply(x)` /
+    `rounds(x)`); keyword args by their keyword."""
     if arg.keyword is not None:
         return arg.keyword.value
     if isinstance(arg.value, ast.Ref):
@@ -124,7 +125,11 @@ def argument_label(arg: ast.Arg, index: int) -> str:
     if isinstance(arg.value, ast.FieldAccess):
         return arg.value.field.value
     if isinstance(arg.value, ast.Call):
-        return arg.value.callee.value
+        callee = arg.value.callee.value
+        subject = next((item.value for item in arg.value.args if item.keyword is None), None)
+        if callee in ("reply", "rounds") and isinstance(subject, ast.Ref):
+            return f"{subject.name}_{callee}"  # `reply(draft)` is shown as `draft_reply`
+        return callee
     return f"input_{index}"
 
 
@@ -160,12 +165,29 @@ def add_agent_node(builder: Builder, context: Context, kind: AgentKind, agent: A
     labels = unique_labels([name for name, _ in inputs])
     ports = [Port(name=name, type=value.type)
              for name, (_, value) in zip(labels, inputs, strict=True)]
+    fed = [(port, value) for port, (_, value) in zip(ports, inputs, strict=True)]
+    memory = _memory(builder, agent, kind, span, round_)
+    ports += [port for port, _ in memory]
     node_id = builder.new_id(f"{kind}_{agent.name}")
     node = AgentNode(id=node_id, kind=kind, span=span, label=label or agent.name,
                      scope=context.scope, agent=agent, member=member, round=round_,
-                     inputs=tuple(ports),
+                     inputs=tuple(ports), memory=tuple(port.name for port, _ in memory),
                      outputs=(Port(name=OUT, type=agent.output), Port(name=TEXT_PORT,
                                                                       type=TEXT)))
-    builder.add(node, context, [(port, value) for port, (_, value)
-                                in zip(ports, inputs, strict=True)])
+    builder.add(node, context, [*fed, *memory])
     return out(node_id, agent.output)
+
+
+def _memory(builder: Builder, agent: AgentSettings, kind: AgentKind, span: Span,
+            round_: int | None) -> list[tuple[Port, Value]]:
+    """The conversation memory of a call of an agent with `memory N`: a port `memory.<i>`
+    fed by the reply of each of the agent's last N calls lowered before this one (oldest
+    first), leaving out its siblings (the other samples of the same ensemble, the other
+    turns of the same debate round), which run alongside it."""
+    if not agent.memory:
+        return []
+    earlier = [node for node in builder.nodes
+               if isinstance(node, AgentNode) and node.agent.name == agent.name
+               and not (node.span == span and node.kind == kind and node.round == round_)]
+    return [(Port(name=f"memory.{index}", type=TEXT), Value(node.id, TEXT_PORT, TEXT))
+            for index, node in enumerate(earlier[-agent.memory:])]

@@ -14,6 +14,7 @@ from compiler.ir import OUT, BranchConstruct, BranchNode, GraphStepNode, MergeNo
 from compiler.lower_builtins import merge
 from compiler.lower_cond import lower_condition
 from compiler.lower_expr import Env, lower_expr
+from compiler.lower_state import is_round_key, record_rounds
 from compiler.resolve import domain_of, fail
 from masdsl import ast
 from masdsl.types import Enum
@@ -205,14 +206,22 @@ def lower_loop(builder: Builder, context: Context, env: Env, statement: ast.Loop
                                     pending=pending)
     if statement.until is None or len(ends) == 1:
         env.update(current)
+        _record_loop_rounds(env, statement, ends)
         return
-    for name in dict.fromkeys(name for end in ends for name in end):
+    for name in dict.fromkeys(name for end in ends for name in end if not is_round_key(name)):
         values = [end[name] for end in ends if name in end]
         if name in before:
             values = [before[name], *values]
         elif name not in ends[0]:
             continue
         env[name] = merge(builder, context, statement, name, values)
+    _record_loop_rounds(env, statement, ends)
+
+
+def _record_loop_rounds(env: Env, statement: ast.Loop, ends: list[Env]) -> None:
+    """What `rounds(x)` reads after the loop: x's value at the end of each iteration."""
+    for name in sorted(assigned_names(statement.body)):
+        record_rounds(env, name, [end[name] for end in ends if name in end])
 
 
 def lower_graph(builder: Builder, context: Context, env: Env, statement: ast.Graph) -> None:
@@ -227,6 +236,7 @@ def lower_graph(builder: Builder, context: Context, env: Env, statement: ast.Gra
         raise fail(builder.program, statement.span, "MAS306", "a graph needs one start node")
     graph_name = f"graph@{statement.span.line}"
     candidates = [starts[0].node.value]
+    runs: dict[str, list[Value]] = {name: [] for name in nodes}
     step_value: Value | None = None
     pending = context.pending | frozenset(nodes)
     for step in range(1, steps + 1):
@@ -242,6 +252,7 @@ def lower_graph(builder: Builder, context: Context, env: Env, statement: ast.Gra
             if isinstance(nodes[name].value, ast.Ref) and guard is not None:
                 value = alias(builder, node_context, nodes[name], name, value)
             instances[name] = value
+            runs[name].append(value)
         for name, value in instances.items():
             env[name] = merge(builder, context, nodes[name], name,
                               [env[name], value]) if name in env else value
@@ -256,6 +267,8 @@ def lower_graph(builder: Builder, context: Context, env: Env, statement: ast.Gra
     for name, node in nodes.items():
         if name not in env:
             _bind_absent(builder, context, env, node, pending)
+        # What `rounds(x)` reads after the graph: x's value at each step that ran it.
+        record_rounds(env, name, runs[name] or [env[name]] if name in env else [])
 
 
 def _bind_absent(builder: Builder, context: Context, env: Env, node: ast.GraphNode,

@@ -325,7 +325,7 @@ class TypeDecl(Node):
 
 AgentFieldKey = Literal[
     "role", "tools", "max_tool_turns", "temperature", "top_p", "max_tokens", "retries", "model",
-    "default",
+    "default", "memory",
 ]
 
 
@@ -351,13 +351,47 @@ class AgentDecl(Node):
         return next((f for f in self.fields if f.key == key), None)
 
 
+class AgentTemplate(Node):
+    """`agent expert(field) -> T { fields }`: near-identical agents declared once. Each
+    `{param}` in its role is replaced by an instance's argument (`{{`/`}}` are braces); a
+    template is not an agent and is never called."""
+
+    kind: Literal["agent_template"] = "agent_template"
+    name: Name
+    params: tuple[Name, ...]
+    output: TypeExpr | None = None
+    fields: tuple[AgentField, ...]
+
+
+class TemplateArg(Node):
+    """`param: "value"`, one argument of an agent instance."""
+
+    kind: Literal["template_arg"] = "template_arg"
+    name: Name
+    value: StringLit
+
+
+class AgentInstance(Node):
+    """`agent physicist = expert(field: "physics") { temperature 0.2 }`: an ordinary agent
+    made from a template; its own fields (optional) replace the template's."""
+
+    kind: Literal["agent_instance"] = "agent_instance"
+    name: Name
+    template: Name
+    args: tuple[TemplateArg, ...]
+    fields: tuple[AgentField, ...] = ()
+    has_block: bool = False
+    """True when written with a `{ ... }` block (possibly empty), so `fmt` keeps it."""
+
+
 class Flow(Node):
     kind: Literal["flow"] = "flow"
     body: Block
 
 
 Item = Annotated[
-    InputDecl | OutputDecl | TypeDecl | AgentDecl | Flow, Field(discriminator="kind")
+    InputDecl | OutputDecl | TypeDecl | AgentDecl | Flow | AgentTemplate | AgentInstance,
+    Field(discriminator="kind")
 ]
 
 
@@ -394,6 +428,14 @@ class Program(Node):
         return [item for item in self.items if isinstance(item, TypeDecl)]
 
     @property
+    def templates(self) -> list[AgentTemplate]:
+        return [item for item in self.items if isinstance(item, AgentTemplate)]
+
+    @property
+    def instances(self) -> list[AgentInstance]:
+        return [item for item in self.items if isinstance(item, AgentInstance)]
+
+    @property
     def flows(self) -> list[Flow]:
         return [item for item in self.items if isinstance(item, Flow)]
 
@@ -415,5 +457,5 @@ def without_spans(node: BaseModel) -> Any:
 
 for _model in (FieldType, RecordType, Truth, Compare, Not, BoolOp, ListType, ListExpr, Arg,
                Call, Block, If, Case, Match, Loop, Graph, AgentDecl, Flow, Program, InputDecl,
-               OutputDecl, TypeDecl, Assign, GraphNode):
+               OutputDecl, TypeDecl, Assign, GraphNode, AgentTemplate, AgentInstance):
     _model.model_rebuild()

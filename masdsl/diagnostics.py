@@ -51,6 +51,12 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS115": (Severity.ERROR, "duplicate argument"),
     "MAS116": (Severity.ERROR, "unknown condition function"),
     "MAS117": (Severity.ERROR, "unknown field"),
+    "MAS140": (Severity.ERROR, "no rounds to read"),
+    "MAS141": (Severity.ERROR, "unknown agent template"),
+    "MAS142": (Severity.ERROR, "missing template argument"),
+    "MAS143": (Severity.ERROR, "unknown template parameter"),
+    "MAS144": (Severity.ERROR, "invalid template placeholder"),
+    "MAS145": (Severity.ERROR, "template used as an agent"),
     # types
     "MAS201": (Severity.ERROR, "type mismatch"),
     "MAS202": (Severity.ERROR, "invalid condition"),

@@ -257,7 +257,7 @@ class _Layout:
         self._close(0, program)
 
     def item(self, item: ast.InputDecl | ast.OutputDecl | ast.TypeDecl | ast.AgentDecl
-             | ast.Flow, blank: bool) -> None:
+             | ast.Flow | ast.AgentTemplate | ast.AgentInstance, blank: bool) -> None:
         if isinstance(item, ast.InputDecl | ast.OutputDecl):
             keyword = "input" if isinstance(item, ast.InputDecl) else "output"
             self._leaf(1, f"{keyword} {item.name.value}: {format_type(item.type)}", item, blank)
@@ -268,6 +268,28 @@ class _Layout:
             if item.output is not None:
                 header += f" -> {format_type(item.output)}"
             self._open(1, header, item.span.start, item.output or item.name, blank_before=blank)
+            for field in item.fields:
+                self._leaf(2, _format_field(field), field)
+            self._close(1, item)
+        elif isinstance(item, ast.AgentTemplate):
+            params = ", ".join(param.value for param in item.params)
+            header = f"agent {item.name.value}({params})"
+            if item.output is not None:
+                header += f" -> {format_type(item.output)}"
+            self._open(1, header, item.span.start, item.output or item.params[-1],
+                       blank_before=blank)
+            for field in item.fields:
+                self._leaf(2, _format_field(field), field)
+            self._close(1, item)
+        elif isinstance(item, ast.AgentInstance):
+            args = ", ".join(f"{arg.name.value}: {format_string(arg.value.value)}"
+                             for arg in item.args)
+            header = f"agent {item.name.value} = {item.template.value}({args})"
+            if not item.has_block:
+                self._leaf(1, header, item, blank)
+                return
+            self._open(1, header, item.span.start, item.args[-1] if item.args else
+                       item.template, blank_before=blank)
             for field in item.fields:
                 self._leaf(2, _format_field(field), field)
             self._close(1, item)

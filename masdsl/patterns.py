@@ -33,6 +33,8 @@ class ValueKind(StrEnum):
     CHOICE = "choice"                # one name out of `choices`
     MEMBER = "member"                # an enum member of an agent's output, or true/false
     TEMPLATE = "template"            # a string literal with {name} placeholders
+    VALUE = "value"                  # any data value
+    NAME = "name"                    # a bound name (not an expression)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,10 @@ VOTE_STRATEGIES = ("majority", "weighted", "consensus")
 VOTE_SHOWS = ("answers", "replies")
 """What a vote's judge or tiebreak sees of the candidates: their parsed answers only
 (`answers`, the default) or also every candidate's full reply (`replies`)."""
+
+REFLECT_HISTORIES = ("latest", "all")
+"""What a reflection's revision sees: the latest answer and critique only (`latest`, the
+default) or also every earlier round's answer and critiques (`all`)."""
 
 # Which keyword parameters each vote strategy accepts (beyond `strategy`) and requires.
 VOTE_STRATEGY_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -185,7 +191,11 @@ BUILTINS: dict[str, Builtin] = {
                 Param("rounds", ValueKind.INTEGER, required=True, minimum=1,
                       limit="max_loop", doc="at most this many critique/revise rounds"),
                 Param("stop", ValueKind.MEMBER,
-                      doc="stop early when the critic's verdict equals this member")),
+                      doc="stop early when the critic's verdict equals this member"),
+                Param("history", ValueKind.CHOICE, choices=REFLECT_HISTORIES,
+                      default="latest",
+                      doc="what a revision sees: the latest answer and critique (`latest`) "
+                          "or every earlier round's too (`all`)")),
         result="the agent's output type",
         doc="Answer, then up to `rounds` times critique and revise; worst case 1 + 2R calls.",
         construct="reflection",
@@ -193,6 +203,28 @@ BUILTINS: dict[str, Builtin] = {
         summary="x = reflect(solver, critic: c, rounds: 2, stop: approve, question)",
         typed_form=TypedForm("reflect({agent}, critic: {critic}, rounds: ",
                              'ROUNDS ", " {args} ")"')),
+    "reply": Builtin(
+        name="reply",
+        subject=Param("value", ValueKind.VALUE, required=True,
+                      doc="a value; its full reply is the reply of the agent call it came "
+                          "from"),
+        params=(),
+        result="text (list[text] for a list)",
+        doc="The full reply (the worked text, not just the parsed value) of the agent call "
+            "a value came from, without an LLM call; a value no agent produced is shown as "
+            "an agent would be shown it.",
+        construct="state", node_kinds=("reply",),
+        summary="why = reply(x)                                       x's full reply, text"),
+    "rounds": Builtin(
+        name="rounds",
+        subject=Param("name", ValueKind.NAME, required=True,
+                      doc="a name bound in a loop or graph that has finished"),
+        params=(),
+        result="list[T] where T is the name's type, at most the loop's max / max_steps long",
+        doc="The value a name had after each iteration of its loop (or each step of its "
+            "graph that ran it), in order, without an LLM call.",
+        construct="state", node_kinds=("rounds",),
+        summary="xs = rounds(x)                                       x after each round"),
 }
 
 

@@ -28,6 +28,9 @@ _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 make_span = _Span = trusted(Span)
 _AgentDecl = trusted(ast.AgentDecl)
 _AgentField = trusted(ast.AgentField)
+_AgentTemplate = trusted(ast.AgentTemplate)
+_AgentInstance = trusted(ast.AgentInstance)
+_TemplateArg = trusted(ast.TemplateArg)
 _Arg = trusted(ast.Arg)
 _Assign = trusted(ast.Assign)
 _Block = trusted(ast.Block)
@@ -216,6 +219,38 @@ class TreeToAst:
 
     def retries_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
         return self._field("retries", meta, self._number(children[0]))
+
+    def memory_field(self, meta: Any, children: list[Token]) -> ast.AgentField:
+        return self._field("memory", meta, self._number(children[0]))
+
+    def agent_template(self, meta: Any, children: list[Any]) -> ast.AgentTemplate:
+        name, params, rest = children[0], children[1], children[2:]
+        output = None
+        if rest and not isinstance(rest[0], ast.AgentField):
+            output, rest = rest[0], rest[1:]
+        return _AgentTemplate(span=_span(meta), name=_name(name), params=params,
+                              output=output, fields=tuple(rest))
+
+    def agent_instance(self, meta: Any, children: list[Any]) -> ast.AgentInstance:
+        name, template, rest = children[0], children[1], children[2:]
+        args: tuple[ast.TemplateArg, ...] = ()
+        if rest and isinstance(rest[0], tuple):
+            args, rest = rest[0], rest[1:]
+        fields = rest[0] if rest else None
+        return _AgentInstance(span=_span(meta), name=_name(name), template=_name(template),
+                              args=args, fields=() if fields is None else tuple(fields),
+                              has_block=fields is not None)
+
+    def template_args(self, meta: Any, children: list[Any]) -> tuple[ast.TemplateArg, ...]:
+        return tuple(children)
+
+    def template_arg(self, meta: Any, children: list[Token]) -> ast.TemplateArg:
+        token = children[1]
+        return _TemplateArg(span=_span(meta), name=_name(children[0]), value=_StringLit(
+            span=_tok_span(token), value=unescape(str(token))))
+
+    def instance_fields(self, meta: Any, children: list[Any]) -> list[ast.AgentField]:
+        return list(children)
 
     # flow and statements
     def flow(self, meta: Any, children: list[Any]) -> ast.Flow:

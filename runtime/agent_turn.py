@@ -121,14 +121,16 @@ async def generate_with_retry(engine: Engine, request: ChatRequest,
     return Completion.failure(error)
 
 
-async def run_agent(node: AgentNode, inputs: Sequence[AgentInput],
-                    context: TurnContext) -> AgentOutcome:
-    """Run one agent node to a typed value or a typed failure, recording every turn."""
+async def run_agent(node: AgentNode, inputs: Sequence[AgentInput], context: TurnContext,
+                    history: Sequence[Message] = ()) -> AgentOutcome:
+    """Run one agent node to a typed value or a typed failure, recording every turn.
+    `history` is the agent's conversation memory: earlier calls' user messages and
+    replies, placed between the system message and this call's user message."""
     agent = node.agent
     engine = context.engines.get(agent.model)
     if engine is None:
         return AgentOutcome(None, "", f"no engine for model '{agent.model}'", 0)
-    messages = [Message("system", system_prompt(agent, context.tools)),
+    messages = [Message("system", system_prompt(agent, context.tools)), *history,
                 Message("user", user_prompt(inputs))]
     usable = [name for name in agent.tools if name in context.tools]
     tool_turns_left, retries_left = agent.max_tool_turns if usable else 0, agent.retries

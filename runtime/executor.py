@@ -37,14 +37,17 @@ from compiler.ir import (
     LiteralNode,
     MergeNode,
     OutputNode,
+    ReplyNode,
+    RoundsNode,
     VoteNode,
 )
 from masdsl.types import Record
-from runtime.agent_turn import AgentInput, AgentOutcome, TurnContext, run_agent
+from runtime.agent_turn import AgentInput, AgentOutcome, TurnContext, run_agent, user_prompt
 from runtime.budget import Budget, BudgetExceeded, BudgetTracker
 from runtime.conditions import evaluate, value_key
-from runtime.engines.base import Engine
+from runtime.engines.base import Engine, Message
 from runtime.format import fill_template
+from runtime.replies import CARRIES_ORIGIN, Origin, full_reply, origin_of
 from runtime.tools.registry import ToolRegistry, default_tools
 from runtime.trace import ExecutionRecord, TurnRecord
 from runtime.values import Value, to_json
@@ -59,9 +62,11 @@ class _Absent:
 
 ABSENT = _Absent()
 
-AgentRunner = Callable[[AgentNode, Sequence[AgentInput], TurnContext], Awaitable[AgentOutcome]]
+AgentRunner = Callable[[AgentNode, Sequence[AgentInput], TurnContext, Sequence[Message]],
+                      Awaitable[AgentOutcome]]
 """How an agent node is run: `runtime.agent_turn.run_agent` unless told otherwise (a
-benchmark wraps it to time the node work apart from the scheduler's)."""
+benchmark wraps it to time the node work apart from the scheduler's); the last argument is
+the agent's conversation memory (earlier calls' messages)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,10 @@ class _State:
     outputs: dict[str, Any] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     finished: int = 0
+    origins: dict[tuple[str, str], Origin] = field(default_factory=dict)
+    """The full reply behind each present value (`runtime.replies`)."""
+    exchanges: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """The user message and last reply of each finished call of an agent with memory."""
 
 
 def _as_condition(value: Any) -> str:
@@ -292,7 +301,7 @@ class Executor:
             state.outputs[node.name] = given.get("value", ABSENT)
         elif isinstance(node, LiteralNode):
             put[(node.id, OUT)] = node.value
-        elif isinstance(node, ListNode | CollectNode):
+        elif isinstance(node, ListNode | CollectNode | RoundsNode):
             put[(node.id, OUT)] = tuple(present)
         elif isinstance(node, MergeNode):
             put[(node.id, OUT)] = present[-1] if present else ABSENT
@@ -315,11 +324,30 @@ class Executor:
             holds = evaluate(node.test, given, ABSENT)
             put[(node.id, OUT)] = ABSENT if holds is None else holds
         elif isinstance(node, VoteNode):
-            self._vote(state, node, given.get("candidates", ABSENT))
+            self._vote(state, node_plan, given.get("candidates", ABSENT))
         elif isinstance(node, GraphStepNode):
             put[(node.id, OUT)] = self._graph_step(node, given)
+        elif isinstance(node, ReplyNode):
+            self._reply(state, node_plan, given.get("value", ABSENT))
         else:  # pragma: no cover - validate_ir guarantees the kinds above
             raise TypeError(f"cannot evaluate node kind {node.kind!r}")
+        if isinstance(node, CARRIES_ORIGIN):
+            by_port = {edge.target_port: edge for edge in node_plan.data_edges}
+            ports = [name for name, value in given.items() if value is not ABSENT]
+            origin = origin_of(node, by_port, ports, state.origins)
+            if origin is not None and put.get((node.id, OUT), ABSENT) is not ABSENT:
+                state.origins[(node.id, OUT)] = origin
+
+    @staticmethod
+    def _reply(state: _State, node_plan: NodePlan, value: Any) -> None:
+        """`reply(x)`: the full reply behind the value on `value` (`runtime.replies`)."""
+        node = node_plan.node
+        if value is ABSENT:
+            state.values[(node.id, OUT)] = ABSENT
+            return
+        [edge] = node_plan.data_edges
+        origin = state.origins.get((edge.source, edge.source_port))
+        state.values[(node.id, OUT)] = full_reply(value, node.inputs[0].type, origin)
 
     @staticmethod
     def _field_index(node: FieldNode) -> int:
@@ -328,7 +356,9 @@ class Executor:
         return next(index for index, field in enumerate(record.fields)
                     if field.name == node.field)
 
-    def _vote(self, state: _State, node: VoteNode, candidates: Any) -> None:
+    def _vote(self, state: _State, node_plan: NodePlan, candidates: Any) -> None:
+        node = node_plan.node
+        assert isinstance(node, VoteNode)
         put = state.values
         if candidates is ABSENT or not candidates:
             put[(node.id, OUT)] = ABSENT
@@ -347,6 +377,13 @@ class Executor:
         tied = node.has_tiebreak and len(leaders) > 1
         put[(node.id, OUT)] = ABSENT if tied else first[leaders[0]]
         put[(node.id, TIED)] = tied
+        [edge] = node_plan.data_edges
+        origins = state.origins.get((edge.source, edge.source_port))
+        if not tied and isinstance(origins, tuple):  # the winner's reply: its first holder's
+            winner = next(index for index, value in enumerate(candidates)
+                          if value_key(value) == leaders[0])
+            if winner < len(origins) and origins[winner] is not None:
+                state.origins[(node.id, OUT)] = origins[winner]
 
     @staticmethod
     def _graph_step(node: GraphStepNode, given: Mapping[str, Any]) -> Any:
@@ -368,16 +405,27 @@ class Executor:
         assert isinstance(node, AgentNode)
         given = self._inputs(state, node_plan)
         agent_inputs = []
+        history: list[Message] = []
         for port in node.inputs:
             value = given.get(port.name, ABSENT)
+            edge = next((e for e in node_plan.data_edges if e.target_port == port.name), None)
+            if port.name in node.memory:  # an earlier call of this agent: memory, not input
+                exchange = state.exchanges.get(edge.source) if edge is not None else None
+                if exchange is not None:
+                    history += [Message("user", exchange[0]), Message("assistant", exchange[1])]
+                continue
             if value is ABSENT:
                 continue
-            edge = next((e for e in node_plan.data_edges if e.target_port == port.name), None)
             raw = edge is not None and edge.source_port == TEXT
             agent_inputs.append(AgentInput(port.name, value, port.type, raw_text=raw))
-        outcome: AgentOutcome = await self.agent_runner(node, agent_inputs, state.context)
+        outcome: AgentOutcome = await self.agent_runner(node, agent_inputs, state.context,
+                                                        history)
         state.values[(node.id, OUT)] = ABSENT if outcome.value is None else outcome.value
         state.values[(node.id, TEXT)] = outcome.text if outcome.text else ABSENT
+        if outcome.value is not None and outcome.text:
+            state.origins[(node.id, OUT)] = outcome.text
+        if node.agent.memory and outcome.turns:
+            state.exchanges[node.id] = (user_prompt(agent_inputs), outcome.text)
         if outcome.failure is not None:
             state.failures[node.id] = outcome.failure
 

@@ -22,6 +22,8 @@ from compiler.ir import (
     LiteralNode,
     MergeNode,
     Port,
+    ReplyNode,
+    RoundsNode,
     VoteNode,
 )
 from masdsl.types import TEXT as TEXT_TYPE
@@ -58,6 +60,11 @@ def _source(ir: IR, edge: Edge) -> str:
         return f"the result of {source.label} ({source.id})"
     if isinstance(source, LiteralNode):
         return f"the constant {source.value!r}"
+    if isinstance(source, ReplyNode):
+        return (f"the full reply behind the value given to {source.label} ({source.id}): "
+                "the reply of the agent call it came from")
+    if isinstance(source, RoundsNode):
+        return f"the value after each round, {source.label} ({source.id})"
     return f"{source.kind} {source.id}"
 
 
@@ -74,10 +81,17 @@ def _placeholder(ir: IR, node: AgentNode, port: Port) -> AgentInput:
 def explain(ir: IR, node: AgentNode, tools: ToolRegistry) -> str:
     """The messages of `node`'s first call and notes on when and how it runs."""
     agent = node.agent
-    inputs = [_placeholder(ir, node, port) for port in node.inputs]
+    inputs = [_placeholder(ir, node, port) for port in node.inputs
+              if port.name not in node.memory]
     lines = [f"{node.id}: {node.kind} of agent `{agent.name}` (model {agent.model}), "
-             f"{node.label}", "", "--- system ---", system_prompt(agent, tools), "",
-             "--- user ---", user_prompt(inputs), "", "--- notes ---"]
+             f"{node.label}", "", "--- system ---", system_prompt(agent, tools), ""]
+    for port in node.memory:  # conversation memory: each earlier call's exchange
+        edge = next(edge for edge in ir.in_edges(node.id) if edge.target_port == port)
+        earlier = ir.node(edge.source)
+        lines += [f"--- user (earlier call {earlier.label}, {earlier.id}) ---",
+                  f"<the user message of {earlier.id}, when it ran>", "",
+                  "--- assistant ---", f"<the last reply of {earlier.id}>", ""]
+    lines += ["--- user ---", user_prompt(inputs), "", "--- notes ---"]
     guard = ir.guard_of(node.id)
     if guard is None:
         lines.append("- runs whenever its inputs are ready (no guard)")
@@ -87,6 +101,9 @@ def explain(ir: IR, node: AgentNode, tools: ToolRegistry) -> str:
     if node.inputs:
         lines.append("- an input whose value is absent at run time is left out of the user "
                      "message (with its label)")
+    if node.memory:
+        lines.append(f"- memory {agent.memory}: an earlier call that did not run is left "
+                     "out of the conversation")
     turns = agent.max_tool_turns if agent.tools else 0
     if turns:
         lines.append(f"- up to {turns} tool turn(s): a reply calling a tool gets the tool's "

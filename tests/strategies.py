@@ -115,6 +115,7 @@ class _Spec:
             "max_tool_turns": lambda: [self.number(self.draw(st.integers(0, 16)))],
             "tools": lambda: self.tools(),
             "default": lambda: self.constant(output),
+            "memory": lambda: [self.number(self.draw(st.integers(1, 16)))],
         }
         if output in self.records:
             del optional["default"]  # a record has no constant
@@ -123,6 +124,29 @@ class _Spec:
         for item in self.draw(st.permutations(fields)):
             self.emit(*item)
         self.emit("}")
+
+    def template(self, output: str) -> None:
+        """An agent template and one or two instances of it (ordinary agents of `output`)."""
+        name, params = self.fresh(), [self.fresh() for _ in range(self.draw(st.integers(1, 2)))]
+        self.emit("agent", name, "(")
+        self.comma_list([[param] for param in params])
+        self.emit(")", "->", output, "{", "role",
+                  '"' + " and ".join("{" + param + "}" for param in params) + ' {{x}}"')
+        if self.coin():
+            self.emit("temperature", self.number(0.5))
+        self.emit("}")
+        for _ in range(self.draw(st.integers(1, 2))):
+            instance = self.fresh()
+            self.agents[instance] = output
+            self.emit("agent", instance, "=", name, "(")
+            self.comma_list([[param, ":", self.string()]
+                             for param in self.draw(st.permutations(params))])
+            self.emit(")")
+            if self.coin():
+                self.emit("{")
+                if self.coin():
+                    self.emit("memory", self.number(self.draw(st.integers(1, 3))))
+                self.emit("}")
 
     def constant(self, type_name: str) -> list[str]:
         """A constant of `type_name` (an agent's `default`)."""
@@ -226,6 +250,8 @@ class _Spec:
                 member = (self.draw(st.sampled_from(self.enums[output])) if output in self.enums
                           else self.draw(st.sampled_from(["true", "false"])))
                 leading.append(["stop", ":", member])
+            if self.coin():
+                leading.append(["history", ":", self.draw(st.sampled_from(["latest", "all"]))])
             return self.call_tokens("reflect", leading, scope, depth)
         if pattern == "debate":
             debaters = self.draw(st.lists(st.sampled_from(sorted(self.agents)), min_size=2,
@@ -257,7 +283,10 @@ class _Spec:
         """Any expression of type `type_name`: a call, a bound value, a record's field or a
         literal."""
         same = sorted(name for name, bound in scope.items() if bound == type_name)
-        choice = self.draw(st.sampled_from(["call", "call", "ref", "literal", "field"]))
+        choice = self.draw(st.sampled_from(["call", "call", "ref", "literal", "field", "reply"]))
+        if choice == "reply" and type_name == "text" and depth < 3:  # a full reply
+            shown = self.draw(st.sampled_from(PRIMITIVES))
+            return ["reply", "(", *self.value(shown, scope, depth + 1), ")"]
         if choice == "ref" and same:
             return [self.draw(st.sampled_from(same))]
         fields = self.fields_of(type_name, scope)
@@ -429,6 +458,14 @@ class _Spec:
             self.tokens[body_start:body_start] = ["until",
                                                   *self.condition(verdict, type_name, inner)]
         scope.update(inner)
+        self.rounds(scope, verdict)
+
+    def rounds(self, scope: dict[str, str], name: str) -> None:
+        """Sometimes `xs = rounds(name)` after the loop or graph that bound `name`."""
+        if self.coin():
+            every = self.fresh()
+            self.emit(every, "=", "rounds", "(", name, ")")
+            scope[every] = f"list[{scope[name]}]"
 
     def graph_statement(self, scope: dict[str, str], depth: int) -> None:
         count = self.draw(st.integers(1, 4))
@@ -455,6 +492,7 @@ class _Spec:
             self.emit(*item)
         self.emit("}")
         scope.update(inner)
+        self.rounds(scope, self.draw(st.sampled_from(nodes)))
 
     # ---- the whole spec -----------------------------------------------------------------
 
@@ -498,6 +536,8 @@ class _Spec:
         extra = self.draw(st.lists(st.sampled_from(needed), max_size=3))
         for output in [*needed, *extra]:
             self.agent(output)
+        if self.coin():
+            self.template(self.draw(st.sampled_from(needed)))
         self.emit("flow", "{")
         self.block(scope, 0, 4)
         for name, type_name in outputs:

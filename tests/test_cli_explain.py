@@ -67,3 +67,26 @@ def test_explain_shows_a_default(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "the answer is the default 'other'" in out
     assert "question:\n<text: the system input `question`>" in out
+
+
+def test_explain_shows_memory_turns_and_where_a_reply_comes_from(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    spec = tmp_path / "memory.mas"
+    spec.write_text("""mas memory {
+  input q: text
+  output o: text
+  agent tutor { role "Tutor." memory 1 }
+  flow {
+    a = tutor(q)
+    o = tutor(q, why: reply(a))
+  }
+}
+""")
+    assert main(["explain", str(spec), "n00004.agent_call_tutor"]) == 0
+    printed = capsys.readouterr().out
+    assert ("--- user (earlier call tutor, n00002.agent_call_tutor) ---\n"
+            "<the user message of n00002.agent_call_tutor, when it ran>\n\n"
+            "--- assistant ---\n<the last reply of n00002.agent_call_tutor>\n\n"
+            "--- user ---\nq:\n") in printed
+    assert "why:\n<text: the full reply behind the value given to reply(a)" in printed
+    assert "- memory 1: an earlier call that did not run is left out" in printed

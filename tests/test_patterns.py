@@ -21,6 +21,9 @@ USES = {
     "format": 'p = format("Solve {q}", q: question)\n    answer = solver(p)',
     "append": "loop max 2 {\n      xs = append(xs, solver(question))\n    }\n"
               "    answer = solver(question, xs)",
+    "reply": "x = solver(question)\n    answer = solver(question, why: reply(x))",
+    "rounds": "loop max 2 {\n      x = solver(question, x)\n    }\n"
+              "    answer = solver(question, rounds(x))",
 }
 
 

@@ -66,10 +66,16 @@ def analyze(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,
                            "every path", help="bind it in every branch of the if/match "
                            "statements (an `if` needs an `else`)")
     # Unused-name warnings need the whole flow walked; after MAS406 they would be noise.
-    for agent in [] if ctx.walk_cut_short else program.agents:
+    for agent in [] if ctx.walk_cut_short else program.agents + program.instances:
         if agent.name.value not in ctx.used_agents:
             ctx.report("MAS105", agent.name.span, f"the agent '{agent.name.value}' is never "
                        "used", help="call it in the flow or remove it")
+    used_templates = {item.template.value for item in program.instances}
+    for template in [] if ctx.walk_cut_short else program.templates:
+        if template.name.value not in used_templates | ctx.used_agents:
+            ctx.report("MAS105", template.name.span, f"the agent template "
+                       f"'{template.name.value}' is never used",
+                       help="declare an agent from it, or remove it")
     for declared in [] if ctx.walk_cut_short else program.inputs:
         if declared.name.value not in ctx.used_inputs:
             ctx.report("MAS113", declared.name.span, f"the input '{declared.name.value}' is "

@@ -41,7 +41,8 @@ class AgentSettings(BaseModel):
 
     `output` is the agent's declared output type (`text` when none is written); it is None
     only when the spec names an unknown type there (and then has an error diagnostic).
-    `default` is the value the agent gives when its reply never parses (None: absent)."""
+    `default` is the value the agent gives when its reply never parses (None: absent);
+    `memory` how many earlier calls of the agent each call sees (0: none)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -56,6 +57,7 @@ class AgentSettings(BaseModel):
     retries: int = DEFAULT_RETRIES
     model: str = DEFAULT_MODEL
     default: Constant | None = None
+    memory: int = 0
 
 
 class Analysis(BaseModel):

@@ -22,9 +22,17 @@ from masdsl.checker.context import (
     same_type,
     suggest,
 )
-from masdsl.checker.expressions import Scope, agent_ref, static_length, value_type
+from masdsl.checker.expressions import (
+    Scope,
+    agent_ref,
+    report_template,
+    static_length,
+    value_type,
+)
+from masdsl.checker.state import check_reply, check_rounds
 from masdsl.patterns import (
     BUILTINS,
+    REFLECT_HISTORIES,
     VOTE_SHOWS,
     VOTE_STRATEGIES,
     VOTE_STRATEGY_PARAMS,
@@ -54,7 +62,10 @@ def _agent_call(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type 
     name = call.callee.value
     agent = ctx.agents.get(name)
     if agent is None:
-        if name in scope.bound or name in ctx.flow_names or name in ctx.outputs \
+        if name in ctx.templates:
+            ctx.used_agents.add(name)
+            report_template(ctx, name, call.callee.span)
+        elif name in scope.bound or name in ctx.flow_names or name in ctx.outputs \
                 or name in ctx.type_aliases:
             ctx.report("MAS104", call.callee.span, f"'{name}' is not an agent and cannot be "
                        "called", help="only agents and ensemble, vote, debate, reflect can "
@@ -261,7 +272,8 @@ def _vote(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
 def _show(ctx: Context, value: ast.Expr, subject: ast.Expr,
           keywords: dict[str, ast.Arg]) -> None:
     """`show: answers | replies`; replies need an agent that sees them (a judge or a
-    tiebreak) and candidates whose replies exist (an `ensemble(...)` written in place)."""
+    tiebreak). Any candidate list has replies (`reply(xs)`); an `ensemble(...)` written in
+    place also shows the replies of members whose answer never parsed."""
     if not isinstance(value, ast.Ref) or value.name not in VOTE_SHOWS:
         ctx.report("MAS207", value.span, "show is answers or replies",
                    help="show: replies gives the judge or tiebreak every candidate's reply")
@@ -271,10 +283,6 @@ def _show(ctx: Context, value: ast.Expr, subject: ast.Expr,
     if "judge" not in keywords and "tiebreak" not in keywords:
         ctx.report("MAS207", value.span, "show: replies needs a judge or a tiebreak",
                    help="only a judge (consensus) or a tiebreak (majority) reads replies")
-    elif not (isinstance(subject, ast.Call) and subject.callee.value == "ensemble"):
-        ctx.report("MAS207", subject.span, "show: replies needs the candidates written as "
-                   "ensemble(...) in this call", help="write vote(ensemble(agent, n: 3, q), "
-                   "..., show: replies) so each candidate's reply is known")
 
 
 def _weights(ctx: Context, value: ast.Expr, expected: int | None) -> None:
@@ -319,6 +327,11 @@ def _reflect(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
         elif len(critic_arg.value.items) > ctx.limits.max_fanout:
             ctx.report("MAS403", critic_arg.value.span, f"more than "
                        f"{ctx.limits.max_fanout} critics", help="the limit is max_fanout")
+    history = keywords.get("history")
+    if history is not None and not (isinstance(history.value, ast.Ref)
+                                    and history.value.name in REFLECT_HISTORIES):
+        ctx.report("MAS207", history.value.span, "history is latest or all",
+                   help="history: all shows each revision every earlier answer and critique")
     stop = keywords.get("stop")
     known = [critic for _, critic in critics if critic is not None and critic.output is not None]
     if stop is not None and known:
@@ -447,5 +460,5 @@ def _format(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
 
 PATTERN_CHECKS: dict[str, PatternCheck] = {
     "ensemble": _ensemble, "vote": _vote, "append": _append, "format": _format,
-    "debate": _debate, "reflect": _reflect}
+    "debate": _debate, "reflect": _reflect, "reply": check_reply, "rounds": check_rounds}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own typing rule."""

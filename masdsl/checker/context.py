@@ -46,6 +46,7 @@ class Context:
     # declarations
     type_aliases: dict[str, Type | None] = field(default_factory=dict)
     agents: dict[str, AgentSettings] = field(default_factory=dict)
+    templates: dict[str, ast.AgentTemplate] = field(default_factory=dict)
     inputs: dict[str, Type | None] = field(default_factory=dict)
     outputs: dict[str, Type | None] = field(default_factory=dict)
     # the flow

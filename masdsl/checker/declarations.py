@@ -22,13 +22,15 @@ from masdsl.checker.analysis import (
     Constant,
 )
 from masdsl.checker.context import RESERVED, Context, head_span, is_integer, render, suggest
+from masdsl.checker.templates import check_template, instantiate
 from masdsl.checker.typenames import TypeResolver
 from masdsl.construct import trusted
 from masdsl.types import TEXT, Enum, List, Record, Type
 
 _agent_settings = trusted(AgentSettings)
 _KIND_WORDS = {"input": "an input", "output": "an output", "type_decl": "a type",
-               "agent": "an agent"}
+               "agent": "an agent", "agent_template": "an agent template",
+               "agent_instance": "an agent"}
 
 
 def check_reserved(ctx: Context, name: ast.Name, what: str) -> None:
@@ -63,7 +65,9 @@ def declare(ctx: Context, program: ast.Program) -> dict[str, str]:
         kinds[name.value] = what
         if isinstance(item, ast.TypeDecl):
             aliases[name.value] = item
-        elif isinstance(item, ast.AgentDecl):
+        elif isinstance(item, ast.AgentTemplate):
+            ctx.templates[name.value] = item
+        elif isinstance(item, ast.AgentDecl | ast.AgentInstance):
             agent_count += 1
             if agent_count == ctx.limits.max_agents + 1:
                 ctx.report("MAS404", name.span, f"more than {ctx.limits.max_agents} agents",
@@ -85,7 +89,32 @@ def declare(ctx: Context, program: ast.Program) -> dict[str, str]:
             ctx.outputs[item.name.value] = resolver.resolve(item.type)
         elif isinstance(item, ast.AgentDecl):
             ctx.agents[item.name.value] = agent_settings(ctx, item, resolver)
+        elif isinstance(item, ast.AgentTemplate):
+            check_template(ctx, item)
+            # The template's own fields are checked once here, not again per instance.
+            agent_settings(ctx, ast.AgentDecl(span=item.span, name=item.name,
+                                              output=item.output, fields=item.fields),
+                           resolver)
+        elif isinstance(item, ast.AgentInstance):
+            declared = instantiate(ctx, item, ctx.templates)
+            # An instance of an unknown template is still an agent (of unknown output), so
+            # its calls do not cascade into "undefined name" diagnostics.
+            ctx.agents[item.name.value] = _agent_settings(
+                name=item.name.value, output=None, role="") if declared is None \
+                else _instance_settings(ctx, item, declared, resolver)
     return kinds
+
+
+def _instance_settings(ctx: Context, instance: ast.AgentInstance, declared: ast.AgentDecl,
+                       resolver: TypeResolver) -> AgentSettings:
+    """An instance's settings; of what checking them finds, only what lies in the
+    instance itself is reported (the template's fields were checked with the template)."""
+    before = len(ctx.diagnostics)
+    settings = agent_settings(ctx, declared, resolver)
+    ctx.diagnostics[before:] = [
+        found for found in ctx.diagnostics[before:]
+        if instance.span.start <= found.span.start < instance.span.end]
+    return settings
 
 
 def agent_settings(ctx: Context, agent: ast.AgentDecl, resolver: TypeResolver) -> AgentSettings:
@@ -120,7 +149,8 @@ def agent_settings(ctx: Context, agent: ast.AgentDecl, resolver: TypeResolver) -
         top_p=float(number("top_p", DEFAULT_TOP_P)),
         max_tokens=int(number("max_tokens", DEFAULT_MAX_TOKENS)),
         retries=int(number("retries", DEFAULT_RETRIES)),
-        model=str(values.get("model", DEFAULT_MODEL)), default=values.get("default"))
+        model=str(values.get("model", DEFAULT_MODEL)), default=values.get("default"),
+        memory=int(number("memory", 0)))
 
 
 def default_value(ctx: Context, item: ast.AgentField, output: Type | None) -> Constant | None:
@@ -207,6 +237,8 @@ def _field_value(ctx: Context, item: ast.AgentField) -> object:
         return model
     if not isinstance(value, ast.NumberLit):
         return None
+    if item.key == "memory":
+        return _memory(ctx, value)
     integer, low_field, high_field, exclusive = _RANGES[item.key]
     if integer and not is_integer(value):
         ctx.report("MAS207", value.span, f"{item.key} must be a whole number, not {value.value}",
@@ -220,3 +252,17 @@ def _field_value(ctx: Context, item: ast.AgentField) -> object:
                    help=f"choose {item.key} in {bound}")
         return None
     return value.value
+
+
+def _memory(ctx: Context, value: ast.NumberLit) -> int | None:
+    """`memory N`: how many earlier calls each call sees, a whole number in 1..max_loop."""
+    if not is_integer(value):
+        ctx.report("MAS207", value.span, f"memory must be a whole number, not {value.value}",
+                   help="write a whole number of earlier calls, e.g. memory 2")
+        return None
+    if not 1 <= value.value <= ctx.limits.max_loop:
+        ctx.report("MAS401", value.span, f"memory {value.value} is outside "
+                   f"1..{ctx.limits.max_loop}", help=f"choose memory in 1..{ctx.limits.max_loop} "
+                   "(the limit max_loop)")
+        return None
+    return int(value.value)

@@ -25,9 +25,11 @@ class Scope:
     bound: dict[str, Type | None]
     maybe: set[str] = field(default_factory=set)
     forward: dict[str, ast.Expr] = field(default_factory=dict)
+    rounds: dict[str, int] = field(default_factory=dict)
+    """Names bound by a loop or graph that has finished, with its bound (`rounds(x)`)."""
 
     def copy(self) -> Scope:
-        return Scope(dict(self.bound), set(self.maybe), dict(self.forward))
+        return Scope(dict(self.bound), set(self.maybe), dict(self.forward), dict(self.rounds))
 
 
 def _undefined(ctx: Context, scope: Scope, name: str, span: Span) -> None:
@@ -170,6 +172,10 @@ def agent_ref(ctx: Context, scope: Scope, expr: ast.Expr, role: str) -> AgentSet
         if name in ctx.agents:
             ctx.used_agents.add(name)
             return ctx.agents[name]
+        if name in ctx.templates:
+            ctx.used_agents.add(name)
+            report_template(ctx, name, expr.span)
+            return None
         known = (name in scope.bound or name in ctx.flow_names or name in ctx.outputs
                  or name in ctx.type_aliases or name in scope.forward)
         if not known:
@@ -183,6 +189,12 @@ def agent_ref(ctx: Context, scope: Scope, expr: ast.Expr, role: str) -> AgentSet
     ctx.report("MAS203", expr.span, f"{role} expects an agent name here",
                help="name an agent declared with `agent`")
     return None
+
+
+def report_template(ctx: Context, name: str, span: Span) -> None:
+    """MAS145: an agent template named where an agent is needed."""
+    ctx.report("MAS145", span, f"'{name}' is an agent template, not an agent",
+               help=f'declare an agent from it: agent my_{name} = {name}(param: "...")')
 
 
 def static_length(ctx: Context, expr: ast.Expr) -> int | None:

@@ -186,6 +186,10 @@ def _loop(ctx: Context, scope: Scope, statement: ast.Loop, depth: int) -> None:
     for name, bound_type in body.bound.items():
         scope.bound.setdefault(name, bound_type)
     scope.maybe |= body.maybe - set(scope.bound)
+    # `rounds(x)` after the loop: x's value after each iteration (at most `max` of them).
+    for name in forward:
+        if name in scope.bound:
+            scope.rounds[name] = _rounds_bound(statement.max_iterations)
 
 
 def _graph(ctx: Context, scope: Scope, statement: ast.Graph, depth: int) -> None:
@@ -231,6 +235,12 @@ def _graph(ctx: Context, scope: Scope, statement: ast.Graph, depth: int) -> None
     for name in nodes:
         scope.bound[name] = inner.bound.get(name, ctx.values.get(name))
         scope.maybe.discard(name)
+        scope.rounds[name] = _rounds_bound(statement.max_steps)
+
+
+def _rounds_bound(number: ast.NumberLit) -> int:
+    """The most rounds a loop or graph bound allows (1 when the bound is itself invalid)."""
+    return int(number.value) if is_integer(number) and number.value >= 1 else 1
 
 
 def _start(ctx: Context, statement: ast.Graph, starts: list[ast.GraphStart],

@@ -28,7 +28,13 @@ PROPERTY = settings(max_examples=20, deadline=None,
 @PROPERTY
 @given(programs())
 def test_valid_programs_compile_validate_and_round_trip(source: str) -> None:
-    compiled = compile_spec(source)
+    try:
+        compiled = compile_spec(source)
+    except MasError as error:
+        # Nested loops and graphs at the generator's bounds can exceed the unrolled-size
+        # limit (MAS410, a documented rejection of a valid spec): not this property's case.
+        assume(any(found.code != "MAS410" for found in error.diagnostics))
+        raise
     assert ir_problems(compiled.ir) == []
     assert load(to_json(compiled.ir)) == compiled.ir
     enumerated = enumerate_worst_calls(compiled.ir, limit=20_000)

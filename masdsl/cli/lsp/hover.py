@@ -37,6 +37,7 @@ FIELD_DOCS = {
     "retries": "format retries when a reply does not parse as the output type (default 2)",
     "model": "which model runs the agent: `executor` (default) or `designer`",
     "default": "the agent's value when no reply parses, even after the format retries",
+    "memory": "earlier calls of this agent each call sees as conversation turns (default none)",
 }
 _ROLE_CHARS = 160
 

@@ -158,6 +158,14 @@ class _Walker:
                 self.type(item.type, item.name.value)
             elif isinstance(item, ast.AgentDecl):
                 self.agent(item)
+            elif isinstance(item, ast.AgentTemplate):
+                self.agent(ast.AgentDecl(span=item.span, name=item.name, output=item.output,
+                                         fields=item.fields))
+            elif isinstance(item, ast.AgentInstance):
+                self.add(item.name, "agent", definition=True)
+                self.add(item.template, "agent")
+                for field in item.fields:
+                    self.keyword(field, field.key, "field")
             else:
                 self.block(item.body)
 

@@ -22,7 +22,7 @@ KEYWORDS = frozenset({
     "mas", "input", "output", "type", "agent", "flow", "if", "else", "match", "case", "loop",
     "max", "until", "graph", "max_steps", "start", "node", "edge", "when", "not", "true",
     "false", "list", "enum", "role", "tools", "max_tool_turns", "temperature", "top_p",
-    "max_tokens", "retries", "model", "default", "and", "or"})
+    "max_tokens", "retries", "model", "default", "and", "or", "memory"})
 
 
 class RenameError(ValueError):
