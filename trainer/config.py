@@ -67,7 +67,9 @@ class PolicyConfig(_Section):
 
 
 class RolloutConfig(_Section):
-    """The hierarchical rollout: questions x M designs x N executions per step."""
+    """The hierarchical rollout: questions x M designs x N executions per step. MetaAgent-X's
+    flat rollout at the same sample count is `designs_per_question = M*N`,
+    `executions_per_design = 1` (every design's return is one execution)."""
 
     questions_per_step: int = Field(default=2, ge=1, description="Questions per training step.")
     designs_per_question: int = Field(default=4, ge=1,
