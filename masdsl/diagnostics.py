@@ -51,6 +51,15 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS115": (Severity.ERROR, "duplicate argument"),
     "MAS116": (Severity.ERROR, "unknown condition function"),
     "MAS117": (Severity.ERROR, "unknown field"),
+    # declared tools
+    "MAS120": (Severity.ERROR, "duplicate tool"),
+    "MAS121": (Severity.ERROR, "tool shadows a builtin"),
+    "MAS122": (Severity.ERROR, "duplicate tool parameter"),
+    "MAS123": (Severity.ERROR, "tool name too long"),
+    "MAS124": (Severity.WARNING, "unused tool"),
+    "MAS125": (Severity.WARNING, "tool without description"),
+    "MAS126": (Severity.ERROR, "duplicate tool field"),
+    "MAS127": (Severity.WARNING, "tool listed twice"),
     # types
     "MAS201": (Severity.ERROR, "type mismatch"),
     "MAS202": (Severity.ERROR, "invalid condition"),
