@@ -44,7 +44,7 @@ def ir_agents(analysis: Analysis) -> dict[str, AgentSettings]:
 
 def ir_tools(program: ast.Program, analysis: Analysis) -> list[ToolDeclaration]:
     """The declared tools, in declaration order, with the types the checker resolved."""
-    found = []
+    found: list[ToolDeclaration] = []
     for item in program.tools:
         signature = analysis.tools.get(item.name.value)
         if signature is None or any(tool.name == signature.name for tool in found):

@@ -111,4 +111,4 @@ def check_tool_use(ctx: Context, program: ast.Program) -> None:
         if name not in used and name not in reported and name in ctx.declared_tools:
             reported.add(name)
             ctx.report("MAS124", item.name.span, f"the tool '{name}' is never used",
-                       help=f"list it in an agent's tools [...] or remove it")
+                       help="list it in an agent's tools [...] or remove it")
