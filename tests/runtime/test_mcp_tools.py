@@ -1,0 +1,137 @@
+"""Declared tools implemented by a REAL stdio MCP server (`mcp_echo_server.py`, started by
+the test through the runtime's `mcp` SDK client): listing, schema checks, calls during agent
+tool turns, error results, and a clean shutdown. No part of MCP is mocked; the engine is a
+scripted test double."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mcp", reason="the mcp extra is not installed")
+
+from compiler.api import compile as compile_spec  # noqa: E402
+from runtime.api import run_async  # noqa: E402
+from runtime.engines.base import ChatRequest  # noqa: E402
+from runtime.tools.binding import ToolBindingError, bind_tools  # noqa: E402
+from runtime.tools.mcp_client import McpError, connect_mcp  # noqa: E402
+from tests.runtime.scripted_engine import ScriptedEngine, last_user  # noqa: E402
+
+SERVER = [sys.executable, str(Path(__file__).with_name("mcp_echo_server.py"))]
+
+SPEC = """
+mas words {
+  input sentence: text
+  output count: number
+  output shout: text
+
+  tool word.count(text: text) -> number { description "Count the words." }
+  tool echo-text(text: text, times: number) -> text { description "Repeat a text." }
+  tool fail(reason: text) { description "Always fails." }
+
+  agent counter -> number {
+    role "COUNTER"
+    tools [word.count, fail]
+  }
+
+  agent shouter {
+    role "SHOUTER"
+    tools [echo-text]
+  }
+
+  flow {
+    count = counter(sentence)
+    shout = shouter(sentence)
+  }
+}
+"""
+
+
+def _reply(request: ChatRequest) -> str:
+    system, turns = request.messages[0].content, len(request.messages)
+    if system.startswith("COUNTER"):
+        if turns == 2:
+            return '<tool name="fail">{"reason": "out of ink"}</tool>'
+        if turns == 4:
+            return "<tool name=\"word.count\">the quick brown fox</tool>"
+        return "ANSWER: " + last_user(request).splitlines()[1]
+    if turns == 2:
+        return '<tool name="echo-text">{"text": "ho", "times": 3}</tool>'
+    return last_user(request).splitlines()[1]
+
+
+def test_agents_call_tools_of_a_real_mcp_server() -> None:
+    compiled = compile_spec(SPEC)
+    engine = ScriptedEngine(_reply)
+    [result] = asyncio.run(run_async(compiled, {"sentence": "s"}, engine=engine,
+                                     mcp=[SERVER]))
+    assert result.outputs == {"count": 4, "shout": "hohoho"}
+    calls = {call.tool: call for turn in result.turns for call in turn.tool_calls}
+    assert calls["fail"].ok is False and "out of ink" in calls["fail"].result
+    assert (calls["word.count"].ok, calls["word.count"].result) == (True, "4")
+    assert calls["echo-text"].result == "hohoho"
+    counter_prompt = next(r.messages[0].content for r in engine.requests
+                          if r.messages[0].content.startswith("COUNTER"))
+    assert '- word.count: Count the words. Arguments: {"text": text}, or just the text ' \
+        "itself. Returns number." in counter_prompt
+
+
+def test_the_server_lists_its_tools_and_stops_when_the_session_ends() -> None:
+    async def main() -> tuple[list[str], object]:
+        async with connect_mcp(SERVER) as server:
+            names = sorted(server.tools)
+            assert server.tools["echo-text"].input_schema["required"] == ["text"]
+            pid = await server.call("pid", {})
+        return names, pid
+
+    names, pid = asyncio.run(main())
+    assert names == ["echo-text", "fail", "pid", "split", "word.count"]
+    assert isinstance(pid, int) and pid != os.getpid()
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(pid, 0)
+
+
+def test_a_declaration_that_does_not_fit_the_servers_schema_is_a_clear_error() -> None:
+    compiled = compile_spec("""
+    mas bad {
+      input s: text
+      output n: number
+      tool echo-text(words: list[text], times: text) -> number { description "x" }
+      tool split(text: text) -> list[text] { description "y" }
+      agent a -> number { role "r" tools [echo-text, split, missing-tool] }
+      tool missing-tool(x: text) { description "z" }
+      flow { n = a(s) }
+    }""")
+
+    async def main() -> str:
+        async with connect_mcp(SERVER) as server:
+            with pytest.raises(ToolBindingError) as caught:
+                bind_tools(compiled.ir, None, [server])
+            bound_split = bind_tools(compile_spec("""mas ok { input s: text output n: text
+              tool split(text: text) -> list[text] { description "y" }
+              agent a { role "r" tools [split] } flow { n = a(s) } }""").ir, None, [server])
+            result = await bound_split.get("split").call("a b  c")
+            assert (result.ok, result.text) == (True, '["a", "b", "c"]')
+            return str(caught.value)
+
+    message = asyncio.run(main())
+    assert "tool 'echo-text' (MCP server" in message
+    assert "the server's tool has no parameter 'words'" in message
+    assert "parameter 'times' is declared text but the server expects integer" in message
+    assert "the server's tool requires the parameter 'text', which the declaration lacks" \
+        in message
+    assert "tool 'missing-tool' is declared and used but nothing implements it" in message
+    assert "split" not in message.split("missing-tool")[0].split("echo-text")[0]
+
+
+def test_a_server_that_cannot_start_is_a_clear_error() -> None:
+    async def main() -> None:
+        async with connect_mcp(["/nonexistent/mcp-server-binary"]):
+            pass
+
+    with pytest.raises(McpError, match="cannot start MCP server '/nonexistent/mcp-server"):
+        asyncio.run(main())
