@@ -108,15 +108,19 @@ async def connect_mcp(command: str | Sequence[str], *, errlog: TextIO | None = N
     stdin/stdout and list its tools; on exit close the session and stop the process. The
     server's stderr goes to `errlog` (default: ours). Raises `McpError` when the server
     cannot be started or does not answer within `startup_timeout_s`."""
-    import anyio
-    from mcp.client.session import ClientSession
-    from mcp.client.stdio import StdioServerParameters, stdio_client
+    try:
+        import anyio
+        from mcp.client.session import ClientSession
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+    except ImportError:
+        raise McpError("MCP servers need the `mcp` package: pip install 'masdsl[mcp]'") \
+            from None
 
     words = parse_command(command)
     label = f"MCP server '{shlex.join(words)}'"
     params = StdioServerParameters(command=words[0], args=list(words[1:]))
     try:
-        async with stdio_client(params, errlog=errlog or sys.stderr) as (read, write), \
+        async with stdio_client(params, errlog=errlog or _stderr()) as (read, write), \
                 ClientSession(read, write) as session:
             try:
                 with anyio.fail_after(startup_timeout_s):
@@ -133,6 +137,16 @@ async def connect_mcp(command: str | Sequence[str], *, errlog: TextIO | None = N
             yield McpServer(words, session, tools)
     except OSError as error:
         raise McpError(f"cannot start {label}: {error}") from None
+
+
+def _stderr() -> TextIO:
+    """Our stderr for the server's, or the process's real one when `sys.stderr` was replaced
+    by something without a file descriptor (a test's capture, a notebook)."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.__stderr__ or sys.stderr
+    return sys.stderr
 
 
 async def _list_tools(session: Any) -> dict[str, McpServerTool]:

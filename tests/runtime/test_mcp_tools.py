@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -135,3 +136,37 @@ def test_a_server_that_cannot_start_is_a_clear_error() -> None:
 
     with pytest.raises(McpError, match="cannot start MCP server '/nonexistent/mcp-server"):
         asyncio.run(main())
+
+
+@pytest.fixture()
+def spec_file(tmp_path: Path) -> Path:
+    from runtime.engines import register_engine
+
+    register_engine("scripted-mcp", lambda **_: ScriptedEngine(_reply), replace=True)
+    path = tmp_path / "words.mas"
+    path.write_text(SPEC, encoding="utf-8")
+    return path
+
+
+def test_masc_run_binds_tools_from_mcp_servers(spec_file: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from masdsl.cli import main
+
+    server = " ".join(shlex.quote(word) for word in SERVER)
+    code = main(["run", str(spec_file), "-i", "sentence=s", "--engine", "scripted-mcp",
+                 "--mcp", server])
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, captured.err
+    assert "count: 4" in out and "shout: hohoho" in out
+
+
+def test_masc_run_without_a_binding_stops_before_any_llm_call(
+        spec_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from masdsl.cli import main
+
+    code = main(["run", str(spec_file), "-i", "sentence=s", "--engine", "scripted-mcp"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "masc: cannot bind the spec's tools:" in err
+    assert "tool 'word.count' is declared and used but nothing implements it" in err
