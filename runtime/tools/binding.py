@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from compiler.ir import IR, ToolDeclaration
 from runtime.tools.declared import DeclaredTool, RawTool, ToolImplementation
 from runtime.tools.mcp_client import McpServer, McpTool, schema_problems
-from runtime.tools.registry import PythonFunction, ToolRegistry, default_tools
+from runtime.tools.registry import PythonFunction, ToolCallError, ToolRegistry, default_tools
 
 BUILTIN_TOOLS = ("calculator", "python")
 
@@ -68,6 +68,28 @@ def _implementation(declaration: ToolDeclaration, registry: ToolRegistry | None,
                     "a function (ToolRegistry.register_function) or start an MCP server that "
                     "provides it (masc run --mcp 'COMMAND')" + (f" ({where})" if where else ""))
     return None
+
+
+class _NotBound:
+    """The implementation of a declared tool shown but not run (`masc explain`)."""
+
+    where = "nothing (not bound)"
+
+    async def invoke(self, arguments: object) -> object:
+        raise ToolCallError("this tool is not bound in this session")
+
+
+def tools_for_display(ir: IR, registry: ToolRegistry | None = None) -> ToolRegistry:
+    """The tools as the model would see them, without binding anything: `registry` (default:
+    the builtins) plus every declared tool. For showing prompts (`masc explain`), not for
+    running: a declared tool here answers every call with an error."""
+    shown = ToolRegistry()
+    for _, tool in (registry or default_tools()).items():
+        if ir.tool(tool.name) is None:
+            shown.register(tool)
+    for declaration in ir.tools:
+        shown.register(DeclaredTool(declaration, _NotBound()))
+    return shown
 
 
 def bind_tools(ir: IR, registry: ToolRegistry | None = None,
