@@ -158,6 +158,12 @@ class _Walker:
                 self.type(item.type, item.name.value)
             elif isinstance(item, ast.AgentDecl):
                 self.agent(item)
+            elif isinstance(item, ast.ToolDecl):
+                self.add(item.name, "tool", definition=True)
+                for param in item.params:
+                    self.type(param.type, None)
+                if item.result is not None:
+                    self.type(item.result, None)
             else:
                 self.block(item.body)
 
