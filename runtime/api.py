@@ -19,10 +19,13 @@ from runtime.budget import Budget
 from runtime.engines.base import Engine
 from runtime.executor import ExecutionResult, Executor
 from runtime.inputs import coerce_inputs
-from runtime.tools.binding import bind_tools
-from runtime.tools.mcp_client import connect_mcp
+from runtime.tools.binding import ToolBindingError, bind_tools
+from runtime.tools.mcp_client import McpError, connect_mcp
 from runtime.tools.registry import ToolRegistry
 from runtime.trace import TurnRecord
+
+__all__ = ["McpError", "ToolBindingError", "ToolRegistry", "engine_models", "load_spec",
+           "make_engine", "run", "run_async"]
 
 
 def load_spec(spec: str | Path | CompiledSpec) -> CompiledSpec:

@@ -15,12 +15,12 @@ import pytest
 
 pytest.importorskip("mcp", reason="the mcp extra is not installed")
 
-from compiler.api import compile as compile_spec  # noqa: E402
-from runtime.api import run_async  # noqa: E402
-from runtime.engines.base import ChatRequest  # noqa: E402
-from runtime.tools.binding import ToolBindingError, bind_tools  # noqa: E402
-from runtime.tools.mcp_client import McpError, connect_mcp  # noqa: E402
-from tests.runtime.scripted_engine import ScriptedEngine, last_user  # noqa: E402
+from compiler.api import compile as compile_spec
+from runtime.api import run_async
+from runtime.engines.base import ChatRequest
+from runtime.tools.binding import ToolBindingError, bind_tools
+from runtime.tools.mcp_client import McpError, connect_mcp
+from tests.runtime.scripted_engine import ScriptedEngine, last_user
 
 SERVER = [sys.executable, str(Path(__file__).with_name("mcp_echo_server.py"))]
 
@@ -170,3 +170,44 @@ def test_masc_run_without_a_binding_stops_before_any_llm_call(
     assert code == 2
     assert "masc: cannot bind the spec's tools:" in err
     assert "tool 'word.count' is declared and used but nothing implements it" in err
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _physicist(request: ChatRequest) -> str:
+    """Looks up c, converts 3 mi to km, then answers with the last tool result."""
+    turns = len(request.messages)
+    if turns == 2:
+        return '<tool name="constants.lookup">speed of light</tool>'
+    if turns == 4:
+        return ('<tool name="unit-convert">{"value": 3, "from_unit": "mi", '
+                '"to_unit": "km"}</tool>')
+    return "ANSWER: " + last_user(request).splitlines()[1]
+
+
+@pytest.mark.parametrize("binding", ["python", "mcp"])
+def test_the_custom_tool_example_runs_with_its_server_or_its_functions(binding: str) -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import units_server
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    registry = None
+    servers: list[list[str]] = []
+    if binding == "python":
+        from runtime.tools.registry import ToolRegistry
+
+        registry = ToolRegistry()
+        registry.register_function("unit-convert", units_server.convert)
+        registry.register_function("constants.lookup", units_server.lookup)
+    else:
+        servers = [[sys.executable, str(EXAMPLES / "units_server.py")]]
+    engine = ScriptedEngine(_physicist)
+    [result] = asyncio.run(run_async(EXAMPLES / "custom_tool.mas", {"question": "q"},
+                                     engine=engine, tools=registry, mcp=servers))
+    assert result.outputs["answer"] == pytest.approx(4.828032)
+    calls = [call for turn in result.turns for call in turn.tool_calls]
+    assert [(call.tool, call.ok) for call in calls] == [("constants.lookup", True),
+                                                        ("unit-convert", True)]
+    assert calls[0].result == "299792458.0"

@@ -38,7 +38,8 @@ _SNIPPETS = {
     "match": "match ${1:value} {\n  case ${2:member} {\n    $0\n  }\n}",
     "loop": "loop max ${1:3} until ${2:condition} {\n  $0\n}",
     "graph": "graph max_steps ${1:10} {\n  start ${2:first}\n  $0\n}",
-    "tool": 'tool ${1:name}(${2:query}: ${3:text}) -> ${4:text} {\n  description "${5:What it does.}"\n}',
+    "tool": 'tool ${1:name}(${2:query}: ${3:text}) -> ${4:text} {\n'
+            '  description "${5:What it does.}"\n}',
 }
 
 

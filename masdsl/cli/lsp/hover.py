@@ -90,12 +90,12 @@ def _describe(snapshot: Snapshot, found: Occurrence) -> str:
     if found.kind == "builtin_type":
         return f"```mas\n{name}\n```\nbuiltin type"
     if found.kind == "tool":
-        declared = index.analysis.tools.get(name)
-        if declared is not None:
+        signature = index.analysis.tools.get(name)
+        if signature is not None:
             params = ", ".join(f"{param.name}: {param.type.render()}"
-                               for param in declared.params)
-            return (f"```mas\ntool {name}({params}) -> {declared.result.render()}\n```\n"
-                    f"{declared.description or 'a declared tool'}")
+                               for param in signature.params)
+            return (f"```mas\ntool {name}({params}) -> {signature.result.render()}\n```\n"
+                    f"{signature.description or 'a declared tool'}")
         return f"```mas\n(tool) {name}\n```\n{TOOL_DOCS.get(name, 'a registered tool')}"
     if found.kind == "field":
         return f"```mas\n(agent setting) {name}\n```\n{FIELD_DOCS.get(name, '')}"
