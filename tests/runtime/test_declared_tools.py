@@ -195,3 +195,10 @@ def test_specs_without_declared_tools_keep_the_registry_as_given() -> None:
     registry = ToolRegistry()
     assert bind_tools(compiled.ir, registry) is registry
     assert "python" in bind_tools(compiled.ir, None)
+
+
+def test_ray_refuses_declared_tools_before_starting() -> None:
+    from runtime.distributed import run_on_ray
+
+    with pytest.raises(ValueError, match=r"declared tools \(word-count\) cannot run on Ray"):
+        run_on_ray(compile_spec(SPEC), [{"question": "q"}])
