@@ -202,3 +202,29 @@ def test_ray_refuses_declared_tools_before_starting() -> None:
 
     with pytest.raises(ValueError, match=r"declared tools \(word-count\) cannot run on Ray"):
         run_on_ray(compile_spec(SPEC), [{"question": "q"}])
+
+
+def test_mcp_style_names_are_recognised_in_replies_and_keep_their_spelling() -> None:
+    from runtime.tools.protocol import extract_tool_call
+
+    call = extract_tool_call('ok <tool name="files.read-all">a.txt</tool>', ["files.read-all"])
+    assert call is not None and (call.name, call.argument) == ("files.read-all", "a.txt")
+    call = extract_tool_call('<tool name="getuser">{"id": 1}</tool>', ["getUser"])
+    assert call is not None and call.name == "getUser"
+    short = extract_tool_call("<web-search>llm</web-search>", ["web-search"])
+    assert short is not None and short.argument == "llm"
+
+
+def test_masc_explain_shows_the_declared_tools_as_the_model_sees_them(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from masdsl.cli import main
+
+    spec = Path(__file__).resolve().parents[2] / "examples" / "custom_tool.mas"
+    assert main(["explain", str(spec), "physicist"]) == 0
+    out = capsys.readouterr().out
+    assert ('- unit-convert: Convert a quantity between units, e.g. 3 mi to km. Arguments as '
+            'JSON: {"value": number, "from_unit": text, "to_unit": text}. Returns number.'
+            ) in out
+    assert "- constants.lookup: " in out and "- calculator: " in out
