@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from masdsl.types import Enum, List, Primitive, Record, Type
-from runtime.tools.registry import ToolCallError
+from runtime.tools.registry import DEFAULT_TOOL_TIMEOUT_S, ToolCallError
 from runtime.values import JSONValue
 
 STARTUP_TIMEOUT_S = 30.0
@@ -53,6 +53,7 @@ class McpServer:
     command: tuple[str, ...]
     session: Any
     tools: dict[str, McpServerTool] = field(default_factory=dict)
+    call_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
 
     @property
     def label(self) -> str:
@@ -61,7 +62,12 @@ class McpServer:
     async def call(self, name: str, arguments: Mapping[str, JSONValue]) -> object:
         """Call a tool; returns its structured result or text; raises `ToolCallError` for
         an error result."""
-        result = await self.session.call_tool(name, dict(arguments))
+        try:
+            result = await self.session.call_tool(name, dict(arguments),
+                                                  read_timeout_seconds=self.call_timeout_s)
+        except Exception as error:  # a timeout, a dead server: the model reads why
+            raise ToolCallError(f"{self.label} failed: {type(error).__name__}: "
+                                f"{error}") from None
         texts = [item.text for item in result.content if getattr(item, "type", "") == "text"]
         if result.is_error:
             raise ToolCallError("\n".join(texts) or f"the tool '{name}' failed")
@@ -103,11 +109,13 @@ def parse_command(command: str | Sequence[str]) -> tuple[str, ...]:
 @asynccontextmanager
 async def connect_mcp(command: str | Sequence[str], *, errlog: TextIO | None = None,
                       startup_timeout_s: float = STARTUP_TIMEOUT_S,
+                      call_timeout_s: float = DEFAULT_TOOL_TIMEOUT_S,
                       ) -> AsyncIterator[McpServer]:
     """Start the server `command` as a subprocess, initialise an MCP session over its
     stdin/stdout and list its tools; on exit close the session and stop the process. The
     server's stderr goes to `errlog` (default: ours). Raises `McpError` when the server
-    cannot be started or does not answer within `startup_timeout_s`."""
+    cannot be started or does not answer within `startup_timeout_s`; a tool call over
+    `call_timeout_s` is an error result for the model."""
     try:
         import anyio
         from mcp.client.session import ClientSession
@@ -134,7 +142,7 @@ async def connect_mcp(command: str | Sequence[str], *, errlog: TextIO | None = N
             except Exception as error:
                 raise McpError(f"{label} failed to start: {type(error).__name__}: "
                                f"{error}") from None
-            yield McpServer(words, session, tools)
+            yield McpServer(words, session, tools, call_timeout_s)
     except OSError as error:
         raise McpError(f"cannot start {label}: {error}") from None
 

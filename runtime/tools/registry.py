@@ -25,6 +25,8 @@ from runtime.tools.sandbox import SandboxLimits, SandboxResult, run_python_async
 from runtime.values import JSONValue
 
 MAX_RESULT_CHARS = 4000
+DEFAULT_TOOL_TIMEOUT_S = 60.0
+"""How long one call of a user's tool (a Python function or an MCP tool) may take."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class PythonFunction:
     name: str
     function: Callable[..., Any]
     description: str = ""
+    timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
 
     @property
     def where(self) -> str:
@@ -163,9 +166,16 @@ class PythonFunction:
         return f"Python function {getattr(self.function, '__module__', '?')}.{qualified}"
 
     async def invoke(self, arguments: Mapping[str, JSONValue]) -> object:
+        """Call the function; a call over `timeout_s` becomes an error for the model (a sync
+        function's thread cannot be stopped and finishes in the background)."""
         if inspect.iscoroutinefunction(self.function):
-            return await self.function(**arguments)
-        return await asyncio.to_thread(self.function, **arguments)
+            running = self.function(**arguments)
+        else:
+            running = asyncio.to_thread(self.function, **arguments)
+        try:
+            return await asyncio.wait_for(running, self.timeout_s)
+        except TimeoutError:
+            raise ToolCallError(f"the tool took longer than {self.timeout_s:g} s") from None
 
     def accepts(self, names: list[str]) -> str | None:
         """None when the function can be called with exactly these keywords, else why not."""
@@ -216,15 +226,17 @@ class ToolRegistry:
         self._tools[tool.name] = tool
 
     def register_function(self, name: str, function: Callable[..., Any], *,
-                          description: str = "", replace: bool = False) -> None:
+                          description: str = "", timeout_s: float = DEFAULT_TOOL_TIMEOUT_S,
+                          replace: bool = False) -> None:
         """Register a Python function under a tool name the spec declares
         (`tool name(params) -> result`). At run time it is called with the declared
         parameters as keyword arguments (JSON-safe values: str, int/float, bool, list, dict
         for records), after they were checked against their types; its return value is
-        converted to the declared result type. Sync functions run in a worker thread."""
+        converted to the declared result type. Sync functions run in a worker thread; a call
+        over `timeout_s` seconds is reported to the model as an error."""
         if not callable(function):
             raise TypeError(f"not callable: {function!r}")
-        self.register(PythonFunction(name, function, description), replace=replace)
+        self.register(PythonFunction(name, function, description, timeout_s), replace=replace)
 
     def items(self) -> list[tuple[str, Tool]]:
         """(name, tool) pairs, sorted by name."""

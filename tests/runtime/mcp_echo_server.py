@@ -5,6 +5,7 @@ client talks to a real server process. Its tools:
 - `echo-text(text, times=1) -> str`: the text repeated (a hyphenated name, as MCP allows);
 - `word.count(text) -> int`: how many words (a dotted name);
 - `split(text) -> list[str]`: the words;
+- `sleep(seconds) -> str`: answers late (for the call timeout);
 - `pid() -> int`: the server's process id (to check that it stops);
 - `fail(reason) -> str`: always fails with `reason`, so the client sees an error result.
 """
@@ -12,6 +13,8 @@ client talks to a real server process. Its tools:
 from __future__ import annotations
 
 import os
+
+import anyio
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -37,6 +40,12 @@ def split(text: str) -> list[str]:
 @server.tool(name="fail", description="Always fails.")
 def fail(reason: str) -> str:
     raise ToolError(reason)  # a ToolError's message reaches the client; others are hidden
+
+
+@server.tool(name="sleep", description="Sleep, then answer.")
+async def sleep(seconds: float) -> str:
+    await anyio.sleep(seconds)
+    return "awake"
 
 
 @server.tool(name="pid", description="The server's process id.")

@@ -25,7 +25,7 @@ from runtime.tools.declared import (
     describe,
     parse_arguments,
 )
-from runtime.tools.registry import FunctionTool, ToolRegistry
+from runtime.tools.registry import FunctionTool, ToolRegistry, ToolResult
 from tests.runtime.scripted_engine import ScriptedEngine, last_user
 
 SPEC = """
@@ -228,3 +228,18 @@ def test_masc_explain_shows_the_declared_tools_as_the_model_sees_them(
             'JSON: {"value": number, "from_unit": text, "to_unit": text}. Returns number.'
             ) in out
     assert "- constants.lookup: " in out and "- calculator: " in out
+
+
+def test_a_slow_function_times_out_into_an_error_for_the_model() -> None:
+    async def slow(text: str) -> str:
+        await asyncio.sleep(5)
+        return text
+
+    registry = ToolRegistry()
+    registry.register_function("t", slow, timeout_s=0.05)
+    declaration = ToolDeclaration(name="t", description="", result=TEXT, span=NO_SPAN,
+                                  parameters=(ToolParameter(name="text", type=TEXT),))
+    implementation = registry.get("t")
+    assert isinstance(implementation, PythonFunction)
+    result = asyncio.run(DeclaredTool(declaration, implementation).call("hi"))
+    assert result == ToolResult("error: the tool took longer than 0.05 s", False)

@@ -9,6 +9,7 @@ import asyncio
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from runtime.api import run_async
 from runtime.engines.base import ChatRequest
 from runtime.tools.binding import ToolBindingError, bind_tools
 from runtime.tools.mcp_client import McpError, connect_mcp
+from runtime.tools.registry import ToolCallError
 from tests.runtime.scripted_engine import ScriptedEngine, last_user
 
 SERVER = [sys.executable, str(Path(__file__).with_name("mcp_echo_server.py"))]
@@ -90,7 +92,7 @@ def test_the_server_lists_its_tools_and_stops_when_the_session_ends() -> None:
         return names, pid
 
     names, pid = asyncio.run(main())
-    assert names == ["echo-text", "fail", "pid", "split", "word.count"]
+    assert names == ["echo-text", "fail", "pid", "sleep", "split", "word.count"]
     assert isinstance(pid, int) and pid != os.getpid()
     with pytest.raises(ProcessLookupError):  # stopped and reaped
         os.kill(pid, 0)
@@ -127,6 +129,20 @@ def test_a_declaration_that_does_not_fit_the_servers_schema_is_a_clear_error() -
         in message
     assert "tool 'missing-tool' is declared and used but nothing implements it" in message
     assert "split" not in message.split("missing-tool")[0].split("echo-text")[0]
+
+
+def test_a_call_over_the_timeout_is_an_error_and_the_server_still_stops() -> None:
+    async def main() -> tuple[str, object, float]:
+        async with connect_mcp(SERVER, call_timeout_s=0.3) as server:
+            with pytest.raises(ToolCallError) as caught:
+                await server.call("sleep", {"seconds": 30})
+            awake = await server.call("sleep", {"seconds": 0})
+            started = time.monotonic()
+        return str(caught.value), awake, time.monotonic() - started
+
+    message, awake, shutdown_s = asyncio.run(main())
+    assert "failed" in message and awake == "awake"
+    assert shutdown_s < 10
 
 
 def test_a_server_that_cannot_start_is_a_clear_error() -> None:
