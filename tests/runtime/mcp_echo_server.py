@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 
 import anyio
-
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
