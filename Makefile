@@ -35,7 +35,7 @@ system-packages:
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[runtime,train,bench,ray,dev,lsp]'
+	$(BIN)/pip install --quiet -e '.[runtime,train,bench,ray,dev,lsp,mcp]'
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS)
 	$(BIN)/pip install --quiet 'setuptools>=70.1'  # builds wheels without the `wheel` package
 	DS_BUILD_OPS=0 $(BIN)/pip install --quiet --no-deps --no-build-isolation $(NO_BUILD_ISOLATION)

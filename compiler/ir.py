@@ -323,8 +323,29 @@ class Declaration(Model):
     span: Span
 
 
+class ToolParameter(Model):
+    """One typed parameter of a declared tool."""
+
+    name: str
+    type: Type
+
+
+class ToolDeclaration(Model):
+    """A tool the spec declares (`tool name(params) -> result { description "..." }`): what
+    the runtime shows the model and checks a binding (a Python function or an MCP server's
+    tool) against. Agents name it in `AgentSettings.tools`."""
+
+    name: str
+    description: str
+    parameters: tuple[ToolParameter, ...]
+    result: Type
+    span: Span
+
+
 class IRDocument(Model):
-    """The serialised IR (`masc compile -o spec.json`): sorted nodes and edges."""
+    """The serialised IR (`masc compile -o spec.json`): sorted nodes and edges, and the
+    declared tools (left out of the JSON when there are none, so specs without tools
+    serialise as before tools existed)."""
 
     schema_version: str = SCHEMA_VERSION
     name: str
@@ -333,6 +354,14 @@ class IRDocument(Model):
     outputs: tuple[Declaration, ...]
     nodes: tuple[IRNode, ...]
     edges: tuple[Edge, ...]
+    tools: tuple[ToolDeclaration, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_absent_tools(self, handler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        if not self.tools and isinstance(data, dict):
+            data.pop("tools", None)
+        return data
 
 
 class IR:
@@ -340,12 +369,14 @@ class IR:
     model under the attribute `node` and whose edges (keyed by target port) hold `edge`.
     Passes never mutate an IR: they build a new one."""
 
-    __slots__ = ("graph", "inputs", "name", "outputs", "path")
+    __slots__ = ("graph", "inputs", "name", "outputs", "path", "tools")
 
     def __init__(self, name: str, inputs: Iterable[Declaration], outputs: Iterable[Declaration],
-                 nodes: Iterable[IRNode], edges: Iterable[Edge], path: str = "<string>") -> None:
+                 nodes: Iterable[IRNode], edges: Iterable[Edge], path: str = "<string>",
+                 tools: Iterable[ToolDeclaration] = ()) -> None:
         self.name = name
         self.path = path
+        self.tools = tuple(tools)
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         self.graph = nx.MultiDiGraph()
@@ -388,17 +419,25 @@ class IR:
 
     def replace(self, nodes: Iterable[IRNode], edges: Iterable[Edge]) -> IR:
         """A new IR with the same declarations and the given nodes and edges."""
-        return IR(self.name, self.inputs, self.outputs, nodes, edges, self.path)
+        return IR(self.name, self.inputs, self.outputs, nodes, edges, self.path, self.tools)
 
     def document(self) -> IRDocument:
         return IRDocument(name=self.name, path=self.path, inputs=self.inputs,
                           outputs=self.outputs, nodes=tuple(self.nodes()),
-                          edges=tuple(self.edges()))
+                          edges=tuple(self.edges()), tools=self.tools)
 
     @classmethod
     def from_document(cls, document: IRDocument) -> IR:
         return cls(document.name, document.inputs, document.outputs, document.nodes,
-                   document.edges, document.path)
+                   document.edges, document.path, document.tools)
+
+    def tool(self, name: str) -> ToolDeclaration | None:
+        """The declared tool called `name`, or None (a builtin, or not declared)."""
+        return next((tool for tool in self.tools if tool.name == name), None)
+
+    def used_tools(self) -> list[str]:
+        """Every tool name some agent node lists, sorted."""
+        return sorted({name for node in self.agent_nodes() for name in node.agent.tools})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, IR) and self.document() == other.document()

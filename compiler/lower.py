@@ -5,7 +5,17 @@ declared output becomes an `output` node fed by the output name's final value.""
 from __future__ import annotations
 
 from compiler.builder import Builder, Context, out
-from compiler.ir import IR, OUT, AgentSettings, Declaration, InputNode, OutputNode, Port
+from compiler.ir import (
+    IR,
+    OUT,
+    AgentSettings,
+    Declaration,
+    InputNode,
+    OutputNode,
+    Port,
+    ToolDeclaration,
+    ToolParameter,
+)
 from compiler.lower_stmt import lower_block
 from compiler.resolve import fail
 from masdsl import ast
@@ -30,6 +40,20 @@ def ir_agents(analysis: Analysis) -> dict[str, AgentSettings]:
     type is unknown, after an error, are left out)."""
     return {name: AgentSettings.model_validate(settings, from_attributes=True)
             for name, settings in analysis.agents.items() if settings.output is not None}
+
+
+def ir_tools(program: ast.Program, analysis: Analysis) -> list[ToolDeclaration]:
+    """The declared tools, in declaration order, with the types the checker resolved."""
+    found: list[ToolDeclaration] = []
+    for item in program.tools:
+        signature = analysis.tools.get(item.name.value)
+        if signature is None or any(tool.name == signature.name for tool in found):
+            continue
+        found.append(ToolDeclaration(
+            name=signature.name, description=signature.description, result=signature.result,
+            parameters=tuple(ToolParameter(name=param.name, type=param.type)
+                             for param in signature.params), span=item.span))
+    return found
 
 
 def lower(program: ast.Program, analysis: Analysis) -> IR:
@@ -67,4 +91,5 @@ def lower(program: ast.Program, analysis: Analysis) -> IR:
         builder.add(OutputNode(id=builder.new_id(f"output_{declaration.name}"),
                                span=declaration.span, label=declaration.name,
                                name=declaration.name, inputs=(port,)), context, [(port, value)])
-    return IR(program.name.value, inputs, outputs, builder.nodes, builder.edges, program.path)
+    return IR(program.name.value, inputs, outputs, builder.nodes, builder.edges, program.path,
+              ir_tools(program, analysis))

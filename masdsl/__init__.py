@@ -7,6 +7,8 @@ The public API, one function per stage:
     analysis = masdsl.analyze(program)                   # -> Analysis (diagnostics + types)
     compiled = masdsl.compile(text_or_program)            # -> CompiledSpec (IR, stats, warnings)
     results = masdsl.run(spec, {"question": "..."}, engine="llamacpp")  # -> [ExecutionResult]
+    registry = masdsl.ToolRegistry()                     # functions for declared tools:
+    registry.register_function("web-search", search)     # masdsl.run(..., tools=registry)
 
 Every stage is loaded on first use, so `import masdsl` stays cheap (no Lark until a spec is
 parsed, no networkx until one is compiled); imports still run one way (grammar -> masdsl ->
@@ -24,10 +26,10 @@ if TYPE_CHECKING:
     from compiler.api import compile
     from masdsl.checker import analyze, check
     from masdsl.parser import parse
-    from runtime.api import run
+    from runtime.api import ToolRegistry, run
 
-__all__ = ["Diagnostic", "Limits", "MasError", "Severity", "analyze", "check", "compile",
-           "parse", "run"]
+__all__ = ["Diagnostic", "Limits", "MasError", "Severity", "ToolRegistry", "analyze", "check",
+           "compile", "parse", "run"]
 
 def __getattr__(name: str) -> Any:
     """Load each public function from its module on first access (so `import masdsl` stays
@@ -44,6 +46,8 @@ def __getattr__(name: str) -> Any:
         from compiler.api import compile as value
     elif name == "run":
         from runtime.api import run as value
+    elif name == "ToolRegistry":
+        from runtime.api import ToolRegistry as value
     else:
         raise AttributeError(f"module 'masdsl' has no attribute {name!r}")
     globals()[name] = value

@@ -389,8 +389,34 @@ class Flow(Node):
     body: Block
 
 
+class ToolDecl(Node):
+    """`tool name(param: T, ...) -> R { description "..." }`: a tool agents may list in
+    `tools [...]`, bound at run time. Its name follows MCP (letters, digits, `_ - .`); the
+    result type defaults to `text`; the body's fields are kept as written (a duplicate is a
+    diagnostic, not a parse error)."""
+
+    kind: Literal["tool"] = "tool"
+    name: Name
+    params: tuple[FieldType, ...]
+    result: TypeExpr | None = None
+    fields: tuple[ToolField, ...] = ()
+
+    def description(self) -> str | None:
+        """The first `description` (None when the body sets none)."""
+        return next((f.value.value for f in self.fields if f.key == "description"), None)
+
+
+class ToolField(Node):
+    """One `key value` line of a tool's body (today only `description "..."`)."""
+
+    kind: Literal["tool_field"] = "tool_field"
+    key: Literal["description"]
+    value: StringLit
+
+
 Item = Annotated[
-    InputDecl | OutputDecl | TypeDecl | AgentDecl | Flow | AgentTemplate | AgentInstance,
+    InputDecl | OutputDecl | TypeDecl | AgentDecl | Flow | AgentTemplate | AgentInstance
+    | ToolDecl,
     Field(discriminator="kind")
 ]
 
@@ -439,6 +465,10 @@ class Program(Node):
     def flows(self) -> list[Flow]:
         return [item for item in self.items if isinstance(item, Flow)]
 
+    @property
+    def tools(self) -> list[ToolDecl]:
+        return [item for item in self.items if isinstance(item, ToolDecl)]
+
 
 def without_spans(node: BaseModel) -> Any:
     """A plain structure of the tree with every span, comment and path dropped: two programs
@@ -457,5 +487,6 @@ def without_spans(node: BaseModel) -> Any:
 
 for _model in (FieldType, RecordType, Truth, Compare, Not, BoolOp, ListType, ListExpr, Arg,
                Call, Block, If, Case, Match, Loop, Graph, AgentDecl, Flow, Program, InputDecl,
-               OutputDecl, TypeDecl, Assign, GraphNode, AgentTemplate, AgentInstance):
+               OutputDecl, TypeDecl, Assign, GraphNode, AgentTemplate, AgentInstance,
+               ToolDecl):
     _model.model_rebuild()

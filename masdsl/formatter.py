@@ -257,8 +257,11 @@ class _Layout:
         self._close(0, program)
 
     def item(self, item: ast.InputDecl | ast.OutputDecl | ast.TypeDecl | ast.AgentDecl
-             | ast.Flow | ast.AgentTemplate | ast.AgentInstance, blank: bool) -> None:
-        if isinstance(item, ast.InputDecl | ast.OutputDecl):
+             | ast.Flow | ast.AgentTemplate | ast.AgentInstance | ast.ToolDecl,
+             blank: bool) -> None:
+        if isinstance(item, ast.ToolDecl):
+            self.tool(item, blank)
+        elif isinstance(item, ast.InputDecl | ast.OutputDecl):
             keyword = "input" if isinstance(item, ast.InputDecl) else "output"
             self._leaf(1, f"{keyword} {item.name.value}: {format_type(item.type)}", item, blank)
         elif isinstance(item, ast.TypeDecl):
@@ -298,6 +301,19 @@ class _Layout:
                        blank_before=blank)
             self.statements(2, item.body)
             self._close(1, item.body)
+
+    def tool(self, item: ast.ToolDecl, blank: bool) -> None:
+        """`tool name(p: T, ...) -> R {`, its fields, `}`."""
+        params = ", ".join(f"{param.name.value}: {format_type(param.type)}"
+                           for param in item.params)
+        header = f"tool {item.name.value}({params})"
+        if item.result is not None:
+            header += f" -> {format_type(item.result)}"
+        header_end = item.result or (item.params[-1] if item.params else item.name)
+        self._open(1, header, item.span.start, header_end, blank_before=blank)
+        for field in item.fields:
+            self._leaf(2, f"{field.key} {format_string(field.value.value)}", field)
+        self._close(1, item)
 
     def statements(self, depth: int, block: ast.Block) -> None:
         for statement in block.statements:

@@ -106,7 +106,10 @@ def comments(text: str) -> list[ast.Comment]:
 # ---- Lark errors -> diagnostics ---------------------------------------------------------
 
 _TERMINAL_NAMES = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string",
-                   "$END": "end of input"}
+                   "TOOL_NAME": "a tool name", "$END": "end of input"}
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _describe_terminal(name: str) -> str:
@@ -166,9 +169,13 @@ def _unsupported(error: UnexpectedInput, text: str) -> Unsupported | None:
 
 
 def _describe_token(token: Token) -> str:
-    if token.type in ("NAME", "NUMBER", "STRING"):
+    if token.type in ("NAME", "NUMBER", "STRING", "TOOL_NAME"):
         shown = token.value if len(token.value) <= 40 else token.value[:37] + "..."
-        return f"{_TERMINAL_NAMES[token.type].split(' ', 1)[1]} {shown!r}"
+        # Outside a tool list, an identifier that the error lexer read as a TOOL_NAME (the
+        # two terminals overlap) is just a name to the reader.
+        kind = "NAME" if token.type == "TOOL_NAME" and _PLAIN_NAME.fullmatch(token.value) \
+            else token.type
+        return f"{_TERMINAL_NAMES[kind].split(' ', 1)[1]} {shown!r}"
     return f"{token.value!r}"
 
 

@@ -65,6 +65,8 @@ _Program = trusted(ast.Program)
 _Ref = trusted(ast.Ref)
 _StringLit = trusted(ast.StringLit)
 _TypeDecl = trusted(ast.TypeDecl)
+_ToolDecl = trusted(ast.ToolDecl)
+_ToolField = trusted(ast.ToolField)
 make_comment = trusted(ast.Comment)
 
 
@@ -251,6 +253,34 @@ class TreeToAst:
 
     def instance_fields(self, meta: Any, children: list[Any]) -> list[ast.AgentField]:
         return list(children)
+    # tools
+    def tool_decl(self, meta: Any, children: list[Any]) -> ast.ToolDecl:
+        params: tuple[ast.FieldType, ...] = ()
+        result = None
+        fields = []
+        for child in children[1:]:
+            if isinstance(child, tuple):
+                params = child
+            elif isinstance(child, ast.ToolField):
+                fields.append(child)
+            else:
+                result = child
+        return _ToolDecl(span=_span(meta), name=_name(children[0]), params=params,
+                         result=result, fields=tuple(fields))
+
+    def tool_params(self, meta: Any, children: list[Any]) -> tuple[ast.FieldType, ...]:
+        return tuple(children)
+
+    def tool_result(self, meta: Any, children: list[Any]) -> Any:
+        return children[0]
+
+    def description_field(self, meta: Any, children: list[Token]) -> ast.ToolField:
+        token = children[0]
+        return _ToolField(span=_span(meta), key="description",
+                          value=_StringLit(span=_tok_span(token), value=unescape(str(token))))
+
+    def tool_names(self, meta: Any, children: list[Token]) -> tuple[ast.Name, ...]:
+        return tuple(_name(token) for token in children)
 
     # flow and statements
     def flow(self, meta: Any, children: list[Any]) -> ast.Flow:

@@ -85,7 +85,13 @@ def run_on_ray(compiled: CompiledSpec, inputs: Sequence[Mapping[str, Value]], *,
     """Run executions on `workers` Ray actors (a new local cluster when `address` is
     "local", else the cluster at `address`). A dead worker is restarted and its chunk
     resubmitted, at most `max_restarts` times in all. `worker_hook` receives the live actor
-    list after each submission round (tests use it to kill a worker mid-run)."""
+    list after each submission round (tests use it to kill a worker mid-run). A spec whose
+    agents use declared tools is refused (ValueError) before Ray starts: their bindings
+    (Python functions, MCP servers) live in this process, not in the workers."""
+    declared = sorted(set(compiled.ir.used_tools()) & {tool.name for tool in compiled.ir.tools})
+    if declared:
+        raise ValueError(f"the spec's declared tools ({', '.join(declared)}) cannot run on "
+                         "Ray workers yet; run without --ray")
     import ray
     from ray.exceptions import RayActorError
 

@@ -48,7 +48,8 @@ from runtime.conditions import evaluate, value_key
 from runtime.engines.base import Engine, Message
 from runtime.format import fill_template
 from runtime.replies import CARRIES_ORIGIN, Origin, full_reply, origin_of
-from runtime.tools.registry import ToolRegistry, default_tools
+from runtime.tools.binding import bind_tools
+from runtime.tools.registry import ToolRegistry
 from runtime.trace import ExecutionRecord, TurnRecord
 from runtime.values import Value, to_json
 
@@ -147,7 +148,9 @@ class Executor:
         self.plan = Plan.of(ir)
         self.engines = engines
         self.agent_runner = agent_runner
-        self.tools = tools if tools is not None else default_tools()
+        # Declared tools get their implementations now: an unbound one raises
+        # `ToolBindingError` here, before any LLM call.
+        self.tools = bind_tools(ir, tools)
         self.budget = budget or Budget()
 
     async def run(self, inputs: Mapping[str, Value], *, seed: int = 0,

@@ -59,6 +59,8 @@ class _Spec:
     enums: dict[str, list[str]] = field(default_factory=dict)
     records: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # name -> fields
     agents: dict[str, str] = field(default_factory=dict)  # agent -> output type name
+    declared_tools: list[str] = field(default_factory=list)  # `tool` declarations
+    unlisted_tools: set[str] = field(default_factory=set)    # declared, no agent lists yet
 
     # ---- tokens and names ---------------------------------------------------------------
 
@@ -119,7 +121,10 @@ class _Spec:
         }
         if output in self.records:
             del optional["default"]  # a record has no constant
-        for key in self.draw(st.lists(st.sampled_from(sorted(optional)), unique=True)):
+        keys = self.draw(st.lists(st.sampled_from(sorted(optional)), unique=True))
+        if self.unlisted_tools and "tools" not in keys:
+            keys.append("tools")  # every declared tool is listed by some agent (no MAS124)
+        for key in keys:
             fields.append([key, *optional[key]()])
         for item in self.draw(st.permutations(fields)):
             self.emit(*item)
@@ -163,11 +168,38 @@ class _Spec:
         return [self.draw(st.sampled_from(self.enums[type_name]))]
 
     def tools(self) -> list[str]:
-        chosen = self.draw(st.lists(st.sampled_from(["python", "calculator"]), unique=True))
+        chosen = self.draw(st.lists(st.sampled_from(["python", "calculator",
+                                                     *self.declared_tools]), unique=True))
+        chosen += sorted(self.unlisted_tools - set(chosen))
+        self.unlisted_tools -= set(chosen)
         saved, self.tokens = self.tokens, []
         self.emit("[")
         self.comma_list([[tool] for tool in chosen])
         self.emit("]")
+        tokens, self.tokens = self.tokens, saved
+        return tokens
+
+    def tool_name(self) -> str:
+        """A fresh tool name in MCP's style: `-` and `.` may join its parts."""
+        first, second = self.fresh(), self.fresh()
+        return self.draw(st.sampled_from([first, f"{first}-{second}", f"{first}.{second}",
+                                          f"{first}.{second}-x"]))
+
+    def tool_declaration(self) -> list[str]:
+        """`tool name(p: T, ...) -> R { description "..." }` with any declarable types."""
+        name = self.tool_name()
+        self.declared_tools.append(name)
+        self.unlisted_tools.add(name)
+        types = [*PRIMITIVES, "code", *self.enums, *self.records, "list[text]",
+                 "list[number]"]
+        saved, self.tokens = self.tokens, []
+        self.emit("tool", name, "(")
+        self.comma_list([[self.fresh(), ":", self.draw(st.sampled_from(types))]
+                         for _ in range(self.draw(st.integers(0, 3)))])
+        self.emit(")")
+        if self.coin():
+            self.emit("->", self.draw(st.sampled_from(types)))
+        self.emit("{", "description", self.string(), "}")
         tokens, self.tokens = self.tokens, saved
         return tokens
 
@@ -529,6 +561,8 @@ class _Spec:
                                                               *self.enums])))
                    for _ in range(self.draw(st.integers(1, 2)))]
         declarations.extend(["output", name, ":", type_name] for name, type_name in outputs)
+        declarations.extend(self.tool_declaration()
+                            for _ in range(self.draw(st.integers(0, 2))))
         for declaration in self.draw(st.permutations(declarations)):
             self.emit(*declaration)
         # at least one agent per type (and a bool critic for reflect), plus a few extra

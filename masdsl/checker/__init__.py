@@ -19,6 +19,7 @@ from masdsl.checker.context import RESERVED, Context
 from masdsl.checker.declarations import declare
 from masdsl.checker.expressions import Scope
 from masdsl.checker.flow import check_block, collect_bound_names
+from masdsl.checker.tools import check_tool_use
 from masdsl.construct import trusted
 from masdsl.diagnostics import Diagnostic, sort_diagnostics
 from masdsl.limits import Limits
@@ -39,7 +40,8 @@ def analyze(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,
             engines: frozenset[str] | None = None) -> Analysis:
     """Check `program` and return everything learnt about it.
 
-    `tools` are the tool names agents may use; `engines`, when given, are the named engines
+    `tools` are the builtin tool names agents may use besides the tools the spec declares
+    (`checker.tools`); `engines`, when given, are the named engines
     an agent's `model` may name besides `executor` and `designer` (None: any name)."""
     ctx = Context(limits=limits, tools=frozenset(tools), engines=engines, path=program.path)
     if program.span.end > limits.max_bytes:
@@ -80,6 +82,7 @@ def analyze(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,
         if declared.name.value not in ctx.used_inputs:
             ctx.report("MAS113", declared.name.span, f"the input '{declared.name.value}' is "
                        "never used", help="pass it to an agent or remove it")
+    check_tool_use(ctx, program)
     bindings: dict[str, Type] = {}
     for source in (ctx.inputs, ctx.outputs, ctx.values):
         for name, bound_type in source.items():
@@ -90,7 +93,8 @@ def analyze(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,
         type_aliases={name: alias for name, alias in ctx.type_aliases.items()
                       if alias is not None},
         agents=dict(ctx.agents), bindings=bindings,
-        expression_types=ctx.expression_types, static_lengths=ctx.static_lengths)
+        expression_types=ctx.expression_types, static_lengths=ctx.static_lengths,
+        tools=dict(ctx.declared_tools))
 
 
 def check(program: ast.Program, limits: Limits = _DEFAULT_LIMITS,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from masdsl.diagnostics import Diagnostic, Severity
-from masdsl.types import Type
+from masdsl.types import RecordField, Type
 
 ExpressionKey = tuple[int, int, str]
 """How `Analysis.expression_types` is keyed: `(span.start, span.end, node.kind)` of an
@@ -60,6 +60,18 @@ class AgentSettings(BaseModel):
     memory: int = 0
 
 
+class ToolSignature(BaseModel):
+    """A tool the spec declares: `tool name(params) -> result { description "..." }`, with
+    its types resolved. Parameters are (name, type) pairs in declaration order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    params: tuple[RecordField, ...]
+    result: Type
+    description: str = ""
+
+
 class Analysis(BaseModel):
     """The checker's findings about one spec.
 
@@ -72,6 +84,7 @@ class Analysis(BaseModel):
       Expressions that denote agents (callee names, `ensemble([a, b])` lists) and
       expressions whose type is unknown because of an error have no entry.
     - `static_lengths`: the statically known length of list-valued expressions (same keys).
+    - `tools`: the declared tools whose types all resolved, by name, in declaration order.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -82,6 +95,7 @@ class Analysis(BaseModel):
     bindings: dict[str, Type] = {}
     expression_types: dict[ExpressionKey, Type] = {}
     static_lengths: dict[ExpressionKey, int] = {}
+    tools: dict[str, ToolSignature] = {}
 
     @property
     def ok(self) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from masdsl import ast
-from masdsl.checker.analysis import AgentSettings, ExpressionKey
+from masdsl.checker.analysis import AgentSettings, ExpressionKey, ToolSignature
 from masdsl.construct import trusted
 from masdsl.diagnostics import CODES, Diagnostic, Severity
 from masdsl.limits import Limits
@@ -49,6 +49,7 @@ class Context:
     templates: dict[str, ast.AgentTemplate] = field(default_factory=dict)
     inputs: dict[str, Type | None] = field(default_factory=dict)
     outputs: dict[str, Type | None] = field(default_factory=dict)
+    declared_tools: dict[str, ToolSignature] = field(default_factory=dict)
     # the flow
     values: dict[str, Type | None] = field(default_factory=dict)   # first binding's type
     lengths: dict[str, int | None] = field(default_factory=dict)   # static list lengths

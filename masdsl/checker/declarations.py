@@ -23,6 +23,7 @@ from masdsl.checker.analysis import (
 )
 from masdsl.checker.context import RESERVED, Context, head_span, is_integer, render, suggest
 from masdsl.checker.templates import check_template, instantiate
+from masdsl.checker.tools import declare_tools
 from masdsl.checker.typenames import TypeResolver
 from masdsl.construct import trusted
 from masdsl.types import TEXT, Enum, List, Record, Type
@@ -48,6 +49,8 @@ def declare(ctx: Context, program: ast.Program) -> dict[str, str]:
     flows = 0
     agent_count = 0
     for item in program.items:
+        if isinstance(item, ast.ToolDecl):
+            continue  # tools have their own namespace (`checker.tools`)
         if isinstance(item, ast.Flow):
             flows += 1
             if flows > 1:
@@ -78,9 +81,10 @@ def declare(ctx: Context, program: ast.Program) -> dict[str, str]:
     resolver = TypeResolver(ctx, aliases)
     for alias in aliases:
         resolver.resolve_alias(alias)
+    declare_tools(ctx, program, resolver)
     seen: set[str] = set()
     for item in program.items:
-        if isinstance(item, ast.Flow) or item.name.value in seen:
+        if isinstance(item, ast.Flow | ast.ToolDecl) or item.name.value in seen:
             continue
         seen.add(item.name.value)
         if isinstance(item, ast.InputDecl):
@@ -221,7 +225,9 @@ def _field_value(ctx: Context, item: ast.AgentField) -> object:
             if tool.value not in ctx.tools:
                 hint = suggest(tool.value, ctx.tools)
                 ctx.report("MAS103", tool.span, f"unknown tool '{tool.value}'",
-                           help=hint or "known tools: " + ", ".join(sorted(ctx.tools)))
+                           help=hint or "known tools: " + ", ".join(sorted(ctx.tools))
+                           + f"; or declare it: tool {tool.value}(...) -> T "
+                           '{ description "..." }')
             elif tool.value not in found:
                 found.append(tool.value)
         return tuple(found)

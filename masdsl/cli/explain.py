@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from runtime.explain import explain, matching_nodes
-    from runtime.tools.registry import default_tools
+    from runtime.tools.binding import tools_for_display
 
     compiled = compile_file(args)
     if isinstance(compiled, int):
@@ -44,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"masc: no agent node matches '{args.node}'; try one of: {', '.join(known)}",
               file=sys.stderr)
         return EXIT_DIAGNOSTICS
-    tools = default_tools()
+    tools = tools_for_display(compiled.ir)
     sys.stdout.write("\n".join(explain(compiled.ir, node, tools) for node in nodes))
     return EXIT_OK

@@ -49,6 +49,9 @@ def register(subparsers: Any) -> None:
                         help="also write the run viewer's HTML page for this run (masc view)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON record per execution")
+    parser.add_argument("--mcp", action="append", default=[], metavar="'COMMAND ARGS'",
+                        help="start this stdio MCP server for the run; its tools implement "
+                             "the spec's declared tools of the same names (repeatable)")
     parser.add_argument("--concurrency", type=int, default=64, metavar="N",
                         help="executions in flight at once (default 64)")
     parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
@@ -177,6 +180,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"masc: --samples {args.samples} is more than {MAX_EXECUTIONS:,} executions",
               file=sys.stderr)
         return EXIT_ERROR
+    if args.mcp and args.ray:
+        print("masc: --mcp cannot be combined with --ray (a server runs beside one process)",
+              file=sys.stderr)
+        return EXIT_ERROR
     engine_options = _engine_options(args)
     if isinstance(engine_options, str):
         print(f"masc: {engine_options}", file=sys.stderr)
@@ -230,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
 
             engine = make_engine(args.engine, args.model, **engine_options) \
                 if engine_options else args.engine
-            run_spec(compiled, typed, engine=engine, model=args.model,
+            run_spec(compiled, typed, engine=engine, model=args.model, mcp=args.mcp,
                      samples=args.samples, seed=args.seed, concurrency=args.concurrency,
                      on_turn=writer.write if writer else None, on_done=done)
     except KeyboardInterrupt:
@@ -239,8 +246,9 @@ def run(args: argparse.Namespace) -> int:
         return 130
     except Exception as error:
         from runtime.engines.base import EngineError
+        from runtime.tools.mcp_client import McpError
 
-        if isinstance(error, EngineError | FileNotFoundError | ValueError):
+        if isinstance(error, EngineError | FileNotFoundError | ValueError | McpError):
             print(f"masc: {error}", file=sys.stderr)
             return EXIT_ERROR
         raise

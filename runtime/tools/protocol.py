@@ -40,9 +40,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 STOP_SEQUENCE = "</tool>"
-TOOL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+"""A tool's name: the grammar's TOOL_NAME, MCP's characters (letters, digits, `_ - .`)."""
 _LONG_FORM = re.compile(
-    r"<tool\s+name\s*=\s*[\"']?(?P<name>[A-Za-z_][A-Za-z0-9_]*)[\"']?\s*>"
+    r"<tool\s+name\s*=\s*[\"']?(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)[\"']?\s*>"
     r"(?P<body>.*?)(?:</tool\s*>|\Z)",
     re.DOTALL,
 )
@@ -72,19 +73,20 @@ def _clean_argument(body: str) -> str:
 
 
 def extract_tool_call(text: str, available: Collection[str]) -> ToolCall | None:
-    """The first call in `text` to one of the `available` tools, or None when there is none."""
-    names = {name.lower() for name in available}
+    """The first call in `text` to one of the `available` tools, or None when there is none.
+    Names match case-insensitively; the call carries the name as `available` spells it."""
+    names = {name.lower(): name for name in available}
     candidates: list[ToolCall] = []
     for match in _LONG_FORM.finditer(text):
         name = match.group("name").lower()
         if name in names:
-            candidates.append(ToolCall(name, _clean_argument(match.group("body")),
+            candidates.append(ToolCall(names[name], _clean_argument(match.group("body")),
                                        match.start(), match.end()))
             break
     for name in sorted(names):
         short = _short_form(re.escape(name)).search(text)
         if short:
-            candidates.append(ToolCall(name, _clean_argument(short.group("body")),
+            candidates.append(ToolCall(names[name], _clean_argument(short.group("body")),
                                        short.start(), short.end()))
     if not candidates:
         return None

@@ -6,7 +6,7 @@ A tool is anything with a `name`, a one-line `description` for the prompt, and a
     registry = default_tools()
     registry.register(FunctionTool("lookup", "Look up a word in the glossary.", glossary.get))
 
-Tool names are lower-case identifiers, the same names a `.mas` agent lists in `tools [...]`.
+Tool names are the names a `.mas` agent lists in `tools [...]` (letters, digits, `_ - .`).
 A registry is an ordinary object passed to the runtime; there is no global one.
 """
 
@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from runtime.tools.calculator_worker import CalculatorProcess
 from runtime.tools.protocol import TOOL_NAME
 from runtime.tools.sandbox import SandboxLimits, SandboxResult, run_python_async
+from runtime.values import JSONValue
 
 MAX_RESULT_CHARS = 4000
+DEFAULT_TOOL_TIMEOUT_S = 60.0
+"""How long one call of a user's tool (a Python function or an MCP tool) may take."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,32 @@ class Tool(Protocol):
     async def call(self, argument: str) -> ToolResult: ...
 
 
-def _clip(text: str, limit: int = MAX_RESULT_CHARS) -> str:
+def clip(text: str, limit: int = MAX_RESULT_CHARS) -> str:
+    """`text` cut to `limit` characters, saying so."""
     return text if len(text) <= limit else text[:limit] + "\n[output truncated]"
+
+
+class ToolCallError(Exception):
+    """A failure the model should read (the message is shown as is after `error: `)."""
+
+
+def error_text(error: Exception) -> str:
+    """How a failed call reads to the model."""
+    if isinstance(error, ToolCallError):
+        return f"error: {error}"
+    return f"error: {type(error).__name__}: {error}"
+
+
+def as_text(raw: object) -> str:
+    """A raw result as text: strings as they are, anything else as JSON when it can be."""
+    if isinstance(raw, str):
+        return raw
+    try:
+        return json.dumps(raw, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(raw)
+
+
 
 
 @dataclass(frozen=True)
@@ -83,7 +111,7 @@ def describe_sandbox_result(result: SandboxResult, limits: SandboxLimits) -> str
         parts.append("[output truncated]")
     if not parts:
         parts.append("(no output; use print() to see values)")
-    return _clip("\n".join(parts))
+    return clip("\n".join(parts))
 
 
 @dataclass(frozen=True)
@@ -118,7 +146,57 @@ class FunctionTool:
                 text = await asyncio.to_thread(self.function, argument)
         except Exception as error:  # the model sees the error, the run goes on
             return ToolResult(f"error: {type(error).__name__}: {error}", False)
-        return ToolResult(_clip(str(text)), True)
+        return ToolResult(clip(str(text)), True)
+
+
+@dataclass(frozen=True)
+class PythonFunction:
+    """A Python callable as a tool implementation: called with the arguments as keywords,
+    sync functions in a worker thread, coroutine functions awaited. As a plain `Tool` (for
+    an undeclared use) it reads its argument as a JSON object without type checks."""
+
+    name: str
+    function: Callable[..., Any]
+    description: str = ""
+    timeout_s: float = DEFAULT_TOOL_TIMEOUT_S
+
+    @property
+    def where(self) -> str:
+        qualified = getattr(self.function, "__qualname__", repr(self.function))
+        return f"Python function {getattr(self.function, '__module__', '?')}.{qualified}"
+
+    async def invoke(self, arguments: Mapping[str, JSONValue]) -> object:
+        """Call the function; a call over `timeout_s` becomes an error for the model (a sync
+        function's thread cannot be stopped and finishes in the background)."""
+        if inspect.iscoroutinefunction(self.function):
+            running = self.function(**arguments)
+        else:
+            running = asyncio.to_thread(self.function, **arguments)
+        try:
+            return await asyncio.wait_for(running, self.timeout_s)
+        except TimeoutError:
+            raise ToolCallError(f"the tool took longer than {self.timeout_s:g} s") from None
+
+    def accepts(self, names: list[str]) -> str | None:
+        """None when the function can be called with exactly these keywords, else why not."""
+        try:
+            signature = inspect.signature(self.function)
+        except (TypeError, ValueError):
+            return None  # a builtin without a signature: trust it
+        try:
+            signature.bind(**{name: None for name in names})
+        except TypeError as error:
+            return str(error)
+        return None
+
+    async def call(self, argument: str) -> ToolResult:
+        try:
+            data = json.loads(argument) if argument.strip() else {}
+            if not isinstance(data, dict):
+                raise ToolCallError("give the arguments as a JSON object")
+            return ToolResult(clip(as_text(await self.invoke(data))), True)
+        except Exception as error:  # the model sees the error, the run goes on
+            return ToolResult(error_text(error), False)
 
 
 class UnknownToolError(KeyError):
@@ -141,10 +219,28 @@ class ToolRegistry:
         if not isinstance(tool, Tool):
             raise TypeError(f"not a tool (needs name, description and async call): {tool!r}")
         if not TOOL_NAME.match(tool.name):
-            raise ValueError(f"tool name {tool.name!r} must be a lower-case identifier")
+            raise ValueError(f"tool name {tool.name!r} must start with a letter or `_` and "
+                             "hold only letters, digits, `_`, `-` and `.`")
         if tool.name in self._tools and not replace:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
+
+    def register_function(self, name: str, function: Callable[..., Any], *,
+                          description: str = "", timeout_s: float = DEFAULT_TOOL_TIMEOUT_S,
+                          replace: bool = False) -> None:
+        """Register a Python function under a tool name the spec declares
+        (`tool name(params) -> result`). At run time it is called with the declared
+        parameters as keyword arguments (JSON-safe values: str, int/float, bool, list, dict
+        for records), after they were checked against their types; its return value is
+        converted to the declared result type. Sync functions run in a worker thread; a call
+        over `timeout_s` seconds is reported to the model as an error."""
+        if not callable(function):
+            raise TypeError(f"not callable: {function!r}")
+        self.register(PythonFunction(name, function, description, timeout_s), replace=replace)
+
+    def items(self) -> list[tuple[str, Tool]]:
+        """(name, tool) pairs, sorted by name."""
+        return sorted(self._tools.items())
 
     def get(self, name: str) -> Tool:
         try:

@@ -55,3 +55,21 @@ def test_a_spec_that_does_not_parse_has_only_its_syntax_error() -> None:
     snapshot = Snapshot.build("file:///s.mas", "mas s {\n  agent a {\n")
     assert not snapshot.parsed and [d.code for d in snapshot.diagnostics] == ["MAS004"]
     assert snapshot.compiled() == "the spec has errors; fix them to see its cost"
+
+
+def test_declared_tools_are_completed_and_hovered() -> None:
+    from masdsl.cli.lsp.completion import complete
+    from masdsl.cli.lsp.hover import hover
+
+    text = ('mas s {\n  input q: text\n  output o: text\n'
+            '  tool web-search(query: text) -> list[text] { description "Search the web." }\n'
+            '  agent a { role "r" tools [web-search] }\n  flow { o = a(q) }\n}\n')
+    snapshot = Snapshot.build("file:///s.mas", text)
+    assert snapshot.diagnostics == []
+    offset = text.index("web-search]") + 3
+    shown = hover(snapshot, offset)
+    assert shown is not None and "tool web-search(query: text) -> list[text]" in shown
+    assert "Search the web." in shown
+    labels = [item.label for item in complete(text, text.index("web-search]"),
+                                              snapshot.index)]
+    assert labels == ["calculator", "python", "web-search"]

@@ -81,3 +81,9 @@ def test_the_extension_manifest_points_at_real_files() -> None:
     checked = subprocess.run([NODE, "--check", manifest["main"]], cwd=EXTENSION,
                              capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_declared_tools_and_their_mcp_style_names_get_scopes() -> None:
+    _, (result,) = tokenize([ROOT / "examples" / "custom_tool.mas"])
+    assert {"storage.type.tool.mas", "entity.name.function.tool.mas"} <= set(result["scopes"])
+    assert result["problems"] == []

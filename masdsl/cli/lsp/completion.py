@@ -22,7 +22,7 @@ from masdsl.patterns import VOTE_STRATEGIES
 from masdsl.types import PRIMITIVES, Enum
 
 Kind = types.CompletionItemKind
-TOP_LEVEL = ("input", "output", "type", "agent", "flow")
+TOP_LEVEL = ("input", "output", "type", "agent", "flow", "tool")
 FLOW_KEYWORDS = ("if", "else", "match", "case", "loop", "max", "until", "graph", "max_steps",
                  "not", "true", "false")
 GRAPH_KEYWORDS = ("start", "node", "edge", "when", "end")
@@ -38,6 +38,8 @@ _SNIPPETS = {
     "match": "match ${1:value} {\n  case ${2:member} {\n    $0\n  }\n}",
     "loop": "loop max ${1:3} until ${2:condition} {\n  $0\n}",
     "graph": "graph max_steps ${1:10} {\n  start ${2:first}\n  $0\n}",
+    "tool": 'tool ${1:name}(${2:query}: ${3:text}) -> ${4:text} {\n'
+            '  description "${5:What it does.}"\n}',
 }
 
 
@@ -89,8 +91,11 @@ def complete(text: str, offset: int, index: SymbolIndex | None) -> list[types.Co
     headers = enclosing_headers(masked)
     head = headers[-1].split()[0] if headers and headers[-1] else ""
     if re.search(r"\btools\s*\[[^\]]*$", line):
+        declared = index.analysis.tools if index is not None else {}
         return [_item(tool, Kind.Module, "tool", TOOL_DOCS.get(tool))
-                for tool in sorted(DEFAULT_TOOLS)]
+                for tool in sorted(DEFAULT_TOOLS)] + [
+            _item(name, Kind.Function, "declared tool", tool.description or None)
+            for name, tool in declared.items()]
     if re.search(r"\bmodel\s+\w*$", line) and head == "agent":
         return [_item(model, Kind.Module, "model") for model in BUILTIN_MODELS]
     if re.search(r"\bstrategy\s*:\s*\w*$", line):

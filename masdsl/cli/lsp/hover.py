@@ -91,6 +91,12 @@ def _describe(snapshot: Snapshot, found: Occurrence) -> str:
     if found.kind == "builtin_type":
         return f"```mas\n{name}\n```\nbuiltin type"
     if found.kind == "tool":
+        signature = index.analysis.tools.get(name)
+        if signature is not None:
+            params = ", ".join(f"{param.name}: {param.type.render()}"
+                               for param in signature.params)
+            return (f"```mas\ntool {name}({params}) -> {signature.result.render()}\n```\n"
+                    f"{signature.description or 'a declared tool'}")
         return f"```mas\n(tool) {name}\n```\n{TOOL_DOCS.get(name, 'a registered tool')}"
     if found.kind == "field":
         return f"```mas\n(agent setting) {name}\n```\n{FIELD_DOCS.get(name, '')}"

@@ -166,6 +166,12 @@ class _Walker:
                 self.add(item.template, "agent")
                 for field in item.fields:
                     self.keyword(field, field.key, "field")
+            elif isinstance(item, ast.ToolDecl):
+                self.add(item.name, "tool", definition=True)
+                for param in item.params:
+                    self.type(param.type, None)
+                if item.result is not None:
+                    self.type(item.result, None)
             else:
                 self.block(item.body)
 

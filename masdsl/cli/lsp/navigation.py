@@ -124,6 +124,11 @@ def document_symbols(snapshot: Snapshot) -> list[types.DocumentSymbol]:
             output = settings.output.render() if settings and settings.output else "?"
             children.append(symbol(item.name.value, Kind.Function, span(item), span(item.name),
                                    f"agent -> {output}"))
+        elif isinstance(item, ast.ToolDecl):
+            signature = analysis.tools.get(item.name.value)
+            result = signature.result.render() if signature else "?"
+            children.append(symbol(item.name.value, Kind.Method, span(item), span(item.name),
+                                   f"tool -> {result}"))
         else:
             values = []
             for found in index.occurrences:

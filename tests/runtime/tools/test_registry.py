@@ -70,7 +70,7 @@ def test_registration_errors_are_clear() -> None:
         registry.register(CalculatorTool())
     registry.register(CalculatorTool(description="Maths."), replace=True)
     assert registry.get("calculator").description == "Maths."
-    with pytest.raises(ValueError, match="lower-case identifier"):
+    with pytest.raises(ValueError, match="must start with a letter or `_`"):
         registry.register(FunctionTool("Web Search", "x", str))
     with pytest.raises(TypeError, match="not a tool"):
         registry.register("calculator")  # type: ignore[arg-type]
