@@ -40,6 +40,10 @@ def lower_expr(builder: Builder, context: Context, env: Env, expr: ast.Expr,
         return lower_literal(builder, context, expr, label)
     if isinstance(expr, ast.ListExpr):
         return lower_list(builder, context, env, expr, label)
+    if isinstance(expr, ast.Index):
+        from compiler.lower_lists import lower_index
+
+        return lower_index(builder, context, env, expr)
     if expr.callee.value in BUILTINS:
         from compiler.lower_builtins import lower_builtin
 

@@ -51,6 +51,10 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS115": (Severity.ERROR, "duplicate argument"),
     "MAS116": (Severity.ERROR, "unknown condition function"),
     "MAS117": (Severity.ERROR, "unknown field"),
+    "MAS130": (Severity.ERROR, "unbounded map"),
+    "MAS131": (Severity.ERROR, "list longer than the map's max"),
+    "MAS132": (Severity.ERROR, "input label taken"),
+    "MAS133": (Severity.ERROR, "inputs outside the sampled flow"),
     # types
     "MAS201": (Severity.ERROR, "type mismatch"),
     "MAS202": (Severity.ERROR, "invalid condition"),
@@ -60,6 +64,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     "MAS206": (Severity.ERROR, "not a list"),
     "MAS207": (Severity.ERROR, "invalid parameter value"),
     "MAS208": (Severity.ERROR, "not a record"),
+    "MAS230": (Severity.ERROR, "index out of range"),
+    "MAS231": (Severity.ERROR, "invalid index"),
+    "MAS232": (Severity.ERROR, "no LLM call to sample"),
     # flow and graph structure
     "MAS301": (Severity.ERROR, "output never bound"),
     "MAS302": (Severity.ERROR, "output bound on some paths only"),

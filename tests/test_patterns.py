@@ -21,6 +21,13 @@ USES = {
     "format": 'p = format("Solve {q}", q: question)\n    answer = solver(p)',
     "append": "loop max 2 {\n      xs = append(xs, solver(question))\n    }\n"
               "    answer = solver(question, xs)",
+    "head": "xs = ensemble(solver, n: 2, question)\n    answer = head(xs)",
+    "rest": "xs = ensemble(solver, n: 2, question)\n    answer = solver(question, rest(xs))",
+    "len": "xs = ensemble(solver, n: 2, question)\n    answer = len(xs)",
+    "map": "xs = ensemble(solver, n: 2, question)\n    ys = map(critic, xs, question)\n"
+           "    answer = vote(ys)",
+    "run_tests": 'r = run_tests(question, ["assert True"])\n'
+                 "    answer = solver(question, r.report)",
 }
 
 
