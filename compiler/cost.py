@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from masdsl import ast
 from masdsl.diagnostics import Diagnostic, diagnostic
 from masdsl.limits import Limits
+from masdsl.patterns import BUILTINS
 
 DEFAULT_MAX_UNROLLED_NODES = 20_000
 # IR nodes per unit of a builtin call's multiplier (its agent runs, votes, joins, formats).
@@ -34,6 +35,8 @@ BUILTIN_NODES = 4
 DEFAULT_AGENT_CALLS = 3
 # Numbers beyond this are saturated, so a hostile spec cannot make the arithmetic slow.
 SATURATED = 10**18
+# Builtins that lower to one node and call no model (besides what their arguments do).
+SINGLE_NODE_STEPS = frozenset({"head", "rest", "len", "run_tests"})
 # The length assumed for a list whose length is not known here (the default fan-out limit:
 # a map over a list of unknown length needs a `max:` within it).
 UNKNOWN_LIST_LENGTH = Limits().max_fanout
@@ -146,6 +149,9 @@ class _Estimator:
         args = [self.expression(arg.value) for arg in call.args]
         if call.callee.value == "map" and call.callee.value not in self.agent_calls:
             return self._map(call, args)
+        if call.callee.value in SINGLE_NODE_STEPS and call.callee.value not in self.agent_calls:
+            return Cost(_add(1, *(arg.ir_nodes for arg in args)),
+                        _add(*(arg.llm_calls for arg in args)))
         nodes = _add(*(arg.ir_nodes for arg in args))
         calls = _add(*(arg.llm_calls for arg in args))
         callee = call.callee.value
@@ -154,8 +160,12 @@ class _Estimator:
         numbers = 0
         items = 0
         agent_calls = 0
+        builtin = BUILTINS.get(callee)
         for arg in call.args:
             value = arg.value
+            if builtin is not None and builtin.labelled_inputs and arg.keyword is not None \
+                    and builtin.param(arg.keyword.value) is None:
+                continue  # a labelled data input: costed above, multiplies nothing
             if isinstance(value, ast.NumberLit):
                 numbers = _add(numbers, int(min(abs(value.value), SATURATED)))
             elif isinstance(value, ast.ListExpr):
