@@ -120,13 +120,16 @@ def lower_list(builder: Builder, context: Context, env: Env, expr: ast.ListExpr,
 
 def argument_label(arg: ast.Arg, index: int) -> str:
     """Positional data args are labelled by their variable name (the field name of a field
-    access, the callee of a nested call); keyword args by their keyword."""
+    access, the list's name of an item `xs[k]`, the callee of a nested call); keyword args
+    by their keyword."""
     if arg.keyword is not None:
         return arg.keyword.value
     if isinstance(arg.value, ast.Ref):
         return arg.value.name
     if isinstance(arg.value, ast.FieldAccess):
         return arg.value.field.value
+    if isinstance(arg.value, ast.Index):
+        return arg.value.subject.value
     if isinstance(arg.value, ast.Call):
         return arg.value.callee.value
     return f"input_{index}"
