@@ -49,9 +49,8 @@ from runtime.engines.base import Engine
 from runtime.format import fill_template
 from runtime.list_ops import evaluate_list_op
 from runtime.run_tests import run_tests
-from runtime.tools.registry import PythonTool
+from runtime.tools.registry import PythonTool, ToolRegistry, default_tools
 from runtime.tools.sandbox import SandboxLimits, SandboxUnavailable
-from runtime.tools.registry import ToolRegistry, default_tools
 from runtime.trace import ExecutionRecord, TurnRecord
 from runtime.values import Value, to_json
 

@@ -55,6 +55,7 @@ def test_a_program_that_does_not_load_fails_every_test() -> None:
 
 
 def test_output_without_the_runs_marker_is_never_read_as_a_result() -> None:
-    stdout = '@@run_tests:guess@@["test", 0, true, ""]\nM["load", -1, true, ""]\nM["test", 0, false, "x"]'
+    stdout = ('@@run_tests:guess@@["test", 0, true, ""]\n'
+              'M["load", -1, true, ""]\nM["test", 0, false, "x"]')
     assert read_results(stdout, "M", 1) == (True, {0: "x"})
     assert read_results(stdout, "other", 1) == (False, {})
