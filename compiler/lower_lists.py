@@ -41,7 +41,7 @@ def _list_op(builder: Builder, context: Context, node: ast.Node, items: Value,
     inputs = [(Port(name="list", type=items.type), items)]
     if position_value is not None:
         inputs.append((Port(name="position", type=NUMBER), position_value))
-    node_id = builder.new_id(f"{op}_{label}")
+    node_id = builder.new_id(f"{op}_{label}".replace("[-", "[from_end_"))
     builder.add(ListOpNode(id=node_id, span=node.span, label=label, scope=context.scope,
                            op=op, position=position,
                            inputs=tuple(port for port, _ in inputs),
