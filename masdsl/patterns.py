@@ -1,5 +1,5 @@
-"""The one registry of builtin patterns (`ensemble`, `vote`, `append`, `debate`, `reflect`),
-as data.
+"""The one registry of builtin patterns (`ensemble`, `vote`, `append`, `format`, `debate`,
+`reflect`, `head`, `rest`, `len`, `map`, `run_tests`), as data.
 
 Every consumer reads this table and nothing else lists the patterns:
 - the checker validates calls against each entry's subject and parameters, and reserves the
@@ -12,7 +12,8 @@ Every consumer reads this table and nothing else lists the patterns:
 - training metrics map IR node kinds to the entry's `construct` (`trainer.metrics`);
 - the language server completes the names with their parameters.
 A new pattern is one entry here plus its own checking, lowering and runtime code.
-Every further positional argument of a builtin call is a data input shown to its agents.
+Every further positional argument of a builtin call is a data input shown to its agents;
+so is a labelled one (`label: value`) for a pattern with `labelled_inputs`.
 """
 
 from __future__ import annotations
