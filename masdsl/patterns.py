@@ -216,8 +216,8 @@ BUILTINS: dict[str, Builtin] = {
         result="T",
         doc="The first item, without an LLM call (as xs[0]); absent when the list is empty.",
         construct="state", node_kinds=("list_op",),
-        summary="first = head(xs)    rest(xs)    len(xs)    xs[0]    xs[-1]    xs[k]   no LLM "
-                "call"),
+        summary="first = head(xs)                                    first item; xs[0], xs[-1], "
+                "xs[k] pick any, no LLM call"),
     "rest": Builtin(
         name="rest",
         subject=Param("list", ValueKind.VALUE_LIST, required=True, doc="a list[T]"),
@@ -225,8 +225,7 @@ BUILTINS: dict[str, Builtin] = {
         result="list[T]",
         doc="Every item but the first, without an LLM call (empty for an empty list).",
         construct="state", node_kinds=("list_op",),
-        summary="others = rest(xs)                                   list without its first "
-                "item"),
+        summary="others = rest(xs)                                   all but the first item"),
     "len": Builtin(
         name="len",
         subject=Param("list", ValueKind.VALUE_LIST, required=True, doc="a list[T]"),
@@ -259,7 +258,8 @@ BUILTINS: dict[str, Builtin] = {
         doc="Run the program, then each test (a list of text/code snippets, or one), in the "
             "python tool's sandbox, without an LLM call.",
         construct="state", node_kinds=("run_tests",),
-        summary="r = run_tests(program, tests)    r.passed  r.passed_count  r.total  r.report"),
+        summary="r = run_tests(program, tests)                       sandboxed, no LLM call: "
+                "r.passed, r.passed_count, r.total, r.report"),
 }
 
 
