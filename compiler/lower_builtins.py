@@ -29,6 +29,7 @@ from compiler.ir import (
     VoteNode,
 )
 from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
+from compiler.lower_lists import lower_head, lower_len, lower_map, lower_rest, lower_run_tests
 from compiler.resolve import domain_of, fail
 from masdsl import ast
 from masdsl.patterns import BUILTINS
@@ -384,22 +385,10 @@ def lower_format(builder: Builder, context: Context, env: Env, call: ast.Call) -
     return out(node_id, TEXT_TYPE)
 
 
-def _pattern_lowerings() -> dict[str, Callable[[Builder, Context, Env, ast.Call], Value]]:
-    from compiler.lower_lists import (
-        lower_head,
-        lower_len,
-        lower_map,
-        lower_rest,
-        lower_run_tests,
-    )
-
-    return {"ensemble": lower_ensemble, "vote": lower_vote, "append": lower_append,
-            "format": lower_format, "debate": lower_debate, "reflect": lower_reflect,
-            "head": lower_head, "rest": lower_rest, "len": lower_len, "map": lower_map,
-            "run_tests": lower_run_tests}
-
-
-PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value]] = (
-    _pattern_lowerings())
+PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value]] = {
+    "ensemble": lower_ensemble, "vote": lower_vote, "append": lower_append,
+    "format": lower_format, "debate": lower_debate, "reflect": lower_reflect,
+    "head": lower_head, "rest": lower_rest, "len": lower_len, "map": lower_map,
+    "run_tests": lower_run_tests}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own lowering; the node
 kinds each creates are the registry entry's `node_kinds`."""

@@ -23,6 +23,8 @@ from masdsl.checker.context import (
     suggest,
 )
 from masdsl.checker.expressions import Scope, agent_ref, static_length, value_type
+from masdsl.checker.lists import check_head, check_len, check_map, check_rest
+from masdsl.checker.steps import check_run_tests
 from masdsl.patterns import (
     BUILTINS,
     VOTE_SHOWS,
@@ -515,14 +517,8 @@ def _format(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
     return TEXT
 
 
-def _pattern_checks() -> dict[str, PatternCheck]:
-    from masdsl.checker.lists import check_head, check_len, check_map, check_rest
-    from masdsl.checker.steps import check_run_tests
-
-    return {"ensemble": _ensemble, "vote": _vote, "append": _append, "format": _format,
-            "debate": _debate, "reflect": _reflect, "head": check_head, "rest": check_rest,
-            "len": check_len, "map": check_map, "run_tests": check_run_tests}
-
-
-PATTERN_CHECKS: dict[str, PatternCheck] = _pattern_checks()
+PATTERN_CHECKS: dict[str, PatternCheck] = {
+    "ensemble": _ensemble, "vote": _vote, "append": _append, "format": _format,
+    "debate": _debate, "reflect": _reflect, "head": check_head, "rest": check_rest,
+    "len": check_len, "map": check_map, "run_tests": check_run_tests}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own typing rule."""
