@@ -48,6 +48,8 @@ class Builder:
     agents: dict[str, AgentSettings]
     members: frozenset[tuple[int, int]] = frozenset()
     """Spans (start, end) of condition names the checker resolved to enum members."""
+    lengths: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    """The checker's `Analysis.static_lengths` (a `map` call's bound among them)."""
     nodes: list[IRNode] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     counter: int = 0

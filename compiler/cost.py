@@ -12,7 +12,10 @@ quickly; the exact numbers come from `compiler.stats` after lowering.
 Builtin patterns (ensemble, debate, reflect, vote, ...) are bounded without knowing each one:
 a call's expansion is taken as at most `BUILTIN_NODES` nodes per unit of
 `(1 + its numeric arguments) × (1 + its list items and names)`, which covers samples × agents
-and rounds × debaters. Keep it that way, so a new builtin needs no change here.
+and rounds × debaters. Keep it that way, so a new builtin needs no change here. Two shapes
+are the exception, because their multiplier is not an argument: `map(A, xs)` runs A once per
+item of `xs` (its `max:` or an upper bound on the list's length, tracked per bound name),
+and `ensemble(flow(...), n: K)` runs a whole flow K times.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 
 from masdsl import ast
 from masdsl.diagnostics import Diagnostic, diagnostic
+from masdsl.limits import Limits
+from masdsl.patterns import BUILTINS
 
 DEFAULT_MAX_UNROLLED_NODES = 20_000
 # IR nodes per unit of a builtin call's multiplier (its agent runs, votes, joins, formats).
@@ -30,6 +35,11 @@ BUILTIN_NODES = 4
 DEFAULT_AGENT_CALLS = 3
 # Numbers beyond this are saturated, so a hostile spec cannot make the arithmetic slow.
 SATURATED = 10**18
+# Builtins that lower to one node and call no model (besides what their arguments do).
+SINGLE_NODE_STEPS = frozenset({"head", "rest", "len", "run_tests"})
+# The length assumed for a list whose length is not known here (the default fan-out limit:
+# a map over a list of unknown length needs a `max:` within it).
+UNKNOWN_LIST_LENGTH = Limits().max_fanout
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,69 @@ def _mul(*values: int) -> int:
 class _Estimator:
     def __init__(self, agent_calls: Mapping[str, int]) -> None:
         self.agent_calls = agent_calls
+        self.list_bounds: dict[str, int] = {}  # an upper bound on each bound name's length
+
+    def list_bound(self, expr: ast.Expr) -> int:
+        """An upper bound on the length of a list-valued expression."""
+        if isinstance(expr, ast.ListExpr):
+            return len(expr.items)
+        if isinstance(expr, ast.Ref):
+            return self.list_bounds.get(expr.name, UNKNOWN_LIST_LENGTH)
+        if isinstance(expr, ast.Call):
+            positional = [arg.value for arg in expr.args if arg.keyword is None]
+            if expr.callee.value == "map":
+                return self._map_bound(expr)
+            if expr.callee.value == "rest" and positional:
+                return self.list_bound(positional[0])
+            if expr.callee.value == "ensemble":
+                return self._multiplier(expr)
+        return UNKNOWN_LIST_LENGTH
+
+    def bind(self, name: str, expr: ast.Expr) -> None:
+        """Remember an upper bound on the length of what `name` is bound to (the largest
+        over its bindings)."""
+        self.list_bounds[name] = max(self.list_bounds.get(name, 0), self.list_bound(expr))
+
+    def _map_bound(self, call: ast.Call) -> int:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "max" \
+                    and isinstance(arg.value, ast.NumberLit):
+                return int(min(abs(arg.value.value), SATURATED))
+        positional = [arg.value for arg in call.args if arg.keyword is None]
+        return self.list_bound(positional[1]) if len(positional) > 1 else UNKNOWN_LIST_LENGTH
+
+    def _multiplier(self, call: ast.Call) -> int:
+        numbers = items = 0
+        for arg in call.args:
+            if isinstance(arg.value, ast.NumberLit):
+                numbers = _add(numbers, int(min(abs(arg.value.value), SATURATED)))
+            elif isinstance(arg.value, ast.ListExpr):
+                items = _add(items, len(arg.value.items))
+            elif isinstance(arg.value, ast.Ref):
+                items = _add(items, 1)
+        return _mul(_add(1, numbers), _add(1, items))
+
+    def _map(self, call: ast.Call, args: list[Cost]) -> Cost:
+        """`map(A, xs, ...)`: per item a guarded call of A and its three helper nodes."""
+        positional = [arg.value for arg in call.args if arg.keyword is None]
+        agent = positional[0] if positional else None
+        per_item = self.calls_of_agent(agent.name) if isinstance(agent, ast.Ref) \
+            else DEFAULT_AGENT_CALLS
+        bound = self._map_bound(call)
+        return Cost(_add(*(arg.ir_nodes for arg in args), _mul(BUILTIN_NODES, _add(bound, 1))),
+                    _add(*(arg.llm_calls for arg in args), _mul(bound, per_item)))
+
+    def _ensemble_of_flow(self, call: ast.Call, flow: ast.Call) -> Cost:
+        """`ensemble(flow(...), n: K)`: the flow K times, and a collect."""
+        samples = 1
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "n" \
+                    and isinstance(arg.value, ast.NumberLit):
+                samples = int(min(abs(arg.value.value), SATURATED))
+        inner = self.call(flow)
+        others = [self.expression(arg.value) for arg in call.args if arg.value is not flow]
+        return Cost(_add(_mul(samples, inner.ir_nodes), 1, *(o.ir_nodes for o in others)),
+                    _add(_mul(samples, inner.llm_calls), *(o.llm_calls for o in others)))
 
     def calls_of_agent(self, name: str) -> int:
         return self.agent_calls.get(name, DEFAULT_AGENT_CALLS)
@@ -70,7 +143,15 @@ class _Estimator:
         return Cost(1, 0)  # a literal: at most one constant node
 
     def call(self, call: ast.Call) -> Cost:
+        first = next((arg.value for arg in call.args if arg.keyword is None), None)
+        if call.callee.value == "ensemble" and isinstance(first, ast.Call):
+            return self._ensemble_of_flow(call, first)
         args = [self.expression(arg.value) for arg in call.args]
+        if call.callee.value == "map" and call.callee.value not in self.agent_calls:
+            return self._map(call, args)
+        if call.callee.value in SINGLE_NODE_STEPS and call.callee.value not in self.agent_calls:
+            return Cost(_add(1, *(arg.ir_nodes for arg in args)),
+                        _add(*(arg.llm_calls for arg in args)))
         nodes = _add(*(arg.ir_nodes for arg in args))
         calls = _add(*(arg.llm_calls for arg in args))
         callee = call.callee.value
@@ -79,8 +160,12 @@ class _Estimator:
         numbers = 0
         items = 0
         agent_calls = 0
+        builtin = BUILTINS.get(callee)
         for arg in call.args:
             value = arg.value
+            if builtin is not None and builtin.labelled_inputs and arg.keyword is not None \
+                    and builtin.param(arg.keyword.value) is None:
+                continue  # a labelled data input: costed above, multiplies nothing
             if isinstance(value, ast.NumberLit):
                 numbers = _add(numbers, int(min(abs(value.value), SATURATED)))
             elif isinstance(value, ast.ListExpr):
@@ -105,6 +190,7 @@ class _Estimator:
 
     def statement(self, statement: ast.Stmt) -> Cost:
         if isinstance(statement, ast.Assign):
+            self.bind(statement.target.value, statement.value)
             value = self.expression(statement.value)
             return Cost(_add(value.ir_nodes, 1), value.llm_calls)
         if isinstance(statement, ast.If):
@@ -133,6 +219,9 @@ class _Estimator:
 
     def graph(self, statement: ast.Graph) -> Cost:
         steps = _bound(statement.max_steps)
+        for item in statement.items:
+            if isinstance(item, ast.GraphNode):
+                self.bind(item.name.value, item.value)
         nodes = [self.expression(item.value) for item in statement.items
                  if isinstance(item, ast.GraphNode)]
         per_step = Cost(_add(1, *(_add(node.ir_nodes, 2) for node in nodes)),

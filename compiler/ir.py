@@ -191,7 +191,7 @@ class VoteNode(NodeBase):
     has_tiebreak: bool = False
 
 
-BranchConstruct = Literal["if", "match", "loop_until", "reflect_stop"]
+BranchConstruct = Literal["if", "match", "loop_until", "reflect_stop", "map_item"]
 
 
 class BranchNode(NodeBase):
@@ -290,10 +290,29 @@ class ConditionNode(NodeBase):
     test: Term
 
 
+class ListOpNode(NodeBase):
+    """A list operation without an LLM call on the list on port `list` (absent in, absent
+    out): `index` is the item at `position` (negative counts from the end), or at the
+    number on port `position` when `position` is None; absent when out of range or not a
+    whole number. `rest` is every item but the first; `len` the number of items."""
+
+    kind: Literal["list_op"] = "list_op"
+    op: Literal["index", "rest", "len"]
+    position: int | None = None
+
+
+class RunTestsNode(NodeBase):
+    """Runs the program on port `code`, then each test on port `tests` (a list, or one
+    test), in the python tool's sandbox, without an LLM call. `out` is the record
+    `{ passed, passed_count, total, report }`; absent when `code` or `tests` is absent."""
+
+    kind: Literal["run_tests"] = "run_tests"
+
+
 IRNode = Annotated[
     InputNode | OutputNode | LiteralNode | ListNode | MergeNode | AgentNode | CollectNode
     | VoteNode | BranchNode | GraphStepNode | ConditionNode | FieldNode | AppendNode
-    | FormatNode | ReplyNode | RoundsNode,
+    | FormatNode | ReplyNode | RoundsNode | ListOpNode | RunTestsNode,
     Field(discriminator="kind"),
 ]
 

@@ -62,7 +62,8 @@ def lower(program: ast.Program, analysis: Analysis) -> IR:
     `LoweringError` with a located diagnostic if the program is not well-formed."""
     members = frozenset((start, end) for start, end, kind in analysis.expression_types
                         if kind == MEMBER)
-    builder = Builder(program=program, agents=ir_agents(analysis), members=members)
+    builder = Builder(program=program, agents=ir_agents(analysis), members=members,
+                      lengths=dict(analysis.static_lengths))
     inputs = _declarations(program, analysis, program.inputs)
     outputs = _declarations(program, analysis, program.outputs)
     env = {}

@@ -29,9 +29,11 @@ from compiler.ir import (
     VoteNode,
 )
 from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
+from compiler.lower_lists import lower_head, lower_len, lower_map, lower_rest, lower_run_tests
 from compiler.lower_state import lower_reply, lower_rounds, reply_value
 from compiler.resolve import domain_of, fail
 from masdsl import ast
+from masdsl.patterns import BUILTINS
 from masdsl.types import BOOL, List
 from masdsl.types import TEXT as TEXT_TYPE
 
@@ -46,6 +48,23 @@ def _split(call: ast.Call) -> tuple[list[ast.Arg], dict[str, ast.Expr]]:
     positional = [arg for arg in call.args if arg.keyword is None]
     keywords = {arg.keyword.value: arg.value for arg in call.args if arg.keyword is not None}
     return positional, keywords
+
+
+def data_args(call: ast.Call, skip: int) -> list[ast.Arg]:
+    """The data inputs of a builtin call, in source order: the positional arguments after
+    the first `skip`, and the labelled inputs (keywords that are no parameter) of a pattern
+    that takes them (`Builtin.labelled_inputs`)."""
+    builtin = BUILTINS[call.callee.value]
+    found: list[ast.Arg] = []
+    seen = 0
+    for arg in call.args:
+        if arg.keyword is None:
+            seen += 1
+            if seen > skip:
+                found.append(arg)
+        elif builtin.labelled_inputs and builtin.param(arg.keyword.value) is None:
+            found.append(arg)
+    return found
 
 
 def _integer(builder: Builder, keywords: dict[str, ast.Expr], key: str, default: int) -> int:
@@ -84,9 +103,11 @@ def _first(builder: Builder, call: ast.Call, positional: list[ast.Arg]) -> ast.E
 def lower_ensemble(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
     """K samples of each listed agent, collected in order into a list."""
     positional, keywords = _split(call)
-    refs = _agent_names(builder, _first(builder, call, positional))
     samples = _integer(builder, keywords, "n", 1)
-    inputs = lower_data_args(builder, context, env, positional[1:])
+    if isinstance(_first(builder, call, positional), ast.Call):
+        return _ensemble_of_flow(builder, context, env, call, positional[0].value, samples)
+    refs = _agent_names(builder, _first(builder, call, positional))
+    inputs = lower_data_args(builder, context, env, data_args(call, 1))
     members: list[Value] = []
     for ref in refs:
         agent = agent_settings(builder, ref.name, ref.span)
@@ -95,6 +116,29 @@ def lower_ensemble(builder: Builder, context: Context, env: Env, call: ast.Call)
             members.append(add_agent_node(builder, context, "ensemble_member", agent, call.span,
                                           inputs, member=index,
                                           label=f"{agent.name}[{index}]"))
+    element = members[0].type
+    ports = [Port(name=f"member_{index}", type=element) for index in range(len(members))]
+    list_type = List(element=element)
+    node_id = builder.new_id("collect_ensemble")
+    builder.add(CollectNode(id=node_id, span=call.span, label="ensemble", scope=context.scope,
+                            inputs=tuple(ports), outputs=(Port(name=OUT, type=list_type),)),
+                context, list(zip(ports, members, strict=True)))
+    return out(node_id, list_type)
+
+
+def _ensemble_of_flow(builder: Builder, context: Context, env: Env, call: ast.Call,
+                      flow: ast.Expr, samples: int) -> Value:
+    """`ensemble(flow(...), n: K)`: the flow lowered K times, each copy in its own scope
+    (`ensemble member i`), collected in order into a list."""
+    members: list[Value] = []
+    for index in range(samples):
+        member_context = Context(guard=context.guard,
+                                 scope=(*context.scope, f"ensemble member {index}"),
+                                 pending=context.pending)
+        value = lower_expr(builder, member_context, env, flow, f"member_{index}")
+        if value is None:
+            raise fail(builder.program, flow.span, "MAS107", "the flow has no value here")
+        members.append(value)
     element = members[0].type
     ports = [Port(name=f"member_{index}", type=element) for index in range(len(members))]
     list_type = List(element=element)
@@ -133,7 +177,7 @@ def lower_vote(builder: Builder, context: Context, env: Env, call: ast.Call) -> 
     if candidates is None or not isinstance(candidates.type, List):
         raise fail(builder.program, call.span, "MAS206", "vote needs a list of candidates")
     element = candidates.type.element
-    extras = lower_data_args(builder, context, env, positional[1:])
+    extras = lower_data_args(builder, context, env, data_args(call, 1))
     strategy_expr = keywords.get("strategy")
     strategy = strategy_expr.name if isinstance(strategy_expr, ast.Ref) else "majority"
     judge_inputs = [("candidates", candidates), *extras]
@@ -198,7 +242,7 @@ def lower_debate(builder: Builder, context: Context, env: Env, call: ast.Call) -
     rounds = _integer(builder, keywords, "rounds", 1)
     judge = agent_settings(builder, _agent_keyword(builder, call, keywords, "judge").name,
                            call.span)
-    inputs = lower_data_args(builder, context, env, positional[1:])
+    inputs = lower_data_args(builder, context, env, data_args(call, 1))
     answers: list[tuple[str, Value]] = []
     for round_ in range(1, rounds + 1):
         this_round = []
@@ -227,7 +271,7 @@ def lower_reflect(builder: Builder, context: Context, env: Env, call: ast.Call) 
                for ref in _agent_names(builder, critic_expr)]
     rounds = _integer(builder, keywords, "rounds", 1)
     stop = _stop_value(builder, keywords.get("stop"))
-    inputs = lower_data_args(builder, context, env, positional[1:])
+    inputs = lower_data_args(builder, context, env, data_args(call, 1))
     answer = add_agent_node(builder, context, "reflect_answer", agent, call.span, inputs,
                             round_=0, label=f"{agent.name} answer")
     results = [answer]
@@ -352,6 +396,8 @@ def lower_format(builder: Builder, context: Context, env: Env, call: ast.Call) -
 PATTERN_LOWERINGS: dict[str, Callable[[Builder, Context, Env, ast.Call], Value | None]] = {
     "ensemble": lower_ensemble, "vote": lower_vote, "append": lower_append,
     "format": lower_format, "debate": lower_debate, "reflect": lower_reflect,
-    "reply": lower_reply, "rounds": lower_rounds}
+    "reply": lower_reply, "rounds": lower_rounds,
+    "head": lower_head, "rest": lower_rest, "len": lower_len, "map": lower_map,
+    "run_tests": lower_run_tests}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own lowering; the node
 kinds each creates are the registry entry's `node_kinds`."""

@@ -40,6 +40,10 @@ def lower_expr(builder: Builder, context: Context, env: Env, expr: ast.Expr,
         return lower_literal(builder, context, expr, label)
     if isinstance(expr, ast.ListExpr):
         return lower_list(builder, context, env, expr, label)
+    if isinstance(expr, ast.Index):
+        from compiler.lower_lists import lower_index
+
+        return lower_index(builder, context, env, expr)
     if expr.callee.value in BUILTINS:
         from compiler.lower_builtins import lower_builtin
 
@@ -116,14 +120,16 @@ def lower_list(builder: Builder, context: Context, env: Env, expr: ast.ListExpr,
 
 def argument_label(arg: ast.Arg, index: int) -> str:
     """Positional data args are labelled by their variable name (the field name of a field
-    access, the callee of a nested call, `x_reply` / `x_rounds` for `reply(x)` /
-    `rounds(x)`); keyword args by their keyword."""
+    access, the list's name of an item `xs[k]`, the callee of a nested call, `x_reply` /
+    `x_rounds` for `reply(x)` / `rounds(x)`); keyword args by their keyword."""
     if arg.keyword is not None:
         return arg.keyword.value
     if isinstance(arg.value, ast.Ref):
         return arg.value.name
     if isinstance(arg.value, ast.FieldAccess):
         return arg.value.field.value
+    if isinstance(arg.value, ast.Index):
+        return arg.value.subject.value
     if isinstance(arg.value, ast.Call):
         callee = arg.value.callee.value
         subject = next((item.value for item in arg.value.args if item.keyword is None), None)

@@ -127,8 +127,17 @@ class Call(Node):
     args: tuple[Arg, ...]
 
 
+class Index(Node):
+    """`xs[0]`, `xs[-1]`, `xs[k]`: one item of the bound list `subject`, without an LLM call.
+    `position` is an integer literal (negative counts from the end) or a bound number."""
+
+    kind: Literal["index"] = "index"
+    subject: Name
+    position: NumberLit | Ref
+
+
 Expr = Annotated[
-    Ref | FieldAccess | StringLit | NumberLit | BoolLit | ListExpr | Call,
+    Ref | FieldAccess | StringLit | NumberLit | BoolLit | ListExpr | Call | Index,
     Field(discriminator="kind"),
 ]
 

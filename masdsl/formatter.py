@@ -113,10 +113,12 @@ def format_type(node: ast.NamedType | ast.ListType | ast.EnumType | ast.RecordTy
 
 
 def format_expr(node: ast.Ref | ast.FieldAccess | ast.StringLit | ast.NumberLit | ast.BoolLit
-                | ast.ListExpr | ast.Call) -> str:
+                | ast.ListExpr | ast.Call | ast.Index) -> str:
     """An expression on one line."""
     if isinstance(node, ast.Ref):
         return node.name
+    if isinstance(node, ast.Index):
+        return f"{node.subject.value}[{format_expr(node.position)}]"
     if isinstance(node, ast.FieldAccess):
         return f"{node.subject.value}.{node.field.value}"
     if isinstance(node, ast.StringLit):

@@ -1,5 +1,5 @@
-"""The one registry of builtin patterns (`ensemble`, `vote`, `append`, `debate`, `reflect`),
-as data.
+"""The one registry of builtin patterns (`ensemble`, `vote`, `append`, `format`, `debate`,
+`reflect`, `head`, `rest`, `len`, `map`, `run_tests`), as data.
 
 Every consumer reads this table and nothing else lists the patterns:
 - the checker validates calls against each entry's subject and parameters, and reserves the
@@ -12,7 +12,8 @@ Every consumer reads this table and nothing else lists the patterns:
 - training metrics map IR node kinds to the entry's `construct` (`trainer.metrics`);
 - the language server completes the names with their parameters.
 A new pattern is one entry here plus its own checking, lowering and runtime code.
-Every further positional argument of a builtin call is a data input shown to its agents.
+Every further positional argument of a builtin call is a data input shown to its agents;
+so is a labelled one (`label: value`) for a pattern with `labelled_inputs`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class ValueKind(StrEnum):
     CHOICE = "choice"                # one name out of `choices`
     MEMBER = "member"                # an enum member of an agent's output, or true/false
     TEMPLATE = "template"            # a string literal with {name} placeholders
-    VALUE = "value"                  # any data value
+    AGENTS_OR_FLOW = "agents_or_flow"  # an agent, `[A, B]`, or a call: a flow sampled n times
+    VALUE = "value"                  # any data value (its type is checked by the pattern)
     NAME = "name"                    # a bound name (not an expression)
 
 
@@ -53,7 +55,8 @@ class Param:
     @property
     def takes_agents(self) -> bool:
         """True when the argument names agents rather than carrying data."""
-        return self.kind in (ValueKind.AGENT, ValueKind.AGENTS, ValueKind.AGENT_OR_AGENTS)
+        return self.kind in (ValueKind.AGENT, ValueKind.AGENTS, ValueKind.AGENT_OR_AGENTS,
+                             ValueKind.AGENTS_OR_FLOW)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,13 @@ class Builtin:
     named_values: bool = False
     """True when keywords other than `params` are named data values (`format`'s
     placeholders) rather than unknown parameters (MAS108)."""
+    labelled_inputs: bool = False
+    """True when a keyword that is no parameter is a labelled data input shown to the
+    pattern's agents under its label (`vote(xs, judge: j, strategy: consensus, question: q)`),
+    as in an agent call; a keyword close to a parameter's name stays MAS108."""
+    own_labels: tuple[str, ...] = ()
+    """Labels the pattern gives its agents' inputs itself (`candidates`, `answer`, ...): a
+    labelled data input may not take one (MAS133)."""
 
     def param(self, name: str) -> Param | None:
         """The keyword parameter called `name`, or None when the pattern has none."""
@@ -113,16 +123,18 @@ VOTE_STRATEGY_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 BUILTINS: dict[str, Builtin] = {
     "ensemble": Builtin(
         name="ensemble",
-        subject=Param("agents", ValueKind.AGENT_OR_AGENTS, required=True,
-                      doc="one agent sampled n times, or a list of agents sharing one "
-                          "output type"),
+        subject=Param("agents", ValueKind.AGENTS_OR_FLOW, required=True,
+                      doc="one agent sampled n times, a list of agents sharing one "
+                          "output type, or a flow written as a call (e.g. reflect(...)) "
+                          "run n times"),
         params=(Param("n", ValueKind.INTEGER, minimum=1, limit="max_fanout",
                       doc="samples per agent; required for a single agent, default 1 for "
                           "a list"),),
         result="list[T] where T is the agents' output type",
         doc="Independent samples; fan-out = n × agents.",
         construct="ensemble", node_kinds=("ensemble_member", "collect"),
-        summary="xs = ensemble(agent, n: 3, question)                 samples -> list"),
+        summary="xs = ensemble(agent, n: 3, question)                 samples -> list",
+        labelled_inputs=True),
     "vote": Builtin(
         name="vote",
         subject=Param("values", ValueKind.VALUE_LIST, required=True,
@@ -144,6 +156,7 @@ BUILTINS: dict[str, Builtin] = {
         construct="ensemble", node_kinds=("vote", "vote_judge", "vote_tiebreak"),
         summary="x = vote(xs, strategy: majority)                      majority | weighted | "
                 "consensus (judge: J)",
+        labelled_inputs=True, own_labels=("candidates", "replies"),
         typed_form=TypedForm("vote(ensemble({agent}, n: ",
                              'FANOUT ", " {args} "), strategy: majority)"')),
     "append": Builtin(
@@ -180,6 +193,7 @@ BUILTINS: dict[str, Builtin] = {
         doc="Debaters answer in rounds, each seeing the earlier rounds; a judge decides.",
         construct="debate", node_kinds=("debate_turn", "debate_judge"),
         summary="x = debate([a, b], judge: j, rounds: 2, question)     debate then judge",
+        labelled_inputs=True,
         typed_form=TypedForm("debate([{first}, {second}], judge: {agent}, rounds: ",
                              'ROUNDS ", " {args} ")"')),
     "reflect": Builtin(
@@ -201,6 +215,7 @@ BUILTINS: dict[str, Builtin] = {
         construct="reflection",
         node_kinds=("reflect_answer", "reflect_critique", "reflect_revise"),
         summary="x = reflect(solver, critic: c, rounds: 2, stop: approve, question)",
+        labelled_inputs=True, own_labels=("answer", "critique"),
         typed_form=TypedForm("reflect({agent}, critic: {critic}, rounds: ",
                              'ROUNDS ", " {args} ")"')),
     "reply": Builtin(
@@ -225,6 +240,57 @@ BUILTINS: dict[str, Builtin] = {
             "graph that ran it), in order, without an LLM call.",
         construct="state", node_kinds=("rounds",),
         summary="xs = rounds(x)                                       x after each round"),
+    "head": Builtin(
+        name="head",
+        subject=Param("list", ValueKind.VALUE_LIST, required=True, doc="a list[T]"),
+        params=(),
+        result="T",
+        doc="The first item, without an LLM call (as xs[0]); absent when the list is empty.",
+        construct="state", node_kinds=("list_op",),
+        summary="first = head(xs)                                    first item; xs[0], xs[-1], "
+                "xs[k] pick any, no LLM call"),
+    "rest": Builtin(
+        name="rest",
+        subject=Param("list", ValueKind.VALUE_LIST, required=True, doc="a list[T]"),
+        params=(),
+        result="list[T]",
+        doc="Every item but the first, without an LLM call (empty for an empty list).",
+        construct="state", node_kinds=("list_op",),
+        summary="others = rest(xs)                                   all but the first item"),
+    "len": Builtin(
+        name="len",
+        subject=Param("list", ValueKind.VALUE_LIST, required=True, doc="a list[T]"),
+        params=(),
+        result="number",
+        doc="The number of items, without an LLM call.",
+        construct="state", node_kinds=("list_op",),
+        summary="n = len(xs)                                         number of items"),
+    "map": Builtin(
+        name="map",
+        subject=Param("agent", ValueKind.AGENT, required=True,
+                      doc="the agent called once per item"),
+        params=(Param("max", ValueKind.INTEGER, minimum=1, limit="max_fanout",
+                      doc="at most this many items are mapped; required when the list's "
+                          "length is not known statically"),),
+        result="list[T] where T is the agent's output type",
+        doc="Call the agent once per item of the list (the second argument), each call "
+            "seeing the item as `item` and the further inputs; the bound is the list's "
+            "static length or `max`.",
+        construct="ensemble", node_kinds=("ensemble_member", "collect", "list_op"),
+        summary="ys = map(solver, questions, max: 5, context)        one call per item -> "
+                "list",
+        labelled_inputs=True, own_labels=("item",)),
+    "run_tests": Builtin(
+        name="run_tests",
+        subject=Param("code", ValueKind.VALUE, required=True,
+                      doc="the candidate program, a code or text value"),
+        params=(),
+        result="{ passed: bool, passed_count: number, total: number, report: text }",
+        doc="Run the program, then each test (a list of text/code snippets, or one), in the "
+            "python tool's sandbox, without an LLM call.",
+        construct="state", node_kinds=("run_tests",),
+        summary="r = run_tests(program, tests)                       sandboxed, no LLM call: "
+                "r.passed, r.passed_count, r.total, r.report"),
 }
 
 

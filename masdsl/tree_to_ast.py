@@ -44,6 +44,7 @@ _Not = trusted(ast.Not)
 _Truth = trusted(ast.Truth)
 _EnumType = trusted(ast.EnumType)
 _FieldAccess = trusted(ast.FieldAccess)
+_Index = trusted(ast.Index)
 _FieldType = trusted(ast.FieldType)
 _RecordType = trusted(ast.RecordType)
 _Flow = trusted(ast.Flow)
@@ -371,6 +372,12 @@ class TreeToAst:
     def field_access(self, meta: Any, children: list[Token]) -> ast.FieldAccess:
         return _FieldAccess(span=_span(meta), subject=_name(children[0]),
                             field=_name(children[1]))
+
+    def index(self, meta: Any, children: list[Token]) -> ast.Index:
+        key = children[1]
+        position = self._number(key) if key.type == "NUMBER" else _Ref(
+            span=_tok_span(key), name=str(key))
+        return _Index(span=_span(meta), subject=_name(children[0]), position=position)
 
     def ref(self, meta: Any, children: list[Token]) -> ast.Ref:
         return _Ref(span=_span(meta), name=str(children[0]))

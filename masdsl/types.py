@@ -96,3 +96,11 @@ CODE = Primitive(name="code")
 def primitive(name: str) -> Primitive | None:
     """The primitive type called `name`, or None."""
     return Primitive(name=name) if name in PRIMITIVES else None
+
+
+TEST_RESULT = Record(fields=(RecordField(name="passed", type=BOOL),
+                             RecordField(name="passed_count", type=NUMBER),
+                             RecordField(name="total", type=NUMBER),
+                             RecordField(name="report", type=TEXT)))
+"""What `run_tests(code, tests)` gives: whether the program loaded and every test passed,
+how many passed, how many there were, and a short report of each failure."""

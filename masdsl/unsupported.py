@@ -1,6 +1,7 @@
 """Syntax the language does not have, recognised where the parser stops (MAS006).
 
-A new user writes what other languages allow: `xs[0]`, `"Hi " + name`, `role persona`.
+A new user writes what other languages allow: `f(x)[0]`, `"Hi " + name`, `role persona`
+(indexing a bound name, `xs[0]`, is in the language; indexing anything else is not).
 Each would otherwise be a bare "unexpected token"; here the parser's stopping point is
 matched against those habits, and the diagnostic says what the language has instead. Only
 the token the parser stopped at and the text just before it are looked at, so a real typo
@@ -13,6 +14,8 @@ import re
 from dataclasses import dataclass
 
 _VALUE_END = re.compile(r"[A-Za-z0-9_)\]\"]\s*$")
+_CONDITION_LINE = re.compile(r"(?:^|[{}])\s*(?:if\b|edge\b[^{}]*\bwhen\b)[^{}]*$"
+                             r"|\buntil\b[^{}]*$")
 _ROLE_BEFORE = re.compile(r"\brole\s*$")
 _ROLE_ON_LINE = re.compile(r"\brole\s+\"")
 _OPERATORS = "+-*/%"
@@ -44,10 +47,15 @@ def unsupported_syntax(text: str, offset: int, token: str | None) -> Unsupported
     if char == "[" and _TYPE_POSITION.search(line_before):
         return Unsupported(offset, offset + 1, "a list type is written list[T], not T[]",
                            "write e.g. input drafts: list[text]")
+    if char == "[" and _CONDITION_LINE.search(line_before):
+        return Unsupported(offset, offset + 1, "a condition cannot index a list",
+                           "bind the item first (first = xs[0]) and test the name; "
+                           "conditions can test len(xs), empty(xs) and all_equal(xs)")
     if char == "[" and _VALUE_END.search(before):
-        return Unsupported(offset, offset + 1, "the language has no indexing (`xs[i]`)",
-                           "pass the whole list to an agent, or vote over it; conditions "
-                           "can test len(xs), empty(xs) and all_equal(xs)")
+        return Unsupported(offset, offset + 1, "only a bound name can be indexed, by a whole "
+                           "number or a bound number: xs[0], xs[-1], xs[k]",
+                           "bind the value to a name first (drafts = ensemble(...)), then "
+                           "index the name")
     if char in _OPERATORS and char and _VALUE_END.search(before):
         if _ROLE_ON_LINE.search(line_before):
             return Unsupported(offset, offset + 1, "a role is a fixed string: the language "

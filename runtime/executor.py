@@ -34,11 +34,13 @@ from compiler.ir import (
     InputNode,
     IRNode,
     ListNode,
+    ListOpNode,
     LiteralNode,
     MergeNode,
     OutputNode,
     ReplyNode,
     RoundsNode,
+    RunTestsNode,
     VoteNode,
 )
 from masdsl.types import Record
@@ -47,9 +49,12 @@ from runtime.budget import Budget, BudgetExceeded, BudgetTracker
 from runtime.conditions import evaluate, value_key
 from runtime.engines.base import Engine, Message
 from runtime.format import fill_template
+from runtime.list_ops import evaluate_list_op
 from runtime.replies import CARRIES_ORIGIN, Origin, full_reply, origin_of
+from runtime.run_tests import run_tests
 from runtime.tools.binding import bind_tools
-from runtime.tools.registry import ToolRegistry
+from runtime.tools.registry import PythonTool, ToolRegistry
+from runtime.tools.sandbox import SandboxLimits, SandboxUnavailable
 from runtime.trace import ExecutionRecord, TurnRecord
 from runtime.values import Value, to_json
 
@@ -243,8 +248,10 @@ class Executor:
                     state.values[(node_id, port.name)] = ABSENT
                 finish(node_id)
                 return
-            if isinstance(node_plan.node, AgentNode):
-                task = asyncio.create_task(self._run_agent(state, node_plan))
+            if isinstance(node_plan.node, AgentNode | RunTestsNode):
+                work = self._run_agent(state, node_plan) if isinstance(
+                    node_plan.node, AgentNode) else self._run_tests(state, node_plan)
+                task = asyncio.create_task(work)
                 state.tasks.add(task)
                 task.add_done_callback(lambda t: settle(t, node_id))
                 return
@@ -323,6 +330,8 @@ class Executor:
             record = given.get("subject", ABSENT)
             put[(node.id, OUT)] = ABSENT if record is ABSENT else \
                 record[self._field_index(node)]
+        elif isinstance(node, ListOpNode):
+            put[(node.id, OUT)] = evaluate_list_op(node, given, ABSENT)
         elif isinstance(node, ConditionNode):
             holds = evaluate(node.test, given, ABSENT)
             put[(node.id, OUT)] = ABSENT if holds is None else holds
@@ -402,6 +411,23 @@ class Executor:
             if subject is not ABSENT and (edge.when is None or _as_condition(subject) in edge.when):
                 return edge.target
         return "end"
+
+    async def _run_tests(self, state: _State, node_plan: NodePlan) -> None:
+        """A `run_tests` node: the program and its tests in the python tool's sandbox (its
+        limits when the registry's `python` is the sandboxed tool), no LLM call."""
+        given = self._inputs(state, node_plan)
+        code, tests = given.get("code", ABSENT), given.get("tests", ABSENT)
+        if code is ABSENT or tests is ABSENT:
+            state.values[(node_plan.node.id, OUT)] = ABSENT
+            return
+        python = self.tools.get("python") if "python" in self.tools else None
+        limits = python.limits if isinstance(python, PythonTool) else SandboxLimits()
+        cases = tuple(str(test) for test in tests) if isinstance(tests, tuple) else (str(tests),)
+        try:
+            state.values[(node_plan.node.id, OUT)] = await run_tests(str(code), cases, limits)
+        except SandboxUnavailable as error:
+            state.values[(node_plan.node.id, OUT)] = ABSENT
+            state.failures[node_plan.node.id] = f"run_tests: {error}"
 
     async def _run_agent(self, state: _State, node_plan: NodePlan) -> None:
         node = node_plan.node

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+from masdsl.checker.context import suggest
+from masdsl.patterns import BUILTINS
+
 Draw = st.DrawFn
 
 PRIMITIVES = ("text", "number", "bool")
@@ -32,6 +35,10 @@ NAME_STEMS = st.builds(lambda first, rest: first + rest, st.sampled_from(_LETTER
 comment_texts = st.text(
     alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\n\r\x00"),
     max_size=20).map(lambda body: "#" + body)
+
+TEST_RESULT_FIELDS = [("passed", "bool"), ("passed_count", "number"), ("total", "number"),
+                      ("report", "text")]
+"""The record `run_tests(...)` gives; a name bound to one is in scope as `run_tests`."""
 
 string_values = st.lists(STRING_ALPHABET | st.characters(blacklist_categories=["Cs"],
                                                         blacklist_characters="\x00"),
@@ -61,6 +68,7 @@ class _Spec:
     agents: dict[str, str] = field(default_factory=dict)  # agent -> output type name
     declared_tools: list[str] = field(default_factory=list)  # `tool` declarations
     unlisted_tools: set[str] = field(default_factory=set)    # declared, no agent lists yet
+    list_lengths: dict[str, int] = field(default_factory=dict)  # list name -> static length
 
     # ---- tokens and names ---------------------------------------------------------------
 
@@ -206,15 +214,20 @@ class _Spec:
     # ---- expressions --------------------------------------------------------------------
 
     def data_args(self, scope: dict[str, str], depth: int,
-                  builtin: bool) -> list[list[str]]:
-        """Inputs for a call: distinct refs and, for an agent (a builtin accepts only its own
-        keywords), labelled literals and nested labelled calls."""
+                  callee: str) -> list[list[str]]:
+        """Inputs for a call: distinct refs and, for an agent or a builtin that takes
+        labelled inputs, labelled literals and nested labelled calls (a builtin's label is
+        never close to one of its parameters)."""
         args: list[list[str]] = []
         if scope:
             refs = self.draw(st.lists(st.sampled_from(sorted(scope)), unique=True, max_size=3))
             args.extend([ref] for ref in refs)
-        for _ in range(0 if builtin else self.draw(st.integers(0, 2))):
+        builtin = BUILTINS.get(callee)
+        labelled = builtin is None or builtin.labelled_inputs
+        for _ in range(self.draw(st.integers(0, 2)) if labelled else 0):
             label = self.fresh()
+            if builtin is not None and suggest(label, [p.name for p in builtin.params]):
+                continue
             choice = self.draw(st.sampled_from(["string", "number", "bool", "call"]))
             if choice == "call" and depth < 2:
                 args.append([label, ":", *self.call(self.draw(st.sampled_from(PRIMITIVES)),
@@ -231,8 +244,7 @@ class _Spec:
                     depth: int) -> list[str]:
         saved, self.tokens = self.tokens, []
         self.emit(callee, "(")
-        builtin = callee in ("ensemble", "vote", "debate", "reflect")
-        self.comma_list([*leading, *self.data_args(scope, depth, builtin)])
+        self.comma_list([*leading, *self.data_args(scope, depth, callee)])
         self.emit(")")
         tokens, self.tokens = self.tokens, saved
         return tokens
@@ -307,15 +319,74 @@ class _Spec:
 
     def fields_of(self, type_name: str, scope: dict[str, str]) -> list[list[str]]:
         """`x.f` for every bound record `x` with a field `f` of type `type_name`."""
+        records = {**self.records, "run_tests": TEST_RESULT_FIELDS}
         return [[name, ".", field_name] for name, bound in sorted(scope.items())
-                if bound in self.records
-                for field_name, field_type in self.records[bound] if field_type == type_name]
+                if bound in records
+                for field_name, field_type in records[bound] if field_type == type_name]
+
+    def picks(self, type_name: str, scope: dict[str, str]) -> list[list[str]]:
+        """Items of bound lists of `type_name` (`xs[i]` in range, `head(xs)`), and for a
+        number their lengths (`len(xs)`)."""
+        found: list[list[str]] = []
+        for name, bound in sorted(scope.items()):
+            length = self.list_lengths.get(name, 0)
+            if bound == f"list[{type_name}]" and length:
+                position = self.draw(st.integers(-length, length - 1))
+                found += [[name, "[", str(position), "]"], ["head", "(", name, ")"]]
+            if type_name == "number" and bound.startswith("list["):
+                found.append(["len", "(", name, ")"])
+        return found
+
+    def list_statement(self, scope: dict[str, str], depth: int) -> None:
+        """A list bound to a new name, its static length known: an ensemble (of an agent or
+        of a whole flow), a map over a literal list or a bound list, or the rest of one."""
+        element = self.draw(st.sampled_from(["text", "number", "bool", *sorted(self.enums)]))
+        agent = self.draw(st.sampled_from(self.agents_of(element)))
+        lists = sorted(name for name in scope if name in self.list_lengths)
+        shape = self.draw(st.sampled_from(["ensemble", "map", "map_bound", "flow", "rest"]))
+        name = self.fresh()
+        if shape == "map_bound" and lists:
+            source = self.draw(st.sampled_from(lists))
+            length = self.list_lengths[source]
+            tokens = self.call_tokens("map", [[agent], [source]], scope, depth)
+        elif shape in ("map", "map_bound"):
+            length = self.draw(st.integers(1, 3))
+            items = [self.string() for _ in range(length)]
+            leading = [[agent], ["[", items[0], *self._rest(items), "]"]]
+            if self.coin():
+                leading.append(["max", ":", self.number(self.draw(st.integers(length, 4)))])
+            tokens = self.call_tokens("map", leading, scope, depth)
+        elif shape == "flow" and depth < 2:
+            length = self.draw(st.integers(1, 3))
+            tokens = ["ensemble", "(", *self.call(element, scope, depth + 1), ",", "n", ":",
+                      self.number(length), ")"]
+        elif shape == "rest" and lists:
+            source = self.draw(st.sampled_from(lists))
+            length = max(0, self.list_lengths[source] - 1)
+            element = scope[source][len("list["):-1]
+            tokens = ["rest", "(", source, ")"]
+        else:
+            length = self.draw(st.integers(1, 3))
+            tokens = self.call_tokens("ensemble", [[agent], ["n", ":", self.number(length)]],
+                                      scope, depth)
+        self.emit(name, "=", *tokens)
+        scope[name] = f"list[{element}]"
+        self.list_lengths[name] = length
+
+    def tests_statement(self, scope: dict[str, str], depth: int) -> None:
+        """`r = run_tests(program, [tests])`: a record to read and branch on."""
+        name = self.fresh()
+        tests = [self.string() for _ in range(self.draw(st.integers(1, 2)))]
+        self.emit(name, "=", "run_tests", "(", *self.value("text", scope, depth + 1), ",",
+                  "[", tests[0], *self._rest(tests), "]", ")")
+        scope[name] = "run_tests"
 
     def value(self, type_name: str, scope: dict[str, str], depth: int) -> list[str]:
         """Any expression of type `type_name`: a call, a bound value, a record's field or a
         literal."""
         same = sorted(name for name, bound in scope.items() if bound == type_name)
-        choice = self.draw(st.sampled_from(["call", "call", "ref", "literal", "field", "reply"]))
+        choice = self.draw(st.sampled_from(["call", "call", "ref", "literal", "field", "reply",
+                                            "pick"]))
         if choice == "reply" and type_name == "text" and depth < 3:  # a full reply
             shown = self.draw(st.sampled_from(PRIMITIVES))
             return ["reply", "(", *self.value(shown, scope, depth + 1), ")"]
@@ -324,6 +395,9 @@ class _Spec:
         fields = self.fields_of(type_name, scope)
         if choice == "field" and fields:
             return self.draw(st.sampled_from(fields))
+        picks = self.picks(type_name, scope)
+        if choice == "pick" and picks:
+            return self.draw(st.sampled_from(picks))
         if choice == "literal" and type_name in PRIMITIVES:
             if type_name == "text" and depth < 3 and self.coin():  # text from a template
                 key, shown = self.fresh(), self.draw(st.sampled_from(PRIMITIVES))
@@ -411,7 +485,7 @@ class _Spec:
             self.statement(scope, depth)
 
     def statement(self, scope: dict[str, str], depth: int) -> None:
-        kinds = ["assign", "assign", "assign"]
+        kinds = ["assign", "assign", "assign", "list", "tests"]
         if depth < 2:
             kinds += ["if", "match", "loop", "graph"] if self.enums else ["if", "loop", "graph"]
         kind = self.draw(st.sampled_from(kinds))
@@ -421,6 +495,10 @@ class _Spec:
                                                    *self.records]))
             self.emit(name, "=", *self.value(type_name, scope, depth))
             scope[name] = type_name
+        elif kind == "list":
+            self.list_statement(scope, depth)
+        elif kind == "tests":
+            self.tests_statement(scope, depth)
         elif kind == "if":
             self.if_statement(scope, depth)
         elif kind == "match":

@@ -120,7 +120,7 @@ def test_builtin_table_is_consistent() -> None:
             if param.kind is ValueKind.INTEGER:
                 assert param.limit is not None and hasattr(Limits(), param.limit)
     assert [name for name, builtin in BUILTINS.items() if builtin.subject.takes_agents] == \
-        ["ensemble", "debate", "reflect"]
+        ["ensemble", "debate", "reflect", "map"]
     vote = BUILTINS["vote"]
     strategy = vote.param("strategy")
     assert strategy is not None and set(strategy.choices) == set(VOTE_STRATEGY_PARAMS)

@@ -81,8 +81,12 @@ def test_syntax_errors_stay_located_diagnostics() -> None:
 
 
 @pytest.mark.parametrize(("source", "column", "fragment"), [
-    ("mas t { flow { a = xs[0] } }", 22, "no indexing"),
-    ("mas t { flow { if xs[0] == 1 { a = b } } }", 21, "no indexing"),
+    ("mas t { flow { a = f(x)[0] } }", 24, "only a bound name can be indexed"),
+    ("mas t { flow { a = xs[0][1] } }", 25, "only a bound name can be indexed"),
+    ("mas t { flow { a = xs[1 + 1] } }", 25, "operator `+`"),
+    ("mas t { flow { if xs[0] == 1 { a = b } } }", 21, "a condition cannot index"),
+    ("mas t { flow { loop max 2 until xs[0] == 1 { a = b } } }", 35,
+     "a condition cannot index"),
     ("mas t { flow { a = f(x + y) } }", 24, "operator `+`"),
     ("mas t { flow { a = x -1 } }", 22, "operator `-`"),
     ("mas t { agent a { role persona } }", 24, "no dynamic roles"),

@@ -24,6 +24,13 @@ USES = {
     "reply": "x = solver(question)\n    answer = solver(question, why: reply(x))",
     "rounds": "loop max 2 {\n      x = solver(question, x)\n    }\n"
               "    answer = solver(question, rounds(x))",
+    "head": "xs = ensemble(solver, n: 2, question)\n    answer = head(xs)",
+    "rest": "xs = ensemble(solver, n: 2, question)\n    answer = solver(question, rest(xs))",
+    "len": "xs = ensemble(solver, n: 2, question)\n    answer = len(xs)",
+    "map": "xs = ensemble(solver, n: 2, question)\n    ys = map(critic, xs, question)\n"
+           "    answer = vote(ys)",
+    "run_tests": 'r = run_tests(question, ["assert True"])\n'
+                 "    answer = solver(question, r.report)",
 }
 
 

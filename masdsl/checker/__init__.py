@@ -7,7 +7,8 @@ where nesting exceeds `limits.max_depth` (MAS406).
 
 Modules, one job each: `declarations` (the namespace, agent settings), `typenames` (type
 expressions), `expressions` (names and values in scope), `calls` (agent and builtin calls,
-shaped by the data table `builtins`), `flow` (statements, scoping, graphs), `analysis`
+shaped by the data table `builtins`), `lists` (indexing, head/rest/len, map), `steps`
+(run_tests), `flow` (statements, scoping, graphs), `analysis`
 (the result models), `context` (the working state).
 """
 

@@ -83,7 +83,9 @@ class Analysis(BaseModel):
     - `expression_types`: the value type of every expression, keyed by `ExpressionKey`.
       Expressions that denote agents (callee names, `ensemble([a, b])` lists) and
       expressions whose type is unknown because of an error have no entry.
-    - `static_lengths`: the statically known length of list-valued expressions (same keys).
+    - `static_lengths`: the statically known length of list-valued expressions (same keys;
+      the most items the list can have), and a `map` call's bound under the kind
+      `map_bound` (`masdsl.checker.lists.MAP_BOUND`).
     - `tools`: the declared tools whose types all resolved, by name, in declaration order.
     """
 

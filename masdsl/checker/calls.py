@@ -29,7 +29,9 @@ from masdsl.checker.expressions import (
     static_length,
     value_type,
 )
+from masdsl.checker.lists import check_head, check_len, check_map, check_rest
 from masdsl.checker.state import check_reply, check_rounds
+from masdsl.checker.steps import check_run_tests
 from masdsl.patterns import (
     BUILTINS,
     REFLECT_HISTORIES,
@@ -39,6 +41,11 @@ from masdsl.patterns import (
     Builtin,
 )
 from masdsl.types import TEXT, Enum, List, Primitive, Type
+
+# Keywords that are some builtin's parameter: never a label of a data input, so a parameter
+# given to the wrong pattern (`ensemble(a, n: 3, rounds: 2)`) is MAS108, not data.
+_PARAMETER_NAMES = frozenset(param.name for builtin in BUILTINS.values()
+                             for param in builtin.params)
 
 # Which diagnostic a builtin integer outside its range gets, by the limit bounding it.
 _RANGE_CODES = {"max_fanout": "MAS403", "max_loop": "MAS402"}
@@ -126,12 +133,18 @@ def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
                        help="keep one of them")
         elif builtin.param(key) is None and builtin.named_values:
             keywords[key] = arg  # a named value (`format`): typed by the pattern's check
+        elif builtin.param(key) is None and builtin.labelled_inputs \
+                and key not in _PARAMETER_NAMES \
+                and suggest(key, [p.name for p in builtin.params]) is None:
+            _labelled_input(ctx, scope, call, builtin, arg, depth)
         elif builtin.param(key) is None:
             accepted = ", ".join(param.name for param in builtin.params)
+            inputs = ("positional, or labelled with a name that is no parameter"
+                      if builtin.labelled_inputs else "positional")
             ctx.report("MAS108", arg.keyword.span,
                        f"{builtin.name} has no parameter '{key}'",
                        help=suggest(key, [p.name for p in builtin.params])
-                       or f"{builtin.name} accepts: {accepted}; data inputs are positional")
+                       or f"{builtin.name} accepts: {accepted}; data inputs are {inputs}")
         else:
             keywords[key] = arg
     for param in builtin.params:
@@ -147,6 +160,26 @@ def _builtin_call(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
         return None
     subject = positional[0]
     return PATTERN_CHECKS[builtin.name](ctx, scope, call, subject, keywords, depth)
+
+
+def _labelled_input(ctx: Context, scope: Scope, call: ast.Call, builtin: Builtin,
+                    arg: ast.Arg, depth: int) -> None:
+    """`label: value` given to a pattern that shows data inputs to its agents: data under
+    that label, which must be free (MAS132 for a label the pattern gives itself, MAS115 for
+    one another input has)."""
+    assert arg.keyword is not None
+    label = arg.keyword.value
+    if label in builtin.own_labels:
+        ctx.report("MAS132", arg.keyword.span, f"{builtin.name} already shows its agents an "
+                   f"input labelled '{label}'", help="choose another label; "
+                   f"{builtin.name} uses " + ", ".join(builtin.own_labels))
+    else:
+        others = [other.value.name for other in call.args if other.keyword is None
+                  and isinstance(other.value, ast.Ref)]
+        if label in others:
+            ctx.report("MAS115", arg.keyword.span, f"the input '{label}' is passed twice",
+                       help="give each input its own label: `label: value`")
+    value_type(ctx, scope, arg.value, depth)
 
 
 def _integer(ctx: Context, builtin: str, arg: ast.Arg | None) -> int | None:
@@ -172,6 +205,11 @@ def _integer(ctx: Context, builtin: str, arg: ast.Arg | None) -> int | None:
     return value.value
 
 
+builtin_integer = _integer
+"""A builtin's integer parameter, checked against its minimum and its limit (for the
+pattern modules outside this one)."""
+
+
 def _agents(ctx: Context, scope: Scope, subject: ast.Expr, role: str,
             single_ok: bool) -> tuple[list[tuple[ast.Expr, AgentSettings | None]], bool]:
     """The agents of an `A` or `[A, B]` subject, and whether it was a single agent."""
@@ -187,6 +225,8 @@ def _agents(ctx: Context, scope: Scope, subject: ast.Expr, role: str,
 
 def _ensemble(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
               keywords: dict[str, ast.Arg], depth: int) -> Type | None:
+    if isinstance(subject, ast.Call):
+        return _ensemble_of_flow(ctx, scope, call, subject, keywords, depth)
     agents, single = _agents(ctx, scope, subject, "ensemble", single_ok=True)
     n = _integer(ctx, "ensemble", keywords.get("n"))
     if single and "n" not in keywords:
@@ -216,6 +256,33 @@ def _ensemble(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
     if (n is not None or "n" not in keywords) and not ctx.muted:
         ctx.static_lengths[(call.span.start, call.span.end, "call")] = fanout
     return list_of(element)
+
+
+def _ensemble_of_flow(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Call,
+                      keywords: dict[str, ast.Arg], depth: int) -> Type | None:
+    """`ensemble(flow(...), n: K)`: the flow, a call that runs agents (MAS232 for a step
+    without an LLM call), run K times independently (`n` required, MAS109; fan-out MAS403).
+    Its inputs are written inside the flow's call (MAS133)."""
+    callee = BUILTINS.get(subject.callee.value)
+    if callee is not None and callee.construct == "state":
+        ctx.report("MAS232", subject.span, f"{callee.name}(...) makes no LLM call: sampling "
+                   "it n times gives n equal values", help="sample an agent or a flow "
+                   "that calls one, e.g. ensemble(reflect(solver, critic: c, rounds: 1, q), "
+                   "n: 3)")
+    for arg in call.args:
+        if arg.value is subject or (arg.keyword is not None and arg.keyword.value == "n"):
+            continue
+        ctx.report("MAS133", arg.span, "an ensemble of a flow takes no inputs of its own",
+                   help="give the inputs to the flow's call: ensemble(reflect(solver, "
+                        "critic: c, rounds: 1, question), n: 3)")
+    n = _integer(ctx, "ensemble", keywords.get("n"))
+    if "n" not in keywords:
+        ctx.report("MAS109", call.callee.span, "an ensemble of a flow needs 'n: K'",
+                   help="say how many times to run it, e.g. n: 3")
+    element = value_type(ctx, scope, subject, depth)
+    if n is not None and not ctx.muted:
+        ctx.static_lengths[(call.span.start, call.span.end, "call")] = n
+    return None if element is None else list_of(element)
 
 
 def _vote(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
@@ -283,6 +350,12 @@ def _show(ctx: Context, value: ast.Expr, subject: ast.Expr,
     if "judge" not in keywords and "tiebreak" not in keywords:
         ctx.report("MAS207", value.span, "show: replies needs a judge or a tiebreak",
                    help="only a judge (consensus) or a tiebreak (majority) reads replies")
+    elif (isinstance(subject, ast.Call) and subject.callee.value == "ensemble"
+          and any(arg.keyword is None and isinstance(arg.value, ast.Call)
+                  for arg in subject.args[:1])):
+        ctx.report("MAS207", subject.span, "show: replies needs an ensemble of agents; a "
+                   "flow's candidates have no single reply", help="vote over "
+                   "ensemble(agent, n: 3, q) to show replies")
 
 
 def _weights(ctx: Context, value: ast.Expr, expected: int | None) -> None:
@@ -460,5 +533,7 @@ def _format(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
 
 PATTERN_CHECKS: dict[str, PatternCheck] = {
     "ensemble": _ensemble, "vote": _vote, "append": _append, "format": _format,
-    "debate": _debate, "reflect": _reflect, "reply": check_reply, "rounds": check_rounds}
+    "debate": _debate, "reflect": _reflect, "reply": check_reply, "rounds": check_rounds,
+    "head": check_head, "rest": check_rest, "len": check_len, "map": check_map,
+    "run_tests": check_run_tests}
 """Each pattern of the registry (`masdsl.patterns.BUILTINS`) with its own typing rule."""

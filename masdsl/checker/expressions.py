@@ -133,6 +133,10 @@ def value_type(ctx: Context, scope: Scope, expr: ast.Expr, depth: int) -> Type |
         return ctx.record(expr, "number", NUMBER)
     if isinstance(expr, ast.ListExpr):
         return ctx.record(expr, "list", _list_type(ctx, scope, expr, depth + 1))
+    if isinstance(expr, ast.Index):
+        from masdsl.checker.lists import index_type  # lists.py builds on this module
+
+        return ctx.record(expr, "index", index_type(ctx, scope, expr, depth))
     from masdsl.checker.calls import call_type  # calls.py builds on this module
 
     return call_type(ctx, scope, expr, depth + 1)

@@ -251,6 +251,10 @@ class _Walker:
                 self.add(expr, kind)
         elif isinstance(expr, ast.FieldAccess):
             self.add(expr.subject, "value")
+        elif isinstance(expr, ast.Index):
+            self.add(expr.subject, "value")
+            if isinstance(expr.position, ast.Ref):
+                self.add(expr.position, "value")
         elif isinstance(expr, ast.ListExpr):
             for item in expr.items:
                 self.expr(item, parameter)
