@@ -51,4 +51,6 @@ def check_rounds(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
                    help="use rounds(x) after the loop or graph that binds x (not inside it, "
                         "and not after an if/match arm that ran the loop)")
         return None
+    # At most one value per round: the bound of a `map` over it, of its indexes.
+    ctx.static_lengths[(call.span.start, call.span.end, "call")] = scope.rounds[subject.name]
     return list_of(subject_type)
