@@ -6,6 +6,11 @@ the real llguidance matchers of the llama.cpp engine), until the grammar is comp
 `max_tokens` runs out. No model weights are involved, so what it samples is any text the
 grammar admits, not what a model finds likely: a property test over the grammar's language.
 It honours `continue_from` by ignoring it (the grammar alone decides what may follow).
+
+With `favour`, a step picks (with probability `favour_rate`) among the allowed tokens whose
+text is exactly one of the favoured pieces (say `" if"`), when there are any: a uniform walk
+almost never spells a keyword such as `if` where thousands of name tokens are also allowed,
+so a property test that must reach every construct favours the keywords that open them.
 """
 
 from __future__ import annotations
@@ -22,8 +27,13 @@ class GrammarWalkEngine:
     capabilities = Capabilities(batching=True, logprobs=True, grammar=True, token_ids=True,
                                 max_context=1 << 20, continuation=True)
 
-    def __init__(self, model: LlamaModel, seed: int) -> None:
+    def __init__(self, model: LlamaModel, seed: int, favour: frozenset[str] = frozenset(),
+                 favour_rate: float = 0.3) -> None:
         self.model = model
+        self.favour_rate = favour_rate
+        self.favoured = np.zeros(model.vocab_size, dtype=np.bool_)
+        for token in range(model.vocab_size):
+            self.favoured[token] = model.piece(token).decode("utf-8", "replace") in favour
         self.constraint = GrammarConstraint.for_llama(model.vocab, model.vocab_size)
         self.rng = np.random.default_rng(seed)
         ends = [token for token in range(model.vocab_size) if model.is_end_of_generation(token)]
@@ -38,7 +48,10 @@ class GrammarWalkEngine:
         text = bytearray()
         finish: FinishReason = "length"
         while len(tokens) < request.sampling.max_tokens:
-            allowed = np.flatnonzero(matcher.allowed_tokens() & self.not_end)
+            mask = matcher.allowed_tokens() & self.not_end
+            if self.rng.random() < self.favour_rate and (mask & self.favoured).any():
+                mask &= self.favoured
+            allowed = np.flatnonzero(mask)
             token = int(self.rng.choice(allowed))
             matcher.consume(token)
             tokens.append(token)
