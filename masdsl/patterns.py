@@ -60,9 +60,11 @@ class TypedForm:
     it starts with, the grammar of the rest, and the type it produces. Slots: `{agent}` is
     the agent whose output type `{type}` the form is built on, `{peer}` any declared agent
     with that same output type (a judge or tiebreak), `{critic}` any declared agent,
-    `{first}`/`{second}` a pair of distinct declared agents; in `rest`, `{args}` is the
-    data-argument rule, `FANOUT` and `ROUNDS` bounded counts. `result` is the produced type,
-    written over `{type}`."""
+    `{first}`/`{second}` a pair of distinct declared agents, `{value}` any input or value
+    in scope, `{item}` one of type `{type}`, `{list}` one of type `list[{type}]`; in `rest`,
+    `{args}` is the data-argument rule, `FANOUT` and `ROUNDS` bounded counts, and
+    `TEMPLATE_TEXT` a run of plain text. `result` is the produced type, written over
+    `{type}`."""
 
     prefix: str
     rest: str
@@ -169,7 +171,8 @@ BUILTINS: dict[str, Builtin] = {
             "grows once per loop iteration or graph step stays bounded by that bound.",
         construct="state", node_kinds=("append",),
         summary="history = append(history, x)                        grows a list, no LLM "
-                "call"),
+                "call",
+        typed_form=TypedForm("append({list}, ", '"{item})"', result="list[{type}]")),
     "format": Builtin(
         name="format",
         subject=Param("template", ValueKind.TEMPLATE, required=True,
@@ -179,7 +182,9 @@ BUILTINS: dict[str, Builtin] = {
         doc="Text built from values without an LLM call: each {name} is replaced by the "
             "value given as `name: value`, shown as an agent would see it.",
         construct="state", node_kinds=("format",), named_values=True,
-        summary='p = format("Solve {q} in {n} steps", q: question, n: 3)  text, no LLM call'),
+        summary='p = format("Solve {q} in {n} steps", q: question, n: 3)  text, no LLM call',
+        typed_form=TypedForm('format("', 'TEMPLATE_TEXT? "{{{value}}}" TEMPLATE_TEXT? '
+                                         '"\\", {value}: {value})"', result="text")),
     "debate": Builtin(
         name="debate",
         subject=Param("debaters", ValueKind.AGENTS, required=True,

@@ -37,12 +37,16 @@ from masdsl.typed_state import (
 MAX_FANOUT = 5      # `ensemble(..., n: K)` samples K in 2..MAX_FANOUT
 MAX_ROUNDS = 3      # `debate`/`reflect` rounds and `loop max` in 1..MAX_ROUNDS
 MAX_ARGUMENTS = 3   # data arguments of one call
-MAX_DEPTH = 2       # nested `if`/`loop`/`match` constructs
+MAX_DEPTH = 2       # nested `if`/`loop`/`match`/`graph` constructs
+MAX_NODES = 4       # nodes of a graph
+MAX_EDGES = 4       # edges of a graph (at least one)
 
 COUNTS = f"""\
 FANOUT: /[2-{MAX_FANOUT}]/
 ROUNDS: /[1-{MAX_ROUNDS}]/
 LOOP_MAX: /[2-{MAX_ROUNDS}]/
+MAX_STEPS: /[2-9]|1[0-2]/
+TEMPLATE_TEXT: /[A-Za-z][A-Za-z ,.:?]{{0,59}}/
 {SMALL_NUMBER}
 """
 
@@ -57,34 +61,48 @@ class Form:
     result: str
 
 
+def _fillings(text: str, state: DesignState, agent: str,
+              type_: str) -> list[dict[str, str]]:
+    """Every way to fill the slots that `text` (a typed form's prefix and rest) uses."""
+    agents = [name for name, _ in state.agents]
+    readable = state.inputs + state.values
+    slots: list[dict[str, str]] = [{"agent": agent, "args": "{args}"}]
+    options: dict[str, list[str]] = {
+        "critic": agents,
+        "peer": [peer for peer, peer_type in state.agents if peer_type == type_],
+        "list": [name for name, value_type in readable if value_type == f"list[{type_}]"],
+        "item": [name for name, value_type in readable if value_type == type_],
+        "value": [name for name, _ in readable],
+    }
+    for slot, choices in options.items():
+        if "{" + slot + "}" in text:
+            slots = [{**filled, slot: choice} for filled in slots for choice in choices]
+    if "{first}" in text:
+        slots = [{**filled, "first": first, "second": second} for filled in slots
+                 for first, second in combinations(agents, 2)]
+    return slots
+
+
 def _forms(state: DesignState, result: str | None) -> list[Form]:
-    """Every form over the declared agents whose type is `result` (any type when None): a
-    call, and each typed form of each builtin in the registry (`masdsl.patterns`), with
-    `{agent}` the agent giving the type and the other slots filled with every fitting
-    declared agent (or pair). `{args}` in `rest` stands for the argument-list rule."""
-    names = [name for name, _ in state.agents]
+    """Every form over the declared agents and values in scope whose type is `result` (any
+    type when None): a call, and each typed form of each builtin in the registry
+    (`masdsl.patterns`), with `{agent}` the agent giving the type `{type}` and the other
+    slots filled with every fitting declared agent, pair of agents or value. `{args}` in
+    `rest` stands for the argument-list rule."""
     patterns = [form for builtin in BUILTINS.values() for form in builtin.typed_forms]
-    forms: list[Form] = []
+    forms: dict[tuple[str, str], Form] = {}
     for agent, type_ in state.agents:
         if result in (None, type_):
-            forms.append(Form(f"{agent}(", '{args} ")"', type_))
+            forms[(f"{agent}(", '{args} ")"')] = Form(f"{agent}(", '{args} ")"', type_)
         for pattern in patterns:
             produced = pattern.result.format(type=type_)
             if result not in (None, produced):
                 continue
-            text = pattern.prefix + "\0" + pattern.rest
-            slots: list[dict[str, str]] = [{"agent": agent, "args": "{args}"}]
-            if "{critic}" in text:
-                slots = [{**slot, "critic": critic} for slot in slots for critic in names]
-            if "{peer}" in text:
-                slots = [{**slot, "peer": peer} for slot in slots
-                         for peer, peer_type in state.agents if peer_type == type_]
-            if "{first}" in text:
-                slots = [{**slot, "first": first, "second": second} for slot in slots
-                         for first, second in combinations(names, 2)]
-            forms += [Form(pattern.prefix.format(**slot), pattern.rest.format(**slot),
-                           produced) for slot in slots]
-    return forms
+            for slot in _fillings(pattern.prefix + pattern.rest, state, agent, type_):
+                form = Form(pattern.prefix.format(**slot), pattern.rest.format(**slot),
+                            produced)
+                forms.setdefault((form.prefix, form.rest), form)
+    return list(forms.values())
 
 
 def expression_rules(state: DesignState, rule: str, result: str | None) -> list[str]:
@@ -99,7 +117,7 @@ def expression_rules(state: DesignState, rule: str, result: str | None) -> list[
     subsets = [", ".join(chosen) for size in range(1, min(len(refs), MAX_ARGUMENTS) + 1)
                for chosen in combinations(refs, size)]
     args = f"{rule}_args"
-    choices = [f"{literal(form.prefix)} {form.rest.format(args=args)}" for form in forms]
+    choices = [f"{literal(form.prefix)} {form.rest.replace('{args}', args)}" for form in forms]
     return [f"{rule}: " + "\n    | ".join(choices),
             f"{args}: " + " | ".join(literal(subset) for subset in subsets)]
 
@@ -120,6 +138,7 @@ class Rules:
         self.lines: list[str] = []
         self.count = 0
         self.by_type: dict[tuple[int, str], str] = {}
+        self.new_value = False
 
     def fresh(self, base: str) -> str:
         self.count += 1
@@ -160,9 +179,10 @@ def _offer_new(state: DesignState, level: int, rules: Rules, more: bool) -> list
     expression = rules.expression(state, level, None)
     if expression is None:
         return []
-    name = rules.fresh("NEW_VALUE")
-    rules.lines.append(fresh_name(name, state.taken()))
-    return [f'{name} " = " {expression}']
+    if not rules.new_value:  # one rule serves every level: closing blocks frees no name
+        rules.lines.append(fresh_name("NEW_VALUE", state.taken()))
+        rules.new_value = True
+    return [f'NEW_VALUE " = " {expression}']
 
 
 def _targets(state: DesignState) -> list[Field]:
@@ -254,19 +274,66 @@ def _absorb_match(state: DesignState, line: str) -> DesignState | None:
     return _opened(state, Block("match", outer=state.values, subject=found[0]))
 
 
+def _offer_graph(state: DesignState, level: int, rules: Rules, more: bool) -> list[str]:
+    expression = rules.expression(state, level, None)
+    if expression is None:
+        return []
+    if not rules.new_value:
+        rules.lines.append(fresh_name("NEW_VALUE", state.taken()))
+        rules.new_value = True
+    node = literal("\n" + state.indent() + "  node ")
+    return [f'"graph max_steps " MAX_STEPS " {{" {node} NEW_VALUE " = " {expression}']
+
+
+def _absorb_graph(state: DesignState, line: str) -> DesignState | None:
+    if not (line.startswith("graph max_steps ") and line.endswith(" {")):
+        return None
+    return _opened(state, Block("graph", outer=state.values))
+
+
+def _absorb_node(state: DesignState, line: str) -> DesignState | None:
+    """`node NAME = EXPR` in the innermost graph: a fresh name, readable by later nodes,
+    later edges' conditions, and (bound, though perhaps absent) after the graph."""
+    name, equals, expression = line[len("node "):].partition(" = ")
+    type_ = form_type(state, expression)
+    if not equals or type_ is None or name in state.taken():
+        return None
+    bound = state.bind(name, type_)
+    graph = bound.blocks[-1]
+    return replace(bound, blocks=(*bound.blocks[:-1],
+                                  replace(graph, nodes=(*graph.nodes, name))))
+
+
+def _wiring(state: DesignState, rules: Rules) -> str:
+    """A graph's `start` and 1..MAX_EDGES edges between its nodes (or to `end`, `when` a
+    condition over the scope and the nodes holds), up to the graph's closing brace."""
+    graph = state.blocks[-1]
+    nodes = [literal(node) for node in graph.nodes]
+    indent = "\n" + state.indent()
+    cond = rules.fresh("cond")
+    found = condition_rules(cond, state.values)
+    rules.lines += found
+    when = f' (" when " {cond})?' if found else ""
+    edge = (f'{literal(indent + "edge ")} {alternatives(nodes)} " -> " '
+            f'{alternatives([*nodes, literal("end")])}{when}')
+    edges = " ".join([edge] + [f"({edge})?"] * (MAX_EDGES - 1))
+    return f'{literal(indent + "start ")} {alternatives(nodes)} {edges}'
+
+
 STATEMENTS: tuple[Statement, ...] = (
     Statement("binding", _offer_new, _absorb_binding),
     Statement("rebinding", _offer_rebind, lambda state, line: None),
     Statement("if", _offer_if, _absorb_if),
     Statement("loop", _offer_loop, _absorb_loop),
     Statement("match", _offer_match, _absorb_match),
+    Statement("graph", _offer_graph, _absorb_graph),
 )
 """Every flow statement typed decoding writes, in the order its alternatives are offered.
 `binding` reads back both kinds of binding. A block header is offered only while `more`
 statements are allowed and fewer than MAX_DEPTH constructs are open; a binding also when
 the innermost block is still empty (a block is closed only once it holds something)."""
 
-_HEADERS = ("if", "loop", "match")
+_HEADERS = ("if", "loop", "match", "graph")
 
 
 # ---- levels: closing blocks, then one statement ----------------------------------------
@@ -283,7 +350,7 @@ def close_block(state: DesignState) -> DesignState:
         return replace(closed, values=inner.outer)
     if inner.kind == "else":
         return replace(closed, values=common(inner.then, state.values))
-    if inner.kind == "loop":
+    if inner.kind in ("loop", "graph"):
         return closed
     if inner.kind in ("case", "otherwise"):
         match = blocks[-1]
@@ -330,7 +397,14 @@ def level_rule(state: DesignState, rules: Rules, more: bool) -> str:
     indent = literal("\n" + state.indent())
     choices: list[str] = []
     inner = state.blocks[-1] if state.blocks else None
-    if inner is not None and inner.kind == "match":
+    if inner is not None and inner.kind == "graph":
+        if more and len(inner.nodes) < MAX_NODES:
+            choices += [f'{literal(chr(10) + state.indent() + "node ")} {alternative}'
+                        for alternative in _offer_new(state, level, rules, more)]
+        after = level_rule(close_block(state), rules, more)
+        choices.append(f'{_wiring(state, rules)} '
+                       f'{literal(chr(10) + state.indent()[2:] + "}")} {after}')
+    elif inner is not None and inner.kind == "match":
         members = _uncovered(inner)
         if members and more:
             choices.append(f'{indent} "case " {alternatives(literal(m) for m in members)} " {{"')
@@ -382,6 +456,16 @@ def absorb_lines(state: DesignState, lines: list[str]) -> DesignState | None:
             if not state.blocks or state.blocks[-1].kind != "match":
                 return None
             state = open_arm(state, line[len("case "):-len(" {")])
+        elif line.startswith("node "):
+            if not state.blocks or state.blocks[-1].kind != "graph":
+                return None
+            found = _absorb_node(state, line)
+            if found is None:
+                return None
+            state = found
+        elif line.startswith(("start ", "edge ")):
+            if not state.blocks or state.blocks[-1].kind != "graph":
+                return None
         elif line == "else {":
             if not state.blocks or state.blocks[-1].kind != "match":
                 return None

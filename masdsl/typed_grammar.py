@@ -65,7 +65,7 @@ agent_body: "    role " ROLE "\\n" tools_field? temperature_field? max_tokens_fi
 tools_field: "    tools [" {alternatives(literal(t) for t in (*TOOLS, ", ".join(TOOLS)))} "]\\n"
 temperature_field: "    temperature " TEMPERATURE "\\n"
 max_tokens_field: "    max_tokens " MAX_TOKENS "\\n"
-ROLE: /"[A-Za-z][^"\\\\\\n]{{7,{ROLE_MAX - 1}}}"/
+ROLE: /"[A-Za-z][^"\\\\\\x00-\\x1f\\x7f]{{7,{ROLE_MAX - 1}}}"/
 TEMPERATURE: /(0|1)\\.[0-9]|2\\.0/
 MAX_TOKENS: /[1-9][0-9]{{1,2}}/
 """

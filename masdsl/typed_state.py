@@ -24,8 +24,8 @@ class Block:
     """One open block of the flow.
 
     `kind` is `if` (an if's first branch), `else` (its second), `loop` (a loop body),
-    `match` (between the cases of a match), `case` (a case's body) or `otherwise` (a
-    match's `else` arm). `outer` is the scope when the construct began; `then` the scope at
+    `match` (between the cases of a match), `case` (a case's body), `otherwise` (a
+    match's `else` arm) or `graph` (a graph's nodes so far, in `nodes`). `outer` is the scope when the construct began; `then` the scope at
     the end of an if's first branch (for `else`); `subject`, `covered` and `arms` belong to
     a `match`: its enum value, the members its cases named, and the names bound on every
     finished arm (None before the first arm ends). `statements` counts what the block
@@ -39,6 +39,7 @@ class Block:
     covered: tuple[str, ...] = ()
     arms: tuple[Field, ...] | None = None
     otherwise: bool = False
+    nodes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,10 @@ class DesignState:
                                      replace(inner, statements=inner.statements + 1)))
 
     def depth(self) -> int:
-        """Open constructs (`if`, `loop`, `match`; a match's arm is part of its match)."""
-        return sum(1 for block in self.blocks if block.kind in ("if", "else", "loop", "match"))
+        """Open constructs (`if`, `loop`, `match`, `graph`; a match's arm is part of its
+        match)."""
+        return sum(1 for block in self.blocks
+                   if block.kind in ("if", "else", "loop", "match", "graph"))
 
     def indent(self) -> str:
         """The indentation of a line in the innermost open block."""

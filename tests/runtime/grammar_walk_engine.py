@@ -8,9 +8,11 @@ grammar admits, not what a model finds likely: a property test over the grammar'
 It honours `continue_from` by ignoring it (the grammar alone decides what may follow).
 
 With `favour`, a step picks (with probability `favour_rate`) among the allowed tokens whose
-text is exactly one of the favoured pieces (say `" if"`), when there are any: a uniform walk
-almost never spells a keyword such as `if` where thousands of name tokens are also allowed,
-so a property test that must reach every construct favours the keywords that open them.
+text is exactly one of the favoured pieces (say `" if"`), when there are any, and right
+after such a token, among the allowed tokens that start with a space (ending the keyword
+rather than growing it into a name such as `iffy`). A uniform walk almost never spells a
+keyword where thousands of name tokens are also allowed, so a property test that must
+reach every construct favours the keywords that open them.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ class GrammarWalkEngine:
         self.model = model
         self.favour_rate = favour_rate
         self.favoured = np.zeros(model.vocab_size, dtype=np.bool_)
+        self.spaced = np.zeros(model.vocab_size, dtype=np.bool_)
         for token in range(model.vocab_size):
-            self.favoured[token] = model.piece(token).decode("utf-8", "replace") in favour
+            piece = model.piece(token)
+            self.favoured[token] = piece.decode("utf-8", "replace") in favour
+            self.spaced[token] = piece.startswith(b" ")
         self.constraint = GrammarConstraint.for_llama(model.vocab, model.vocab_size)
         self.rng = np.random.default_rng(seed)
         ends = [token for token in range(model.vocab_size) if model.is_end_of_generation(token)]
@@ -47,12 +52,15 @@ class GrammarWalkEngine:
         tokens: list[int] = []
         text = bytearray()
         finish: FinishReason = "length"
+        after_keyword = False
         while len(tokens) < request.sampling.max_tokens:
             mask = matcher.allowed_tokens() & self.not_end
-            if self.rng.random() < self.favour_rate and (mask & self.favoured).any():
-                mask &= self.favoured
+            preferred = self.spaced if after_keyword else self.favoured
+            if self.rng.random() < self.favour_rate and (mask & preferred).any():
+                mask &= preferred
             allowed = np.flatnonzero(mask)
             token = int(self.rng.choice(allowed))
+            after_keyword = bool(self.favoured[token])
             matcher.consume(token)
             tokens.append(token)
             text += self.model.piece(token)
