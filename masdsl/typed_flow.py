@@ -380,7 +380,10 @@ def open_arm(state: DesignState, member: str | None) -> DesignState:
 
 
 def _uncovered(match: Block) -> list[str]:
+    """The members no arm handles yet (none once the match has its `else` arm)."""
     assert match.subject is not None
+    if match.otherwise:
+        return []
     return [m for m in enum_members(match.subject[1]) if m not in match.covered]
 
 
