@@ -35,8 +35,9 @@ def _call_constructs(call: ast.Call) -> set[str]:
     return found
 
 
-def _node_constructs(node: BaseModel) -> set[str]:
-    """The constructs one AST node is (without its children)."""
+def _node_constructs(node: BaseModel, aliases: dict[str, BaseModel]) -> set[str]:
+    """The constructs one AST node is (without its children); `aliases` resolves the
+    spec's type names."""
     if isinstance(node, ast.Call):
         return _call_constructs(node)
     if isinstance(node, ast.If):
@@ -49,9 +50,14 @@ def _node_constructs(node: BaseModel) -> set[str]:
         return {"graph"}
     if isinstance(node, ast.AgentDecl):
         found = set()
-        if isinstance(node.output, ast.EnumType):
+        output: BaseModel | None = node.output
+        seen: set[str] = set()
+        while isinstance(output, ast.NamedType) and output.name.value not in seen:
+            seen.add(output.name.value)
+            output = aliases.get(output.name.value)
+        if isinstance(output, ast.EnumType):
             found.add("enum agent")
-        if isinstance(node.output, ast.RecordType):
+        if isinstance(output, ast.RecordType):
             found.add("record agent")
         if node.field("default") is not None:
             found.add("default")
@@ -73,12 +79,14 @@ def design_constructs(program: ast.Program) -> frozenset[str]:
     `empty`, `field access`), agents (`enum agent`, `record agent`, `default`) and each
     builtin by name (with `vote judge`, `vote tiebreak`, `vote show: replies`,
     `reflect critics`)."""
+    aliases: dict[str, BaseModel] = {item.name.value: item.type for item in program.items
+                                     if isinstance(item, ast.TypeDecl)}
     found: set[str] = set()
     stack: list[Any] = [program]
     while stack:
         item = stack.pop()
         if isinstance(item, BaseModel):
-            found |= _node_constructs(item)
+            found |= _node_constructs(item, aliases)
             stack.extend(getattr(item, name) for name in type(item).model_fields)
         elif isinstance(item, tuple | list):
             stack.extend(item)

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from masdsl import typed_grammar as typed
+from masdsl.design_mix import construct_mix
 from masdsl.formatter import format_source
 from runtime.designer import (
     TYPED_AGENT_RESERVE,
     TYPED_MAX_AGENTS,
+    Design,
     Interface,
     design,
     design_request,
@@ -39,6 +41,22 @@ def vocabulary_model() -> Iterator[LlamaModel]:
     model.close()
 
 
+def walk_designs(engine: GrammarWalkEngine, interface: Interface, count: int,
+                 max_tokens: int = 4000) -> list[Design]:
+    """`count` designs walked through the stage grammars; each must compile against the
+    interface, be laid out as `masc fmt` prints it, and end by itself."""
+    requests = [design_request("q", interface=interface,
+                               sampling=Sampling(max_tokens=max_tokens, seed=index))
+                for index in range(count)]
+    designs = asyncio.run(sample_designs(engine, requests, interface, "typed"))
+    for result in designs:
+        assert result.ok, (result.text, [d.render() for d in result.diagnostics])
+        # one statement per line: typed designs do not wrap long calls as `masc fmt` does
+        assert format_source(result.text, line_width=10_000) == result.text
+        assert result.completion.finish_reason == "stop"
+    return designs
+
+
 @pytest.mark.parametrize("interface", INTERFACES, ids=["number", "code", "list", "two-in-two-out"])
 def test_every_design_the_stage_grammars_admit_compiles(vocabulary_model: LlamaModel,
                                                         interface: Interface) -> None:
@@ -46,18 +64,42 @@ def test_every_design_the_stage_grammars_admit_compiles(vocabulary_model: LlamaM
     any other) gives designs that compile against the interface and are laid out as
     `masc fmt` prints them."""
     engine = GrammarWalkEngine(vocabulary_model, seed=len(interface.outputs))
-    requests = [design_request("q", interface=interface,
-                               sampling=Sampling(max_tokens=4000, seed=index))
-                for index in range(12)]
-    designs = asyncio.run(sample_designs(engine, requests, interface, "typed"))
-    for result in designs:
-        assert result.ok, (result.text, [d.render() for d in result.diagnostics])
-        # one statement per line: typed designs do not wrap long calls as `masc fmt` does
-        assert format_source(result.text, line_width=10_000) == result.text
-        assert result.completion.finish_reason == "stop"
+    designs = walk_designs(engine, interface, 12)
     assert max(d.text.count("\n  agent ") for d in designs) > 1  # multi-agent designs too
     constructs = " ".join(d.text for d in designs)
     assert all(word in constructs for word in ("vote(ensemble(", "reflect(", "debate(["))
+
+
+# A uniform walk almost never spells a keyword where thousands of name tokens may also
+# come, so each group of walks favours the keywords that open its constructs, and must
+# reach them (the construct mix is read from the compiled designs' syntax trees). Each
+# group has its interface and walk seed (walks are deterministic).
+FAVOURED: dict[str, tuple[frozenset[str], frozenset[str], int, int]] = {
+    "builtins": (frozenset(),
+                 frozenset({"ensemble", "vote", "vote judge", "vote tiebreak",
+                            "vote show: replies", "reflect", "reflect critics", "debate",
+                            "format"}), 0, 17),
+    "conditions": (frozenset({" if", " {", "."}),
+                   frozenset({"if", "if/else", "comparison", "and/or/not", "record agent",
+                              "field access"}), 1, 18),
+    "graphs": (frozenset({" graph", " when"}), frozenset({"graph"}), 2, 17),
+    "loops": (frozenset({" loop", " until", " if"}),
+              frozenset({"loop", "loop until", "append"}), 3, 17),
+    "routers": (frozenset({" enum", " match"}), frozenset({"match", "enum agent", "default"}),
+                0, 17),
+}
+
+
+@pytest.mark.parametrize("group", sorted(FAVOURED))
+def test_every_construct_the_stage_grammars_write_compiles(vocabulary_model: LlamaModel,
+                                                           group: str) -> None:
+    """Walks that favour the keywords of `if`, `loop`, `match`, `graph`, enum and record
+    agents reach those constructs, and every design still compiles and is canonical."""
+    favour, expected, interface, seed = FAVOURED[group]
+    engine = GrammarWalkEngine(vocabulary_model, seed=seed, favour=favour, favour_rate=0.5)
+    designs = walk_designs(engine, INTERFACES[interface], 16)
+    mix = construct_mix(d.compiled.program for d in designs if d.compiled is not None)
+    assert expected <= set(mix), sorted(mix.items())
 
 
 class StageScript:
