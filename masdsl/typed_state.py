@@ -25,11 +25,12 @@ class Block:
 
     `kind` is `if` (an if's first branch), `else` (its second), `loop` (a loop body),
     `match` (between the cases of a match), `case` (a case's body), `otherwise` (a
-    match's `else` arm) or `graph` (a graph's nodes so far, in `nodes`). `outer` is the scope when the construct began; `then` the scope at
-    the end of an if's first branch (for `else`); `subject`, `covered` and `arms` belong to
-    a `match`: its enum value, the members its cases named, and the names bound on every
-    finished arm (None before the first arm ends). `statements` counts what the block
-    holds so far (a block is closed only once it holds something)."""
+    match's `else` arm) or `graph` (a graph's nodes so far, in `nodes`). `outer` is the
+    scope when the construct began; `then` the scope at the end of an if's first branch
+    (for `else`); `subject`, `covered`, `otherwise` and `arms` belong to a `match`: its
+    enum value, the members its cases named, whether it has its `else` arm, and the names
+    bound on every finished arm (None before the first arm ends). `statements` counts what
+    the block holds so far (a block is closed only once it holds something)."""
 
     kind: str
     outer: tuple[Field, ...]

@@ -50,7 +50,7 @@ def walk_designs(engine: GrammarWalkEngine, interface: Interface, count: int,
                 for index in range(count)]
     designs = asyncio.run(sample_designs(engine, requests, interface, "typed"))
     for result in designs:
-        assert result.ok, (result.text, [d.render() for d in result.diagnostics])
+        assert result.ok, (result.text, [f"{d.code} {d.message}" for d in result.diagnostics])
         # one statement per line: typed designs do not wrap long calls as `masc fmt` does
         assert format_source(result.text, line_width=10_000) == result.text
         assert result.completion.finish_reason == "stop"
@@ -141,7 +141,7 @@ def test_stages_continue_the_reply_and_know_what_is_declared() -> None:
          "\n  }\n}\n", "stop"),
     ])
     [result] = asyncio.run(design(engine, "q", max_tokens=400))
-    assert result.ok, [d.render() for d in result.diagnostics]
+    assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
     _, second, third, fourth = engine.requests
     # each stage is fed every earlier token, unchanged, with the remaining token budget
     assert second.continue_from == result.completion.token_ids[:len(second.continue_from)]
@@ -238,7 +238,7 @@ def test_a_router_is_written_stage_by_stage() -> None:
         ("\n    }\n  }\n}\n", "stop"),
     ])
     [result] = asyncio.run(design(engine, "q", max_tokens=2000))
-    assert result.ok, [d.render() for d in result.diagnostics]
+    assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
     grammars = [request.grammar or "" for request in engine.requests]
     member = grammars[2].split("NEW_MEMBER:")[1]
     assert '"algebra"' in member and '"kind"' in member  # members are fresh, one by one
