@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from compiler.api import compile as compile_spec
@@ -50,14 +52,16 @@ def test_lowering_creates_the_node_kinds_the_registry_lists(name: str) -> None:
 
 def test_typed_decoding_writes_every_typed_form_of_the_registry() -> None:
     state = DesignState(inputs=(("question", "text"),), outputs=(("answer", "number"),),
-                        agents=(("solver", "number"), ("critic", "number")))
+                        agents=(("solver", "number"), ("critic", "number")),
+                        values=(("drafts", "list[number]"), ("draft", "number")))
     forms = _forms(state, None)
+    unfilled = re.compile(r"\{(agent|peer|critic|first|second|list|item|value|type)\}")
     for builtin in BUILTINS.values():
         for typed_form in builtin.typed_forms:
             prefix = typed_form.prefix.format(agent="solver", critic="critic", first="solver",
-                                              second="critic")
+                                              second="critic", list="drafts")
             result = typed_form.result.format(type="number")
-            assert any(form.prefix == prefix and form.result == result
-                       and "{" not in form.rest.replace("{args}", "") for form in forms), \
-                (builtin.name, typed_form)
-            assert all(form.result == "number" for form in _forms(state, "number"))
+            written = [form for form in forms if form.prefix == prefix and form.result == result]
+            assert written, (builtin.name, typed_form)
+            assert not any(unfilled.search(form.rest) for form in written)
+    assert all(form.result == "number" for form in _forms(state, "number"))
