@@ -156,6 +156,18 @@ class Rules:
             self.by_type[key] = name
         return self.by_type[key]
 
+    def condition(self, state: DesignState, level: int) -> str | None:
+        """The rule name for conditions over the scope at `level`, or None (no atom)."""
+        key = (level, "?condition")
+        if key not in self.by_type:
+            name = self.fresh("cond")
+            found = condition_rules(name, state.values)
+            if not found:
+                return None
+            self.lines += found
+            self.by_type[key] = name
+        return self.by_type[key]
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -228,12 +240,8 @@ def _opened(state: DesignState, block: Block) -> DesignState:
 
 
 def _offer_if(state: DesignState, level: int, rules: Rules, more: bool) -> list[str]:
-    name = rules.fresh("cond")
-    found = condition_rules(name, state.values)
-    if not found:
-        return []
-    rules.lines += found
-    return [f'"if " {name} " {{"']
+    condition = rules.condition(state, level)
+    return [] if condition is None else [f'"if " {condition} " {{"']
 
 
 def _absorb_if(state: DesignState, line: str) -> DesignState | None:
@@ -243,10 +251,8 @@ def _absorb_if(state: DesignState, line: str) -> DesignState | None:
 
 
 def _offer_loop(state: DesignState, level: int, rules: Rules, more: bool) -> list[str]:
-    name = rules.fresh("cond")
-    found = condition_rules(name, state.values)
-    rules.lines += found
-    until = f' (" until " {name})?' if found else ""
+    condition = rules.condition(state, level)
+    until = "" if condition is None else f' (" until " {condition})?'
     return [f'"loop max " LOOP_MAX{until} " {{"']
 
 
@@ -310,10 +316,8 @@ def _wiring(state: DesignState, rules: Rules) -> str:
     graph = state.blocks[-1]
     nodes = [literal(node) for node in graph.nodes]
     indent = "\n" + state.indent()
-    cond = rules.fresh("cond")
-    found = condition_rules(cond, state.values)
-    rules.lines += found
-    when = f' (" when " {cond})?' if found else ""
+    cond = rules.condition(state, len(state.blocks))
+    when = "" if cond is None else f' (" when " {cond})?'
     edge = (f'{literal(indent + "edge ")} {alternatives(nodes)} " -> " '
             f'{alternatives([*nodes, literal("end")])}{when}')
     edges = " ".join([edge] + [f"({edge})?"] * (MAX_EDGES - 1))
