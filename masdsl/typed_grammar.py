@@ -73,14 +73,13 @@ MAX_TOKENS: /[1-9][0-9]{{1,2}}/
 
 def _agent_rule(types: list[str], composite: bool) -> str:
     """`agent NAME -> TYPE { ... }` (the leading `\\n\\n  agent ` belongs to the caller);
-    with `composite`, also the first member of an enum or field of a record output type
-    (the stage then ends after its comma; `composite_grammar` continues it)."""
+    with `composite`, also the opening brace of an enum or record output type (the stage
+    then ends there; `composite_grammar` writes its members or fields, one per stage, so
+    none repeats and none is the agent's own name)."""
     plain = f'{alternatives(literal(t) for t in types)} " {{\\n" agent_body "  }}"'
     if not composite:
         return f'agent: NEW_AGENT " -> " {plain}'
-    return (f'agent: NEW_AGENT " -> " ({plain} | "enum {{ " NEW_MEMBER "," '
-            f'| "{{ " NEW_MEMBER ": " FIELD_TYPE ",")\n'
-            f"FIELD_TYPE: {alternatives(literal(t) for t in PRIMITIVES)}")
+    return f'agent: NEW_AGENT " -> " ({plain} | "enum {{" | "{{")'
 
 
 def head_grammar(state: DesignState) -> str:
@@ -119,7 +118,6 @@ def declaration_grammar(state: DesignState, more_agents: bool, more_statements: 
         _agent_rule(missing or _agent_types(state), composite=not missing),
         _AGENT_BODY,
         fresh_name("NEW_AGENT", state.taken()),
-        fresh_name("NEW_MEMBER", state.taken() | {name for name, _ in state.agents}),
         *rules,
         *([] if rules else [COUNTS]),
     ]) + "\n"
@@ -127,8 +125,9 @@ def declaration_grammar(state: DesignState, more_agents: bool, more_statements: 
 
 def composite_grammar(state: DesignState) -> str:
     """The next member of an enum (or field of a record) output type being declared: it
-    ends with `,` (another follows) or closes the type and writes the agent's body. An
-    enum agent may declare a `default` member, so a failed router still routes."""
+    ends with `,` (another follows) or, from the second on, closes the type and writes the
+    agent's body. An enum agent may declare a `default` member, so a failed router still
+    routes."""
     building = state.building
     assert building is not None
     seen = {name for name, _ in building.items}
@@ -136,13 +135,15 @@ def composite_grammar(state: DesignState) -> str:
     item = "NEW_MEMBER" if building.kind == "enum" else 'NEW_MEMBER ": " FIELD_TYPE'
     body = "agent_body"
     extra = [f"FIELD_TYPE: {alternatives(literal(t) for t in PRIMITIVES)}"]
-    if building.kind == "enum":
+    if building.kind == "enum" and seen:
         body = 'agent_body default_field?'
         extra = [f'default_field: "    default " '
                  f'{alternatives(literal(m) for m in sorted(seen))} "\\n"']
-    endings = [f'" }} {{\\n" {body} "  }}"']
+    endings = []
     if len(seen) + 1 < limit:
-        endings.insert(0, '","')
+        endings.append('","')
+    if seen:
+        endings.append(f'" }} {{\\n" {body} "  }}"')
     return "\n".join([
         f'start: " " {item} {alternatives(endings)}',
         _AGENT_BODY,
@@ -169,7 +170,7 @@ def _absorb_composite(state: DesignState, building: Building,
     name, _, type_ = text.partition(": ")
     if building.kind == "enum":
         type_ = ""
-    if name in state.taken() or name in {n for n, _ in building.items}:
+    if name in state.taken() | {n for n, _ in building.items} | {building.agent}:
         return None
     grown = replace(building, items=(*building.items, (name, type_)))
     members = state.members | {name}
@@ -195,10 +196,9 @@ def absorb(state: DesignState, stage_text: str) -> DesignState | None:
         name, arrow, rest = declaration.partition(" -> ")
         if not arrow or name in state.taken():
             return None
-        for kind, opening in (("enum", "enum { "), ("record", "{ ")):
-            if rest.startswith(opening) and rest.endswith(","):
-                building = Building(agent=name, kind=kind)
-                return _absorb_composite(state, building, " " + rest[len(opening):])
+        for kind, opening in (("enum", "enum {"), ("record", "{")):
+            if rest == opening:
+                return replace(state, building=Building(agent=name, kind=kind))
         types = [t for t in _agent_types(state) if rest.startswith(t + " {\n")]
         if not types or not stage_text.endswith("\n  }"):
             return None
