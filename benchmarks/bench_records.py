@@ -200,9 +200,39 @@ def table_row(result: Mapping[str, JsonValue]) -> str:
             f"({summary['mean_completion_tokens']:.0f} gen) | {result['wall_s']:.0f} |")
 
 
+def design_mix_line(result: Mapping[str, JsonValue]) -> str | None:
+    """For a designer run: how many compiled designs use each construct (`if`, `match`,
+    `loop until`, `vote`, ...; `masdsl.design_mix`) and how many only call agents, or None
+    in system mode."""
+    from masdsl.design_mix import construct_mix, design_constructs
+    from masdsl.diagnostics import MasError
+    from masdsl.parser import parse
+
+    if not result.get("designer"):
+        return None
+    programs = []
+    items = result.get("items")
+    for item in items if isinstance(items, list) else []:
+        design = item.get("design") if isinstance(item, dict) else None
+        if isinstance(item, dict) and item.get("compiled") and isinstance(design, str):
+            try:
+                programs.append(parse(design))
+            except MasError:  # a design recorded as compiled always parses; be safe
+                continue
+    mix = construct_mix(programs)
+    mix["calls only"] = sum(1 for program in programs if not design_constructs(program))
+    shown = ", ".join(f"{name} {count}" for name, count in sorted(
+        mix.items(), key=lambda pair: (-pair[1], pair[0])) if count)
+    return f"constructs of the {len(programs)} compiled designs: {shown or 'none'}"
+
+
 def markdown(result: Mapping[str, JsonValue]) -> str:
-    """The run's summary as a markdown table, with its settings underneath."""
+    """The run's summary as a markdown table, with its settings underneath (and, for a
+    designer run, the construct mix of its compiled designs)."""
     settings = (f"seed {result['seed']}, samples {result['samples']}, split {result['split']}, "
                 f"max_tokens cap {result.get('max_tokens') or 'none'}, "
                 f"machine {result['machine']['cpus']} CPUs")
-    return (f"# {result['run']}\n\n{TABLE_HEADER}\n{table_row(result)}\n\n{settings}\n")
+    mix = design_mix_line(result)
+    extra = f"\n{mix}\n" if mix is not None else ""
+    return (f"# {result['run']}\n\n{TABLE_HEADER}\n{table_row(result)}\n\n{settings}\n"
+            f"{extra}")

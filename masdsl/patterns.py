@@ -7,7 +7,7 @@ Every consumer reads this table and nothing else lists the patterns:
 - lowering dispatches on the entry's name to the pattern's own lowering function and creates
   the IR node kinds the entry lists (`compiler.lower_builtins`; a test checks both cover the
   table);
-- typed design decoding writes each entry's `typed_form` (`masdsl.typed_grammar`);
+- typed design decoding writes each entry's `typed_forms` (`masdsl.typed_grammar`);
 - the designer's language summary shows each entry's `summary` (`runtime.designer`);
 - training metrics map IR node kinds to the entry's `construct` (`trainer.metrics`);
 - the language server completes the names with their parameters.
@@ -62,13 +62,18 @@ class Param:
 @dataclass(frozen=True)
 class TypedForm:
     """How typed design decoding writes a pattern (`masdsl.typed_grammar`): the literal text
-    it starts with and the grammar of the rest. Slots: `{agent}` is the agent whose output
-    type the form produces, `{critic}` any declared agent, `{first}`/`{second}` a pair of
-    declared agents; in `rest`, `{args}` is the data-argument rule, `FANOUT` and `ROUNDS`
-    bounded counts."""
+    it starts with, the grammar of the rest, and the type it produces. Slots: `{agent}` is
+    the agent whose output type `{type}` the form is built on, `{peer}` any declared agent
+    with that same output type (a judge or tiebreak), `{critic}` any declared agent,
+    `{first}`/`{second}` a pair of distinct declared agents, `{value}` any input or value
+    in scope, `{item}` one of type `{type}`, `{list}` one of type `list[{type}]`; in `rest`,
+    `{args}` is the data-argument rule, `FANOUT` and `ROUNDS` bounded counts, and
+    `TEMPLATE_TEXT` a run of plain text. `result` is the produced type, written over
+    `{type}`."""
 
     prefix: str
     rest: str
+    result: str = "{type}"
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,8 @@ class Builtin:
 
     `construct` names the family a metric counts it in; `node_kinds` are the IR node kinds
     its lowering creates; `summary` is its line in the designer's language summary;
-    `typed_form` how typed decoding writes it (None: typed decoding does not)."""
+    `typed_form` how typed decoding writes it (None: typed decoding does not), and
+    `typed_variants` further ways it writes it (other parameters of the same pattern)."""
 
     name: str
     subject: Param
@@ -88,6 +94,7 @@ class Builtin:
     node_kinds: tuple[str, ...] = ()
     summary: str = ""
     typed_form: TypedForm | None = None
+    typed_variants: tuple[TypedForm, ...] = ()
     named_values: bool = False
     """True when keywords other than `params` are named data values (`format`'s
     placeholders) rather than unknown parameters (MAS108)."""
@@ -98,6 +105,11 @@ class Builtin:
     own_labels: tuple[str, ...] = ()
     """Labels the pattern gives its agents' inputs itself (`candidates`, `answer`, ...): a
     labelled data input may not take one (MAS133)."""
+
+    @property
+    def typed_forms(self) -> tuple[TypedForm, ...]:
+        """Every way typed design decoding writes the pattern (none when it does not)."""
+        return () if self.typed_form is None else (self.typed_form, *self.typed_variants)
 
     def param(self, name: str) -> Param | None:
         """The keyword parameter called `name`, or None when the pattern has none."""
@@ -134,7 +146,9 @@ BUILTINS: dict[str, Builtin] = {
         doc="Independent samples; fan-out = n × agents.",
         construct="ensemble", node_kinds=("ensemble_member", "collect"),
         summary="xs = ensemble(agent, n: 3, question)                 samples -> list",
-        labelled_inputs=True),
+        labelled_inputs=True,
+        typed_form=TypedForm("ensemble({agent}, n: ", 'FANOUT ", " {args} ")"',
+                             result="list[{type}]")),
     "vote": Builtin(
         name="vote",
         subject=Param("values", ValueKind.VALUE_LIST, required=True,
@@ -158,7 +172,13 @@ BUILTINS: dict[str, Builtin] = {
                 "consensus (judge: J)",
         labelled_inputs=True, own_labels=("candidates", "replies"),
         typed_form=TypedForm("vote(ensemble({agent}, n: ",
-                             'FANOUT ", " {args} "), strategy: majority)"')),
+                             'FANOUT ", " {args} "), strategy: majority)"'),
+        typed_variants=(
+            TypedForm("vote(ensemble({agent}, n: ",
+                      'FANOUT ", " {args} "), strategy: majority, tiebreak: {peer})"'),
+            TypedForm("vote(ensemble({agent}, n: ",
+                      'FANOUT ", " {args} "), strategy: consensus, judge: {peer}, '
+                      'show: replies)"'))),
     "append": Builtin(
         name="append",
         subject=Param("list", ValueKind.VALUE_LIST, required=True,
@@ -170,7 +190,8 @@ BUILTINS: dict[str, Builtin] = {
             "grows once per loop iteration or graph step stays bounded by that bound.",
         construct="state", node_kinds=("append",),
         summary="history = append(history, x)                        grows a list, no LLM "
-                "call"),
+                "call",
+        typed_form=TypedForm("append({list}, ", '"{item})"', result="list[{type}]")),
     "format": Builtin(
         name="format",
         subject=Param("template", ValueKind.TEMPLATE, required=True,
@@ -180,7 +201,9 @@ BUILTINS: dict[str, Builtin] = {
         doc="Text built from values without an LLM call: each {name} is replaced by the "
             "value given as `name: value`, shown as an agent would see it.",
         construct="state", node_kinds=("format",), named_values=True,
-        summary='p = format("Solve {q} in {n} steps", q: question, n: 3)  text, no LLM call'),
+        summary='p = format("Solve {q} in {n} steps", q: question, n: 3)  text, no LLM call',
+        typed_form=TypedForm('format("', 'TEMPLATE_TEXT? "{{{value}}}" TEMPLATE_TEXT? '
+                                         '"\\", {value}: {value})"', result="text")),
     "debate": Builtin(
         name="debate",
         subject=Param("debaters", ValueKind.AGENTS, required=True,
@@ -217,7 +240,9 @@ BUILTINS: dict[str, Builtin] = {
         summary="x = reflect(solver, critic: c, rounds: 2, stop: approve, question)",
         labelled_inputs=True, own_labels=("answer", "critique"),
         typed_form=TypedForm("reflect({agent}, critic: {critic}, rounds: ",
-                             'ROUNDS ", " {args} ")"')),
+                             'ROUNDS ", " {args} ")"'),
+        typed_variants=(TypedForm("reflect({agent}, critic: [{first}, {second}], rounds: ",
+                                  'ROUNDS ", " {args} ")"'),)),
     "reply": Builtin(
         name="reply",
         subject=Param("value", ValueKind.VALUE, required=True,

@@ -4,109 +4,96 @@ A context-free grammar cannot say "call only agents declared above" or "read onl
 bound before", so one grammar for the whole spec lets a designer write specs that parse but
 do not compile. Typed decoding samples a design in stages instead, one declaration or one
 flow statement at a time; each stage's grammar is generated from what the earlier stages
-declared, so names are fresh where they are declared and declared where they are used, and
-the value bound to each output has the output's type. The designer (`runtime.designer`)
-runs the stages; this module only writes their grammars (llguidance's Lark dialect, which
-adds `&` and `~` on terminals) from plain data.
+declared (`masdsl.typed_state.DesignState`), so names are fresh where they are declared and
+declared where they are used, conditions read values of the right types, and every output
+is bound on every path with its type. The designer (`runtime.designer`) runs the stages;
+these modules only write their grammars (llguidance's Lark dialect, which adds `&` and `~`
+on terminals) from plain data and read each stage's text back.
 
 The text is laid out the way `masc fmt` prints a spec (two-space indents, one blank line
 between declarations). Stages end at natural token boundaries: after an agent's closing
-brace, or after a statement's closing parenthesis.
+brace, after an enum member's or record field's comma, after a statement's closing
+parenthesis, or after a block header's `{`.
 
 Stage kinds, in the order a design goes through them:
 - `head`: `mas NAME {`, the interface's inputs and outputs, then the first agent, whose
   output type is one of the outputs' types;
-- `declaration`: another agent (a fresh name, any primitive or output type), or `flow {`
-  and the first statement; agents for output types nothing returns yet come first;
-- `statement`: another binding of a fresh name, or the outputs' bindings and the end.
+- `declaration`: another agent (a fresh name; a primitive or output type, or an enum or
+  record written member by member in `composite` stages), or `flow {` and the first
+  statement; agents for output types nothing returns yet come first;
+- `statement` (`masdsl.typed_flow`): closing open blocks, then a binding or the header of
+  an `if`, `loop` or `match` (conditions: `masdsl.typed_conditions`), or the end.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from itertools import combinations
+from dataclasses import replace
 
-from masdsl.patterns import BUILTINS
+from masdsl.typed_flow import (
+    COUNTS,
+    MAX_FANOUT,
+    MAX_ROUNDS,
+    Form,
+    _forms,
+    absorb_lines,
+    statement_rules,
+)
+from masdsl.typed_state import (
+    NAME_MAX,
+    Building,
+    DesignState,
+    Field,
+    alternatives,
+    composite_type,
+    fresh_name,
+    literal,
+)
 
-Field = tuple[str, str]  # (name, type)
+__all__ = ["MAX_FANOUT", "MAX_ROUNDS", "NAME_MAX", "DesignState", "Field", "Form", "_forms",
+           "absorb", "composite_grammar", "declaration_grammar", "head_grammar",
+           "statement_grammar"]
 
 PRIMITIVES = ("text", "number", "bool", "code")
 TOOLS = ("python", "calculator")
 
 ROLE_MAX = 160      # characters in a role prompt
-NAME_MAX = 16       # characters in a declared name
-MAX_FANOUT = 5      # `ensemble(..., n: K)` samples K in 2..MAX_FANOUT
-MAX_ROUNDS = 3      # `debate`/`reflect` rounds in 1..MAX_ROUNDS
-
-
-@dataclass(frozen=True)
-class DesignState:
-    """What a design has declared so far (the input of the next stage's grammar)."""
-
-    inputs: tuple[Field, ...]
-    outputs: tuple[Field, ...]
-    agents: tuple[Field, ...] = ()
-    values: tuple[Field, ...] = ()          # names bound by earlier flow statements
-    reserved: frozenset[str] = field(default=frozenset())
-
-    def taken(self) -> set[str]:
-        """Names a new declaration may not use."""
-        return ({name for name, _ in self.inputs + self.outputs + self.agents + self.values}
-                | set(self.reserved))
-
-    def missing_types(self) -> list[str]:
-        """Output types no declared agent returns yet, in the outputs' order."""
-        have = {type_ for _, type_ in self.agents}
-        return list(dict.fromkeys(t for _, t in self.outputs if t not in have))
-
-
-def _literal(text: str) -> str:
-    return json.dumps(text)
-
-
-def _alternatives(items: Iterable[str]) -> str:
-    listed = list(items)
-    return "(" + " | ".join(listed) + ")" if len(listed) > 1 else listed[0]
-
-
-def _fresh_name(rule: str, taken: Iterable[str]) -> str:
-    """A terminal for a new identifier that is none of `taken`."""
-    excluded = " | ".join(_literal(name) for name in sorted(set(taken)))
-    pattern = f"/[a-z][a-z0-9_]{{0,{NAME_MAX - 1}}}/"
-    return f"{rule}: {pattern} & ~({excluded})" if excluded else f"{rule}: {pattern}"
-
+MAX_MEMBERS = 4     # members of an enum output type (at least 2)
+MAX_FIELDS = 3      # fields of a record output type (at least 2)
 
 _AGENT_BODY = f"""\
 agent_body: "    role " ROLE "\\n" tools_field? temperature_field? max_tokens_field?
-tools_field: "    tools [" {_alternatives(_literal(t) for t in (*TOOLS, ", ".join(TOOLS)))} "]\\n"
+tools_field: "    tools [" {alternatives(literal(t) for t in (*TOOLS, ", ".join(TOOLS)))} "]\\n"
 temperature_field: "    temperature " TEMPERATURE "\\n"
 max_tokens_field: "    max_tokens " MAX_TOKENS "\\n"
-ROLE: /"[A-Za-z][^"\\\\\\n]{{7,{ROLE_MAX - 1}}}"/
+ROLE: /"[A-Za-z][^"\\\\\\x00-\\x1f\\x7f]{{7,{ROLE_MAX - 1}}}"/
 TEMPERATURE: /(0|1)\\.[0-9]|2\\.0/
 MAX_TOKENS: /[1-9][0-9]{{1,2}}/
 """
 
 
-def _agent_rule(types: Sequence[str]) -> str:
-    """`agent NAME -> TYPE { ... }` (the leading `\\n\\n  agent ` belongs to the caller)."""
-    return (f'agent: NEW_AGENT " -> " {_alternatives(_literal(t) for t in types)} '
-            '" {\\n" agent_body "  }"')
+def _agent_rule(types: list[str], composite: bool) -> str:
+    """`agent NAME -> TYPE { ... }` (the leading `\\n\\n  agent ` belongs to the caller);
+    with `composite`, also the opening brace of an enum or record output type (the stage
+    then ends there; `composite_grammar` writes its members or fields, one per stage, so
+    none repeats and none is the agent's own name)."""
+    plain = f'{alternatives(literal(t) for t in types)} " {{\\n" agent_body "  }}"'
+    if not composite:
+        return f'agent: NEW_AGENT " -> " {plain}'
+    return f'agent: NEW_AGENT " -> " ({plain} | "enum {{" | "{{")'
 
 
 def head_grammar(state: DesignState) -> str:
     """The first stage: the spec's header, its interface, and its first agent."""
     lines = [f"  input {name}: {type_}\n" for name, type_ in state.inputs]
     lines += [f"  output {name}: {type_}\n" for name, type_ in state.outputs]
-    header = " ".join(_literal(line) for line in lines)
+    header = " ".join(literal(line) for line in lines)
     first = state.missing_types() or list(PRIMITIVES)
     return "\n".join([
         f'start: "mas " SPEC_NAME " {{\\n" {header} "\\n  agent " agent',
-        _agent_rule(first),
+        _agent_rule(first, composite=False),
         _AGENT_BODY,
         "SPEC_NAME: /[a-z][a-z0-9_]{0,23}/",
-        _fresh_name("NEW_AGENT", state.taken()),
+        fresh_name("NEW_AGENT", state.taken()),
     ]) + "\n"
 
 
@@ -114,122 +101,113 @@ def _agent_types(state: DesignState) -> list[str]:
     return list(dict.fromkeys([*PRIMITIVES, *(t for _, t in state.outputs)]))
 
 
-@dataclass(frozen=True)
-class Form:
-    """One expression form a stage grammar offers: the literal text it starts with, the rest
-    of its grammar, and the type of the value it produces."""
-
-    prefix: str
-    rest: str
-    result: str
-
-
-def _forms(state: DesignState, result: str | None) -> list[Form]:
-    """Every form over the declared agents whose type is `result` (any type when None): a
-    call, and each builtin pattern of the registry that has a typed form (`masdsl.patterns`),
-    with `{agent}` the agent giving the type and the other slots every declared agent (or
-    pair). `{args}` in `rest` stands for the argument-list rule."""
-    names = [name for name, _ in state.agents]
-    patterns = [builtin.typed_form for builtin in BUILTINS.values()
-                if builtin.typed_form is not None]
-    forms: list[Form] = []
-    for agent, type_ in state.agents:
-        if result is not None and type_ != result:
-            continue
-        forms.append(Form(f"{agent}(", '{args} ")"', type_))
-        for pattern in patterns:
-            slots: list[dict[str, str]] = [{"agent": agent}]
-            if "{critic}" in pattern.prefix:
-                slots = [{**slot, "critic": critic} for slot in slots for critic in names]
-            if "{first}" in pattern.prefix:
-                slots = [{**slot, "first": first, "second": second} for slot in slots
-                         for first, second in combinations(names, 2)]
-            forms += [Form(pattern.prefix.format(**slot), pattern.rest, type_) for slot in slots]
-    return forms
-
-
-def _expressions(state: DesignState, rule: str, result: str | None) -> list[str]:
-    """Rules for `rule`: expressions over the declared agents and bound values whose type is
-    `result` (any type when None). Each argument list is a non-empty subset of the inputs and
-    bound values, in declaration order, so no label repeats."""
-    refs = [name for name, _ in state.inputs + state.values]
-    subsets = [", ".join(chosen) for size in range(1, len(refs) + 1)
-               for chosen in combinations(refs, size)]
-    args = f"{rule}_args"
-    alternatives = [f"{_literal(form.prefix)} {form.rest.format(args=args)}"
-                    for form in _forms(state, result)]
-    return [f"{rule}: " + "\n    | ".join(alternatives),
-            f"{args}: " + " | ".join(_literal(subset) for subset in subsets)]
-
-
-def absorb(state: DesignState, stage_text: str) -> DesignState | None:
-    """The state after a stage whose grammar was generated from `state`: with the agent it
-    declared or the value it bound added (unchanged for the final stage). None when the text
-    is not what a stage grammar admits. The stage grammars lay every declaration out in a
-    fixed form, so what was declared is read back from the same tables that wrote them."""
-    if stage_text.endswith("}\n"):  # the outputs' bindings and the end
-        return state
-    marker = "\n  agent " if "\n  agent " in stage_text else None
-    if marker is not None and stage_text.endswith("\n  }"):
-        declaration = stage_text[stage_text.rindex(marker) + len(marker):]
-        name, arrow, rest = declaration.partition(" -> ")
-        types = [t for t in _agent_types(state) if rest.startswith(t + " {\n")]
-        if not arrow or not types or name in state.taken():
-            return None
-        return replace(state, agents=(*state.agents, (name, max(types, key=len))))
-    line = stage_text[stage_text.rfind("\n    ") + len("\n    "):]
-    name, equals, expression = line.partition(" = ")
-    forms = [form for form in _forms(state, None) if expression.startswith(form.prefix)]
-    if not equals or not forms or name in state.taken():
-        return None
-    chosen = max(forms, key=lambda form: len(form.prefix))
-    return replace(state, values=(*state.values, (name, chosen.result)))
-
-
-_COUNTS = f"""\
-FANOUT: /[2-{MAX_FANOUT}]/
-ROUNDS: /[1-{MAX_ROUNDS}]/
-"""
-
-
-def _statement_alternatives(state: DesignState, more_statements: bool) -> tuple[str, list[str]]:
-    """The choice between one more binding (when allowed) and the final output bindings."""
-    finals = [f'{_literal(name + " = ")} final_{index}'
-              for index, (name, _) in enumerate(state.outputs)]
-    final = ' "\\n    " '.join(finals) + ' "\\n  }\\n}\\n"'
-    rules: list[str] = []
-    for index, (_, type_) in enumerate(state.outputs):
-        rules += _expressions(state, f"final_{index}", type_)
-    choice = final
-    if more_statements:
-        rules += _expressions(state, "value", None)
-        rules.append(_fresh_name("NEW_VALUE", state.taken()))
-        choice = f'(NEW_VALUE " = " value | {final})'
-    return choice, rules
-
-
 def declaration_grammar(state: DesignState, more_agents: bool, more_statements: bool) -> str:
     """A later declaration stage: another agent (while `more_agents`), or the flow's start."""
     missing = state.missing_types()
-    choice, rules = _statement_alternatives(state, more_statements)
     options = []
     if more_agents:
         options.append('"\\n\\n  agent " agent')
+    rules: list[str] = []
     if not missing:
-        options.append(f'"\\n\\n  flow {{\\n    " {choice}')
+        start, rules = statement_rules(replace(state, flow=True), more_statements)
+        options.append(f'"\\n\\n  flow {{" {start}')
     if not options:
         raise ValueError("no agent may be declared, yet an output type has no agent")
     return "\n".join([
         "start: " + " | ".join(options),
-        _agent_rule(missing or _agent_types(state)),
+        _agent_rule(missing or _agent_types(state), composite=not missing),
         _AGENT_BODY,
-        _fresh_name("NEW_AGENT", state.taken()),
-        *(rules if not missing else []),
-        _COUNTS,
+        fresh_name("NEW_AGENT", state.taken()),
+        *rules,
+        *([] if rules else [COUNTS]),
+    ]) + "\n"
+
+
+def composite_grammar(state: DesignState) -> str:
+    """The next member of an enum (or field of a record) output type being declared: it
+    ends with `,` (another follows) or, from the second on, closes the type and writes the
+    agent's body. An enum agent may declare a `default` member, so a failed router still
+    routes."""
+    building = state.building
+    assert building is not None
+    seen = {name for name, _ in building.items}
+    limit = MAX_MEMBERS if building.kind == "enum" else MAX_FIELDS
+    item = "NEW_MEMBER" if building.kind == "enum" else 'NEW_MEMBER ": " FIELD_TYPE'
+    body = "agent_body"
+    extra = [f"FIELD_TYPE: {alternatives(literal(t) for t in PRIMITIVES)}"]
+    if building.kind == "enum" and seen:
+        body = 'agent_body default_field?'
+        extra = [f'default_field: "    default " '
+                 f'{alternatives(literal(m) for m in sorted(seen))} "\\n"']
+    endings = []
+    if len(seen) + 1 < limit:
+        endings.append('","')
+    if seen:
+        endings.append(f'" }} {{\\n" {body} "  }}"')
+    return "\n".join([
+        f'start: " " {item} {alternatives(endings)}',
+        _AGENT_BODY,
+        *extra,
+        fresh_name("NEW_MEMBER", state.taken() | seen | {building.agent}),
     ]) + "\n"
 
 
 def statement_grammar(state: DesignState, more_statements: bool) -> str:
-    """A flow stage after the first statement: one more binding, or the outputs and the end."""
-    choice, rules = _statement_alternatives(state, more_statements)
-    return "\n".join([f'start: "\\n    " {choice}', *rules, _COUNTS]) + "\n"
+    """A flow stage after the first statement: closing blocks, then one more statement or
+    header (while `more_statements`), or the outputs' bindings and the end."""
+    start, rules = statement_rules(state, more_statements)
+    return "\n".join([f"start: {start}", *rules]) + "\n"
+
+
+def _absorb_composite(state: DesignState, building: Building,
+                      stage_text: str) -> DesignState | None:
+    if not stage_text.startswith(" "):
+        return None
+    more = stage_text.endswith(",")
+    text = stage_text[1:-1] if more else stage_text[1:stage_text.find(" } {\n")]
+    if not more and " } {\n" not in stage_text:
+        return None
+    name, _, type_ = text.partition(": ")
+    if building.kind == "enum":
+        type_ = ""
+    if name in state.taken() | {n for n, _ in building.items} | {building.agent}:
+        return None
+    grown = replace(building, items=(*building.items, (name, type_)))
+    members = state.members | {name}
+    if more:
+        return replace(state, building=grown, members=members)
+    return replace(state, building=None, members=members,
+                   agents=(*state.agents, (building.agent, composite_type(grown))))
+
+
+def absorb(state: DesignState, stage_text: str) -> DesignState | None:
+    """The state after a stage whose grammar was generated from `state`: with the agent it
+    declared, the member it added, or the lines of flow it wrote (unchanged for the final
+    stage). None when the text is not what a stage grammar admits. The stage grammars lay
+    every declaration out in a fixed form, so what was declared is read back from the same
+    tables that wrote them."""
+    if state.building is not None:
+        return _absorb_composite(state, state.building, stage_text)
+    if stage_text.endswith("}\n"):  # the end
+        return state
+    marker = "\n  agent "
+    if not state.flow and marker in stage_text and "\n  flow {" not in stage_text:
+        declaration = stage_text[stage_text.rindex(marker) + len(marker):]
+        name, arrow, rest = declaration.partition(" -> ")
+        if not arrow or name in state.taken():
+            return None
+        for kind, opening in (("enum", "enum {"), ("record", "{")):
+            if rest == opening:
+                return replace(state, building=Building(agent=name, kind=kind))
+        types = [t for t in _agent_types(state) if rest.startswith(t + " {\n")]
+        if not types or not stage_text.endswith("\n  }"):
+            return None
+        return replace(state, agents=(*state.agents, (name, max(types, key=len))))
+    if not state.flow:
+        if "\n  flow {" not in stage_text:
+            return None
+        state = replace(state, flow=True)
+        stage_text = stage_text[stage_text.index("\n  flow {") + len("\n  flow {"):]
+    if not stage_text.startswith("\n"):
+        return None
+    return absorb_lines(state, [line.strip() for line in stage_text.split("\n")[1:]])

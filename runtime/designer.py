@@ -152,13 +152,17 @@ Decoding = Literal["typed", "grammar", "free"]
 design type-checks), `grammar` with the shipped grammar alone (every design parses), or
 `free` (unconstrained; the spec is cut out of the reply)."""
 
-# Typed decoding's bounds: agents per design and values bound before the outputs.
-TYPED_MAX_AGENTS = 3
-TYPED_MAX_VALUES = 2
-# Tokens a design must have left to start another agent or another binding; below them the
-# stage grammar steers to the end, so a design rarely runs out of tokens before it is whole.
+# Typed decoding's bounds: agents per design, and flow statements (bindings and block
+# headers) before the stages steer to the end.
+TYPED_MAX_AGENTS = 4
+TYPED_MAX_STATEMENTS = 6
+# Tokens a design must have left to start another agent or another statement; below them
+# the stage grammar steers to the end (closing open blocks, binding the outputs), so a
+# design rarely runs out of tokens before it is whole. Each open block reserves a little
+# more for its closing lines.
 TYPED_AGENT_RESERVE = 96
 TYPED_VALUE_RESERVE = 48
+TYPED_BLOCK_RESERVE = 12
 
 
 def design_request(question: str, *, interface: Interface = Interface(),
@@ -210,14 +214,16 @@ class _Staged:
         state = self.state
         sampling = self.request.sampling
         remaining = sampling.max_tokens - len(self.token_ids)
-        more_values = (len(state.values) < TYPED_MAX_VALUES
-                       and remaining >= TYPED_VALUE_RESERVE)
+        more_statements = (state.statements < TYPED_MAX_STATEMENTS and remaining
+                           >= TYPED_VALUE_RESERVE + TYPED_BLOCK_RESERVE * len(state.blocks))
         more_agents = len(state.agents) < TYPED_MAX_AGENTS and (
             remaining >= TYPED_AGENT_RESERVE or bool(state.missing_types()))
-        if self.text.endswith(")"):  # the flow has begun
-            rules = typed.statement_grammar(state, more_values)
+        if state.building is not None:  # an enum or record output type being written
+            rules = typed.composite_grammar(state)
+        elif state.flow:
+            rules = typed.statement_grammar(state, more_statements)
         else:
-            rules = typed.declaration_grammar(state, more_agents, more_values)
+            rules = typed.declaration_grammar(state, more_agents, more_statements)
         seed = None if sampling.seed is None else sampling.seed + 7919 * len(self.token_ids)
         return replace(self.request, grammar=rules, continue_from=tuple(self.token_ids),
                        sampling=replace(sampling, seed=seed, max_tokens=remaining))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from compiler.api import compile as compile_spec
@@ -58,11 +60,18 @@ def test_lowering_creates_the_node_kinds_the_registry_lists(name: str) -> None:
     assert BUILTINS[name].construct in constructs_of(compiled.ir)
 
 
-def test_typed_decoding_writes_every_pattern_with_a_typed_form() -> None:
+def test_typed_decoding_writes_every_typed_form_of_the_registry() -> None:
     state = DesignState(inputs=(("question", "text"),), outputs=(("answer", "number"),),
-                        agents=(("solver", "number"), ("critic", "number")))
-    prefixes = [form.prefix for form in _forms(state, "number")]
+                        agents=(("solver", "number"), ("critic", "number")),
+                        values=(("drafts", "list[number]"), ("draft", "number")))
+    forms = _forms(state, None)
+    unfilled = re.compile(r"\{(agent|peer|critic|first|second|list|item|value|type)\}")
     for builtin in BUILTINS.values():
-        if builtin.typed_form is not None:
-            head = builtin.typed_form.prefix.split("(", 1)[0]
-            assert any(prefix.startswith(head + "(") for prefix in prefixes), builtin.name
+        for typed_form in builtin.typed_forms:
+            prefix = typed_form.prefix.format(agent="solver", critic="critic", first="solver",
+                                              second="critic", list="drafts")
+            result = typed_form.result.format(type="number")
+            written = [form for form in forms if form.prefix == prefix and form.result == result]
+            assert written, (builtin.name, typed_form)
+            assert not any(unfilled.search(form.rest) for form in written)
+    assert all(form.result == "number" for form in _forms(state, "number"))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench import BenchConfig, BenchError, run_bench
+from benchmarks.bench_records import markdown
 from benchmarks.report import ReportError, write_report
 from masdsl.cli import main
 from runtime.engines.base import Capabilities, ChatRequest
@@ -151,6 +152,12 @@ def test_design_only_runs_nothing_but_the_designer(tmp_path: Path) -> None:
     assert all(request.grammar for request in engine.requests)
     assert result["summary"]["compile_rate"] == 1.0
     assert result["system"] == "designer[embedded]-grammar-compile"
+    assert "constructs of the 4 compiled designs: calls only 4" in markdown(result)
+    voting = ScriptedEngine(lambda request: Path(VOTE).read_text())
+    voting.capabilities = engine.capabilities
+    mix = markdown(run_bench(config(system=None, designer="embedded", design_only=True,
+                                    decoding="grammar"), tmp_path / "vote", engine=voting))
+    assert "constructs of the 4 compiled designs: ensemble 4, vote 4" in mix
 
 
 def test_designer_mode_constrains_with_the_interface_decoding_grammar(tmp_path: Path) -> None:

@@ -6,6 +6,13 @@ the real llguidance matchers of the llama.cpp engine), until the grammar is comp
 `max_tokens` runs out. No model weights are involved, so what it samples is any text the
 grammar admits, not what a model finds likely: a property test over the grammar's language.
 It honours `continue_from` by ignoring it (the grammar alone decides what may follow).
+
+With `favour`, a step picks (with probability `favour_rate`) among the allowed tokens whose
+text is exactly one of the favoured pieces (say `" if"`), when there are any, and right
+after such a token, among the allowed tokens that start with a space (ending the keyword
+rather than growing it into a name such as `iffy`). A uniform walk almost never spells a
+keyword where thousands of name tokens are also allowed, so a property test that must
+reach every construct favours the keywords that open them.
 """
 
 from __future__ import annotations
@@ -22,8 +29,16 @@ class GrammarWalkEngine:
     capabilities = Capabilities(batching=True, logprobs=True, grammar=True, token_ids=True,
                                 max_context=1 << 20, continuation=True)
 
-    def __init__(self, model: LlamaModel, seed: int) -> None:
+    def __init__(self, model: LlamaModel, seed: int, favour: frozenset[str] = frozenset(),
+                 favour_rate: float = 0.3) -> None:
         self.model = model
+        self.favour_rate = favour_rate
+        self.favoured = np.zeros(model.vocab_size, dtype=np.bool_)
+        self.spaced = np.zeros(model.vocab_size, dtype=np.bool_)
+        for token in range(model.vocab_size):
+            piece = model.piece(token)
+            self.favoured[token] = piece.decode("utf-8", "replace") in favour
+            self.spaced[token] = piece.startswith(b" ")
         self.constraint = GrammarConstraint.for_llama(model.vocab, model.vocab_size)
         self.rng = np.random.default_rng(seed)
         ends = [token for token in range(model.vocab_size) if model.is_end_of_generation(token)]
@@ -37,9 +52,15 @@ class GrammarWalkEngine:
         tokens: list[int] = []
         text = bytearray()
         finish: FinishReason = "length"
+        after_keyword = False
         while len(tokens) < request.sampling.max_tokens:
-            allowed = np.flatnonzero(matcher.allowed_tokens() & self.not_end)
+            mask = matcher.allowed_tokens() & self.not_end
+            preferred = self.spaced if after_keyword else self.favoured
+            if self.rng.random() < self.favour_rate and (mask & preferred).any():
+                mask &= preferred
+            allowed = np.flatnonzero(mask)
             token = int(self.rng.choice(allowed))
+            after_keyword = bool(self.favoured[token])
             matcher.consume(token)
             tokens.append(token)
             text += self.model.piece(token)

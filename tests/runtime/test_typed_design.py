@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
 from masdsl import typed_grammar as typed
+from masdsl.design_mix import construct_mix
 from masdsl.formatter import format_source
 from runtime.designer import (
     TYPED_AGENT_RESERVE,
     TYPED_MAX_AGENTS,
+    Design,
     Interface,
     design,
     design_request,
@@ -39,6 +42,22 @@ def vocabulary_model() -> Iterator[LlamaModel]:
     model.close()
 
 
+def walk_designs(engine: GrammarWalkEngine, interface: Interface, count: int,
+                 max_tokens: int = 4000) -> list[Design]:
+    """`count` designs walked through the stage grammars; each must compile against the
+    interface, be laid out as `masc fmt` prints it, and end by itself."""
+    requests = [design_request("q", interface=interface,
+                               sampling=Sampling(max_tokens=max_tokens, seed=index))
+                for index in range(count)]
+    designs = asyncio.run(sample_designs(engine, requests, interface, "typed"))
+    for result in designs:
+        assert result.ok, (result.text, [f"{d.code} {d.message}" for d in result.diagnostics])
+        # one statement per line: typed designs do not wrap long calls as `masc fmt` does
+        assert format_source(result.text, line_width=10_000) == result.text
+        assert result.completion.finish_reason == "stop"
+    return designs
+
+
 @pytest.mark.parametrize("interface", INTERFACES, ids=["number", "code", "list", "two-in-two-out"])
 def test_every_design_the_stage_grammars_admit_compiles(vocabulary_model: LlamaModel,
                                                         interface: Interface) -> None:
@@ -46,18 +65,48 @@ def test_every_design_the_stage_grammars_admit_compiles(vocabulary_model: LlamaM
     any other) gives designs that compile against the interface and are laid out as
     `masc fmt` prints them."""
     engine = GrammarWalkEngine(vocabulary_model, seed=len(interface.outputs))
-    requests = [design_request("q", interface=interface,
-                               sampling=Sampling(max_tokens=4000, seed=index))
-                for index in range(12)]
-    designs = asyncio.run(sample_designs(engine, requests, interface, "typed"))
-    for result in designs:
-        assert result.ok, (result.text, [d.render() for d in result.diagnostics])
-        # one statement per line: typed designs do not wrap long calls as `masc fmt` does
-        assert format_source(result.text, line_width=10_000) == result.text
-        assert result.completion.finish_reason == "stop"
+    designs = walk_designs(engine, interface, 12)
     assert max(d.text.count("\n  agent ") for d in designs) > 1  # multi-agent designs too
     constructs = " ".join(d.text for d in designs)
     assert all(word in constructs for word in ("vote(ensemble(", "reflect(", "debate(["))
+
+
+# A uniform walk almost never spells a keyword where thousands of name tokens may also
+# come, so each group of walks favours the keywords that open its constructs, and must
+# reach them within a few batches (the construct mix is read from the compiled designs'
+# syntax trees). Each group has its interface; walks are deterministic per seed.
+FAVOURED: dict[str, tuple[frozenset[str], frozenset[str], int]] = {
+    "builtins": (frozenset(),
+                 frozenset({"ensemble", "vote", "vote judge", "vote tiebreak",
+                            "vote show: replies", "reflect", "reflect critics", "debate",
+                            "format"}), 0),
+    "conditions": (frozenset({" if", " {", "."}),
+                   frozenset({"if", "if/else", "comparison", "and/or/not", "record agent",
+                              "field access"}), 1),
+    "graphs": (frozenset({" graph", " when"}), frozenset({"graph"}), 2),
+    "loops": (frozenset({" loop", " until", " if"}),
+              frozenset({"loop", "loop until", "append"}), 3),
+    "routers": (frozenset({" enum", " match"}), frozenset({"match", "enum agent", "default"}),
+                0),
+}
+BATCHES = 4
+
+
+@pytest.mark.parametrize("group", sorted(FAVOURED))
+def test_every_construct_the_stage_grammars_write_compiles(vocabulary_model: LlamaModel,
+                                                           group: str) -> None:
+    """Walks that favour the keywords of `if`, `loop`, `match`, `graph`, enum and record
+    agents reach those constructs, and every design still compiles and is canonical."""
+    favour, expected, interface = FAVOURED[group]
+    mix: Counter[str] = Counter()
+    for batch in range(BATCHES):
+        engine = GrammarWalkEngine(vocabulary_model, seed=17 + batch, favour=favour,
+                                   favour_rate=0.5)
+        designs = walk_designs(engine, INTERFACES[interface], 12)
+        mix += construct_mix(d.compiled.program for d in designs if d.compiled is not None)
+        if expected <= set(mix):
+            break
+    assert expected <= set(mix), sorted(mix.items())
 
 
 class StageScript:
@@ -99,7 +148,7 @@ def test_stages_continue_the_reply_and_know_what_is_declared() -> None:
          "\n  }\n}\n", "stop"),
     ])
     [result] = asyncio.run(design(engine, "q", max_tokens=400))
-    assert result.ok, [d.render() for d in result.diagnostics]
+    assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
     _, second, third, fourth = engine.requests
     # each stage is fed every earlier token, unchanged, with the remaining token budget
     assert second.continue_from == result.completion.token_ids[:len(second.continue_from)]
@@ -175,3 +224,111 @@ def test_a_design_near_its_token_budget_is_steered_to_the_end() -> None:
                                           "\n  }\n}\n", "stop")])
     asyncio.run(design(roomy, "q", max_tokens=400))
     assert '"\\n\\n  agent " agent' in (roomy.requests[1].grammar or "").split("\n")[0]
+
+
+def test_a_router_is_written_stage_by_stage() -> None:
+    """An enum agent is declared member by member, a match covers its members (or has an
+    `else`), and the stage grammars follow the blocks: the next case offers only members
+    no case named yet, a name bound in every arm is readable after the match."""
+    engine = StageScript([
+        (HEAD, "stop"),
+        ("\n\n  agent kind -> enum {", "stop"),
+        (" algebra,", "stop"),
+        (" geometry,", "stop"),
+        (' other } {\n    role "Classify the question."\n    default algebra\n  }', "stop"),
+        ("\n\n  flow {\n    route = kind(question)", "stop"),
+        ("\n    match route {\n      case geometry {", "stop"),
+        ("\n        answer = solver(question)", "stop"),
+        ("\n      }\n      else {", "stop"),
+        ("\n        answer = reflect(solver, critic: kind, rounds: 1, question, route)", "stop"),
+        ("\n      }\n    }\n    if answer > 3 and route != other {", "stop"),
+        ("\n      answer = solver(question, answer)", "stop"),
+        ("\n    }\n  }\n}\n", "stop"),
+    ])
+    [result] = asyncio.run(design(engine, "q", max_tokens=2000))
+    assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
+    grammars = [request.grammar or "" for request in engine.requests][1:]
+    assert '"enum {"' in grammars[0]
+    # members are fresh (not the agent's name), one per stage, at least two
+    assert '"kind"' in grammars[1].split("NEW_MEMBER:")[1]
+    assert grammars[1].startswith('start: " " NEW_MEMBER ","\n')
+    member = grammars[2].split("NEW_MEMBER:")[1]
+    assert '"algebra"' in member and '"kind"' in member
+    assert 'default_field: "    default " ("algebra" | "geometry")' in grammars[3]
+    assert '"match route {"' in grammars[5] and '"algebra" | "geometry" | "other"' in grammars[5]
+    # inside the first case: after a statement, close it, then another case or else
+    case_choices = grammars[7]
+    assert '"case " ("algebra" | "other")' in case_choices and '"else {"' in case_choices
+    assert '"geometry"' not in case_choices.split('"case "')[1].split("\n")[0]
+    # after the match, `answer` (bound in every arm) is readable, so it may be tested
+    assert '"answer" (" == "' in grammars[9]
+    assert '"\\n  }\\n}\\n"' in grammars[9]  # every output bound: the design may end
+
+
+def flow_state(values: tuple[tuple[str, str], ...] = ()) -> typed.DesignState:
+    return typed.DesignState(inputs=(("question", "text"),), outputs=(("answer", "number"),),
+                             agents=(("solver", "number"), ("check", "bool")), values=values,
+                             names=frozenset(name for name, _ in values), flow=True)
+
+
+def test_a_name_bound_in_one_branch_only_is_not_read_after_it() -> None:
+    state = typed.absorb(flow_state((("ok", "bool"),)), "\n    if ok {\n      x = solver(question)")
+    assert state is not None and ("x", "number") in state.values
+    after = typed.absorb(state, "\n    }\n    y = solver(question)")
+    assert after is not None and [name for name, _ in after.values] == ["ok", "y"]
+    grammar = typed.statement_grammar(after, more_statements=True)
+    assert '"question, x"' not in grammar and '"question, y"' in grammar
+    assert '"x"' in grammar.split("NEW_VALUE:")[1]  # still taken: never bound again
+    # an output bound in both branches is bound after the if/else: the design may end
+    both = typed.absorb(flow_state((("ok", "bool"),)),
+                        "\n    if ok {\n      answer = solver(question)")
+    both = typed.absorb(both, "\n    } else {")  # type: ignore[arg-type]
+    assert both is not None and both.values == (("ok", "bool"),)
+    both = typed.absorb(both, "\n      answer = solver(question, ok)")
+    assert both is not None
+    closed = typed.absorb(both, "\n    }\n    z = solver(question, answer)")
+    assert closed is not None and ("answer", "number") in closed.values
+    assert not closed.unbound_outputs()
+
+
+def test_a_loop_binds_what_its_body_binds_and_reads_its_condition_from_the_scope() -> None:
+    state = flow_state((("draft", "number"), ("ok", "bool")))
+    grammar = typed.statement_grammar(state, more_statements=True)
+    assert '"loop max " LOOP_MAX (" until " cond_' in grammar
+    inside = typed.absorb(state, "\n    loop max 3 until ok {\n      ok = check(question, draft)")
+    assert inside is not None and len(inside.blocks) == 1
+    after = typed.absorb(inside, "\n      fresh = solver(question)\n    }\n    answer = "
+                                 "solver(question, fresh)")
+    assert after is not None and not after.blocks
+    assert [name for name, _ in after.values] == ["draft", "ok", "fresh", "answer"]
+
+
+def test_near_the_budget_open_blocks_only_close_and_the_outputs_get_bound() -> None:
+    state = typed.absorb(flow_state((("ok", "bool"),)), "\n    if ok {\n      x = solver(question)")
+    assert state is not None
+    tight = typed.statement_grammar(state, more_statements=False)
+    start = tight.split("\n")[0]
+    assert "NEW_VALUE" not in tight and '"if "' not in tight and '"loop max "' not in tight
+    assert '"\\n    }"' in tight and '"\\n    } else {"' in tight
+    # closing the `if` reaches the top level, where only the unbound output may follow
+    assert '"answer = "' in tight and '"\\n  }\\n}\\n"' not in tight and start
+    # an empty block must get one statement before it closes, even near the budget
+    empty = typed.absorb(flow_state((("ok", "bool"),)), "\n    if ok {")
+    assert empty is not None
+    forced = typed.statement_grammar(empty, more_statements=False)
+    assert '"\\n    }"' not in forced and "NEW_VALUE" in forced
+
+
+def test_a_graph_is_written_nodes_first_then_its_wiring() -> None:
+    state = flow_state((("ok", "bool"),))
+    grammar = typed.statement_grammar(state, more_statements=True)
+    assert '"graph max_steps " MAX_STEPS " {" "\\n      node " NEW_VALUE' in grammar
+    inside = typed.absorb(state, "\n    graph max_steps 6 {\n      node a = solver(question)")
+    assert inside is not None and inside.blocks[-1].nodes == ("a",)
+    wiring = typed.statement_grammar(inside, more_statements=True)
+    assert '"\\n      start " "a"' in wiring and '("a" | "end")' in wiring
+    after = typed.absorb(inside, "\n      node b = check(question, a)\n      start a\n"
+                                 "      edge a -> b\n      edge b -> end when b\n"
+                                 "      edge b -> a\n    }\n    answer = solver(question, a)")
+    assert after is not None and not after.blocks
+    assert {"a", "b", "answer"} <= {name for name, _ in after.values}
