@@ -28,7 +28,14 @@ from compiler.ir import (
     Term,
     VoteNode,
 )
-from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
+from compiler.lower_expr import (
+    Env,
+    add_agent_node,
+    agent_settings,
+    collect_list,
+    lower_data_args,
+    lower_expr,
+)
 from compiler.lower_lists import lower_head, lower_len, lower_map, lower_rest, lower_run_tests
 from compiler.lower_state import lower_reply, lower_rounds, reply_value
 from compiler.resolve import domain_of, fail
@@ -116,14 +123,7 @@ def lower_ensemble(builder: Builder, context: Context, env: Env, call: ast.Call)
             members.append(add_agent_node(builder, context, "ensemble_member", agent, call.span,
                                           inputs, member=index,
                                           label=f"{agent.name}[{index}]"))
-    element = members[0].type
-    ports = [Port(name=f"member_{index}", type=element) for index in range(len(members))]
-    list_type = List(element=element)
-    node_id = builder.new_id("collect_ensemble")
-    builder.add(CollectNode(id=node_id, span=call.span, label="ensemble", scope=context.scope,
-                            inputs=tuple(ports), outputs=(Port(name=OUT, type=list_type),)),
-                context, list(zip(ports, members, strict=True)))
-    return out(node_id, list_type)
+    return collect_list(builder, context, call.span, "ensemble", members)
 
 
 def _ensemble_of_flow(builder: Builder, context: Context, env: Env, call: ast.Call,
@@ -139,14 +139,7 @@ def _ensemble_of_flow(builder: Builder, context: Context, env: Env, call: ast.Ca
         if value is None:
             raise fail(builder.program, flow.span, "MAS107", "the flow has no value here")
         members.append(value)
-    element = members[0].type
-    ports = [Port(name=f"member_{index}", type=element) for index in range(len(members))]
-    list_type = List(element=element)
-    node_id = builder.new_id("collect_ensemble")
-    builder.add(CollectNode(id=node_id, span=call.span, label="ensemble", scope=context.scope,
-                            inputs=tuple(ports), outputs=(Port(name=OUT, type=list_type),)),
-                context, list(zip(ports, members, strict=True)))
-    return out(node_id, list_type)
+    return collect_list(builder, context, call.span, "ensemble", members)
 
 
 def _replies(builder: Builder, context: Context, call: ast.Call, candidates: Value) -> Value:

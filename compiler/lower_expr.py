@@ -12,6 +12,7 @@ from compiler.ir import (
     AgentKind,
     AgentNode,
     AgentSettings,
+    CollectNode,
     FieldNode,
     ListNode,
     LiteralNode,
@@ -162,6 +163,20 @@ def agent_settings(builder: Builder, name: str, span: Span) -> AgentSettings:
     if name not in builder.agents:
         raise fail(builder.program, span, "MAS104", f"'{name}' is not an agent")
     return builder.agents[name]
+
+
+def collect_list(builder: Builder, context: Context, span: Span, label: str,
+                 members: list[Value]) -> Value:
+    """One `collect` node gathering `members` (one value each, in order) into a list; its id
+    is `collect_<label>`."""
+    element = members[0].type
+    ports = [Port(name=f"member_{index}", type=element) for index in range(len(members))]
+    list_type = List(element=element)
+    node_id = builder.new_id(f"collect_{label}")
+    builder.add(CollectNode(id=node_id, span=span, label=label, scope=context.scope,
+                            inputs=tuple(ports), outputs=(Port(name=OUT, type=list_type),)),
+                context, list(zip(ports, members, strict=True)))
+    return out(node_id, list_type)
 
 
 def add_agent_node(builder: Builder, context: Context, kind: AgentKind, agent: AgentSettings,

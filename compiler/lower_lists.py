@@ -17,14 +17,20 @@ from compiler.builder import Builder, Context, Guard, Value, out
 from compiler.ir import (
     OUT,
     BranchNode,
-    CollectNode,
     ConditionNode,
     ListOpNode,
     Port,
     RunTestsNode,
     Term,
 )
-from compiler.lower_expr import Env, add_agent_node, agent_settings, lower_data_args, lower_expr
+from compiler.lower_expr import (
+    Env,
+    add_agent_node,
+    agent_settings,
+    collect_list,
+    lower_data_args,
+    lower_expr,
+)
 from compiler.resolve import fail
 from masdsl import ast
 from masdsl.checker.lists import MAP_BOUND
@@ -141,14 +147,7 @@ def lower_map(builder: Builder, context: Context, env: Env, call: ast.Call) -> V
         results.append(add_agent_node(builder, guarded, "ensemble_member", agent, call.span,
                                       [("item", item), *inputs], member=index,
                                       label=f"{agent.name}[item {index}]"))
-    element = agent.output
-    ports = [Port(name=f"member_{index}", type=element) for index in range(len(results))]
-    list_type = List(element=element)
-    node_id = builder.new_id("collect_map")
-    builder.add(CollectNode(id=node_id, span=call.span, label="map", scope=context.scope,
-                            inputs=tuple(ports), outputs=(Port(name=OUT, type=list_type),)),
-                context, list(zip(ports, results, strict=True)))
-    return out(node_id, list_type)
+    return collect_list(builder, context, call.span, "map", results)
 
 
 def lower_run_tests(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:

@@ -25,6 +25,7 @@ from masdsl.checker.context import (
 from masdsl.checker.expressions import (
     Scope,
     agent_ref,
+    data_input_type,
     report_template,
     static_length,
     value_type,
@@ -463,15 +464,7 @@ def _append(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
         ctx.report("MAS207", extra.span, "append adds one item",
                    help="append again for another item")
     item = items[0]
-    if isinstance(item, ast.Ref) and item.name in scope.forward \
-            and item.name not in scope.bound:
-        ctx.report("MAS107", item.span, f"'{item.name}' is bound later in the loop: the "
-                   "first iteration has no item to append", help="bind it before the append")
-    ctx.muted += 1  # typed once already as a data input; no second diagnostics
-    try:
-        item_type = value_type(ctx, scope, item, depth)
-    finally:
-        ctx.muted -= 1
+    item_type = data_input_type(ctx, scope, item, depth, "item to append", "append")
     list_type = value_type(ctx, scope, subject, depth)
     if list_type is None:
         return None if item_type is None else list_of(item_type)

@@ -201,6 +201,23 @@ def report_template(ctx: Context, name: str, span: Span) -> None:
                help=f'declare an agent from it: agent my_{name} = {name}(param: "...")')
 
 
+def data_input_type(ctx: Context, scope: Scope, expr: ast.Expr, depth: int,
+                    missing: str | None = None, before: str = "") -> Type | None:
+    """The type of a builtin's data input, typed once already (with its diagnostics) as a
+    data argument of the call: typed again without a second report. With `missing` (what the
+    first iteration would lack, e.g. "item to append"), a name the enclosing loop binds only
+    later is MAS107."""
+    if missing is not None and isinstance(expr, ast.Ref) and expr.name in scope.forward \
+            and expr.name not in scope.bound:
+        ctx.report("MAS107", expr.span, f"'{expr.name}' is bound later in the loop: the "
+                   f"first iteration has no {missing}", help=f"bind it before the {before}")
+    ctx.muted += 1
+    try:
+        return value_type(ctx, scope, expr, depth)
+    finally:
+        ctx.muted -= 1
+
+
 def static_length(ctx: Context, expr: ast.Expr) -> int | None:
     """The length of a list-valued expression when it is known before running."""
     if isinstance(expr, ast.Ref):

@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from masdsl import ast
 from masdsl.checker.context import Context, is_integer, list_of, render, same_type
-from masdsl.checker.expressions import Scope, agent_ref, resolve_value, static_length, value_type
+from masdsl.checker.expressions import (
+    Scope,
+    agent_ref,
+    data_input_type,
+    resolve_value,
+    static_length,
+    value_type,
+)
 from masdsl.types import NUMBER, List, Type
 
 MAP_BOUND = "map_bound"
@@ -111,15 +118,7 @@ def check_map(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Expr,
                    help="write map(agent, xs), one call of the agent per item of xs")
         return None
     items = positional[1]
-    if isinstance(items, ast.Ref) and items.name in scope.forward \
-            and items.name not in scope.bound:
-        ctx.report("MAS107", items.span, f"'{items.name}' is bound later in the loop: the "
-                   "first iteration has no list to map", help="bind it before the map")
-    ctx.muted += 1  # typed once already as a data input; no second diagnostics
-    try:
-        items_type = value_type(ctx, scope, items, depth)
-    finally:
-        ctx.muted -= 1
+    items_type = data_input_type(ctx, scope, items, depth, "list to map", "map")
     if items_type is not None and not isinstance(items_type, List):
         ctx.report("MAS206", items.span, f"map needs a list; this is {render(items_type)}",
                    help="map over a list, e.g. an input of type list[text]")

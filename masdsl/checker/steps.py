@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from masdsl import ast
 from masdsl.checker.context import Context, render, same_type
-from masdsl.checker.expressions import Scope, value_type
+from masdsl.checker.expressions import Scope, data_input_type, value_type
 from masdsl.types import CODE, TEST_RESULT, TEXT, List, Type
 
 
@@ -35,11 +35,7 @@ def check_run_tests(ctx: Context, scope: Scope, call: ast.Call, subject: ast.Exp
     for extra in positional[2:]:
         ctx.report("MAS207", extra.span, "run_tests takes a program and its tests",
                    help="put every test in one list")
-    ctx.muted += 1  # typed once already as a data input
-    try:
-        tests_type = value_type(ctx, scope, positional[1], depth)
-    finally:
-        ctx.muted -= 1
+    tests_type = data_input_type(ctx, scope, positional[1], depth)
     if tests_type is not None and not _program_like(tests_type) and not (
             isinstance(tests_type, List) and _program_like(tests_type.element)):
         ctx.report("MAS201", positional[1].span, f"the tests are a list of text or code "
