@@ -1,0 +1,275 @@
+"""Where the language-v2 features meet (issue 12: tools, lists, state): specs that combine
+them are compiled and run on the scripted engine (a test double), and the exact messages
+the agents receive are asserted. Each feature has its own tests; these pin the seams."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+
+from compiler.api import compile as compile_spec
+from compiler.ir import AgentNode
+from runtime.api import run_async
+from runtime.engines.base import ChatRequest
+from runtime.executor import ExecutionResult, Executor
+from runtime.tools.registry import ToolRegistry
+from tests.runtime.scripted_engine import ScriptedEngine, last_user, role_of
+
+Conversation = list[tuple[str, str]]
+
+
+def run(source: str, reply: Callable[[ChatRequest], str],
+        **inputs: object) -> tuple[ExecutionResult, list[ChatRequest]]:
+    engine = ScriptedEngine(reply)
+    ir = compile_spec(source).ir
+    result = asyncio.run(Executor(ir, {"executor": engine}).run(dict(inputs)))  # type: ignore[arg-type]
+    return result, engine.requests
+
+
+def conversation(request: ChatRequest) -> Conversation:
+    """The messages after the system prompt, as (role, content)."""
+    return [(message.role, message.content) for message in request.messages[1:]]
+
+
+def by_role(requests: list[ChatRequest], prefix: str) -> list[ChatRequest]:
+    return [request for request in requests if role_of(request).startswith(prefix)]
+
+
+def numbered(prefix: str = "") -> Callable[[ChatRequest], str]:
+    """A reply function answering `<role's first word><n>` with n counting all calls."""
+    counter = itertools.count()
+    return lambda request: f"ANSWER: {prefix}{role_of(request).split()[0]}{next(counter)}"
+
+
+TEMPLATE_MEMORY_LOOP = """mas seam_memory {
+  input task: text
+  output answer: text
+  output history: list[text]
+  output other: text
+  agent expert(field) { role "Expert in {field}." memory 2 }
+  agent physicist = expert(field: "physics")
+  agent chemist = expert(field: "chemistry") { memory 1 }
+  flow {
+    loop max 3 {
+      answer = physicist(task, previous: answer)
+      other = chemist(task, answer)
+    }
+    history = rounds(answer)
+  }
+}
+"""
+
+
+def test_template_instances_remember_their_own_earlier_loop_iterations() -> None:
+    """Memory across loop iterations (it used to be dropped: iterations were taken for
+    siblings), per instance (each its own conversation), with the instance's own override
+    (`memory 1`), and `rounds` of the remembered value."""
+    result, requests = run(TEMPLATE_MEMORY_LOOP, numbered(), task="T")
+    assert result.outputs == {"history": ["Expert0", "Expert2", "Expert4"],
+                              "answer": "Expert4", "other": "Expert5"}
+    physics = by_role(requests, "Expert in physics.")
+    chemistry = by_role(requests, "Expert in chemistry.")
+    assert len(physics) == len(chemistry) == 3
+    assert conversation(physics[2]) == [
+        ("user", "task:\nT"), ("assistant", "ANSWER: Expert0"),
+        ("user", "task:\nT\n\nprevious:\nExpert0"), ("assistant", "ANSWER: Expert2"),
+        ("user", "task:\nT\n\nprevious:\nExpert2")]
+    # memory 1: only the previous iteration's exchange; never the physicist's
+    assert conversation(chemistry[2]) == [
+        ("user", "task:\nT\n\nanswer:\nExpert2"), ("assistant", "ANSWER: Expert3"),
+        ("user", "task:\nT\n\nanswer:\nExpert4")]
+    assert result.record.llm_calls == 6
+
+
+GRAPH_MEMORY = """mas seam_graph_memory {
+  input task: text
+  output steps: list[text]
+  agent worker { role "Work." memory 2 }
+  flow {
+    graph max_steps 3 {
+      start step
+      node step = worker(task)
+      edge step -> step
+    }
+    steps = rounds(step)
+  }
+}
+"""
+
+
+def test_a_graph_step_remembers_the_steps_before_it() -> None:
+    result, requests = run(GRAPH_MEMORY, numbered(), task="T")
+    assert result.outputs == {"steps": ["Work.0", "Work.1", "Work.2"]}
+    assert [len(request.messages) for request in requests] == [2, 4, 6]
+    assert conversation(requests[2])[:4] == [
+        ("user", "task:\nT"), ("assistant", "ANSWER: Work.0"),
+        ("user", "task:\nT"), ("assistant", "ANSWER: Work.1")]
+
+
+FLOW_ENSEMBLE_MEMORY = """mas seam_flow_members {
+  input q: text
+  output o: list[text]
+  agent solver { role "Solve." memory 3 }
+  agent critic { role "Critique." }
+  flow { o = ensemble(reflect(solver, critic: critic, rounds: 1, q), n: 2) }
+}
+"""
+
+
+def test_members_of_a_flow_ensemble_do_not_share_an_agents_memory() -> None:
+    """Each member of an ensemble of a flow runs alongside the others: its solver remembers
+    its own first answer, never the other member's calls (they used to leak in)."""
+    compiled = compile_spec(FLOW_ENSEMBLE_MEMORY).ir
+    solvers = [node for node in compiled.agent_nodes() if node.agent.name == "solver"]
+    memory_sources = {node.id: sorted(edge.source for edge in compiled.in_edges(node.id)
+                                      if edge.target_port.startswith("memory."))
+                      for node in solvers}
+    first_0, revise_0, first_1, revise_1 = (node.id for node in solvers)
+    assert memory_sources == {first_0: [], revise_0: [first_0],
+                              first_1: [], revise_1: [first_1]}
+    result, requests = run(FLOW_ENSEMBLE_MEMORY, numbered(), q="Q")
+    revisions = [request for request in by_role(requests, "Solve.")
+                 if "critique:" in last_user(request)]
+    assert [len(request.messages) for request in revisions] == [4, 4]
+    assert result.record.llm_calls == 6
+
+
+ROUNDS_MAP_REPLY = """mas seam_rounds_map {
+  input task: text
+  output answer: text
+  output picked: text
+  agent writer { role "Write." }
+  agent reviewer { role "Review." }
+  agent final { role "Final." }
+  flow {
+    loop max 3 { draft = writer(task, previous: draft) }
+    drafts = rounds(draft)
+    reviews = map(reviewer, drafts, task: task)
+    picked = reviews[-1]
+    answer = final(reply(reviews), first: drafts[0], count: len(reviews))
+  }
+}
+"""
+
+
+def test_rounds_mapped_indexed_and_the_map_result_handed_on_as_full_replies() -> None:
+    """`rounds(x)` has the loop's bound as its static length, so `map` needs no `max`;
+    the map's labelled input reaches every item's call; `reply()` of the map result shows
+    each item's full reply, numbered."""
+    counter = itertools.count()
+
+    def reply(request: ChatRequest) -> str:
+        word = role_of(request).split()[0].rstrip(".")
+        return f"thinking {word}\nANSWER: {word}{next(counter)}"
+
+    result, requests = run(ROUNDS_MAP_REPLY, reply, task="T")
+    assert result.outputs == {"picked": "Review5", "answer": "Final6"}
+    assert [last_user(request) for request in by_role(requests, "Review.")] == [
+        "item:\nWrite0\n\ntask:\nT", "item:\nWrite1\n\ntask:\nT", "item:\nWrite2\n\ntask:\nT"]
+    (final,) = by_role(requests, "Final.")
+    assert last_user(final) == (
+        "reviews_reply:\n1. thinking Review\nANSWER: Review3\n"
+        "2. thinking Review\nANSWER: Review4\n3. thinking Review\nANSWER: Review5\n\n"
+        "first:\nWrite0\n\ncount:\n3")
+
+
+VOTE_OVER_FLOWS = """mas seam_vote_flows {
+  input task: text
+  output answer: text
+  output winner: number
+  agent solver -> number { role "Solve." }
+  agent critic { role "Critique." }
+  agent judge -> number { role "Judge." }
+  agent final { role "Final." }
+  flow {
+    candidates = ensemble(reflect(solver, critic: critic, rounds: 1, task), n: 2)
+    winner = vote(candidates, strategy: consensus, judge: judge, show: replies, question: task)
+    answer = final(reply(winner), all: reply(candidates))
+  }
+}
+"""
+
+
+def test_a_vote_over_an_ensemble_of_flows_with_labelled_input_and_replies() -> None:
+    """The judge sees the candidates (each member's revised answer), their full replies and
+    the labelled input; `reply()` of the winner and of the candidates reach the next agent."""
+    def reply(request: ChatRequest) -> str:
+        role, text = role_of(request), last_user(request)
+        if role.startswith("Solve."):
+            return "revised\nANSWER: 5" if "critique:" in text else "first try\nANSWER: 4"
+        if role.startswith("Critique."):
+            return "ANSWER: check the sum"
+        if role.startswith("Judge."):
+            return "both agree\nANSWER: 5"
+        return "ANSWER: done"
+
+    result, requests = run(VOTE_OVER_FLOWS, reply, task="T")
+    assert result.outputs == {"winner": 5, "answer": "done"}
+    (judge,) = by_role(requests, "Judge.")
+    assert last_user(judge) == (
+        "candidates:\n1. 5\n2. 5\n\n"
+        "replies:\n1. revised\nANSWER: 5\n2. revised\nANSWER: 5\n\nquestion:\nT")
+    (final,) = by_role(requests, "Final.")
+    assert last_user(final) == (
+        "winner_reply:\nboth agree\nANSWER: 5\n\n"
+        "all:\n1. revised\nANSWER: 5\n2. revised\nANSWER: 5")
+    assert result.record.llm_calls == 8  # 2 × (answer, critique, revision), judge, final
+
+
+TOOL_TEMPLATE = """mas seam_tool_template {
+  input question: text
+  output answer: number
+  output all: list[number]
+  tool unit-convert(value: number, to_unit: text) -> number {
+    description "Convert a length in miles to to_unit."
+  }
+  agent converter(unit) -> number {
+    role "Answer in {unit}. Use the tool."
+    tools [unit-convert]
+    max_tool_turns 2
+  }
+  agent metric = converter(unit: "km")
+  agent imperial = converter(unit: "ft") { max_tool_turns 1 }
+  flow {
+    a = metric(question)
+    b = imperial(question)
+    all = map(metric, [a, b], max: 2, question: question)
+    answer = vote(all, strategy: majority)
+  }
+}
+"""
+
+
+def test_a_declared_tool_used_by_template_instances_and_mapped() -> None:
+    compiled = compile_spec(TOOL_TEMPLATE)
+    turns = {node.agent.name: node.agent.max_tool_turns for node in compiled.ir.agent_nodes()
+             if isinstance(node, AgentNode)}
+    assert turns == {"metric": 2, "imperial": 1}
+    systems: list[str] = []
+
+    def reply(request: ChatRequest) -> str:
+        text = last_user(request)
+        if text.startswith("<tool_result"):
+            return "ANSWER: " + text.splitlines()[1]
+        systems.append(role_of(request))
+        unit = "km" if role_of(request).startswith("Answer in km") else "ft"
+        return f'<tool name="unit-convert">{{"value": 2, "to_unit": "{unit}"}}</tool>'
+
+    def convert(value: float, to_unit: str) -> float:
+        return value * (1.5 if to_unit == "km" else 5000)
+
+    registry = ToolRegistry()
+    registry.register_function("unit-convert", convert)
+    engine = ScriptedEngine(reply)
+    [result] = asyncio.run(run_async(compiled, {"question": "2 mi?"}, engine=engine,
+                                     tools=registry))
+    assert result.outputs == {"all": [3, 3], "answer": 3}
+    assert {system.split(".")[0] for system in systems} == {"Answer in km", "Answer in ft"}
+    assert all("- unit-convert: Convert a length in miles to to_unit." in system
+               for system in systems)
+    items = [last_user(request) for request in engine.requests
+             if last_user(request).startswith("item:")]
+    assert items == ["item:\n3\n\nquestion:\n2 mi?", "item:\n10000\n\nquestion:\n2 mi?"]
+    calls = [call.tool for turn in result.turns for call in turn.tool_calls]
+    assert calls == ["unit-convert"] * 4
