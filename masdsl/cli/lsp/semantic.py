@@ -19,7 +19,8 @@ LEGEND = types.SemanticTokensLegend(token_types=list(TOKEN_TYPES),
 _KIND_TOKEN = {"spec": "namespace", "agent": "function", "value": "variable", "type": "type",
                "builtin_type": "type", "member": "enumMember", "builtin": "function",
                "tool": "macro", "model": "class", "parameter": "parameter",
-               "choice": "enumMember", "field": "property"}
+               "choice": "enumMember", "field": "property",
+               "template_parameter": "parameter"}
 _LIBRARY = frozenset({"builtin_type", "builtin", "choice", "tool"})
 
 
