@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 from compiler.api import compile as compile_spec
 from compiler.ir import AgentNode
@@ -273,3 +275,39 @@ def test_a_declared_tool_used_by_template_instances_and_mapped() -> None:
     assert items == ["item:\n3\n\nquestion:\n2 mi?", "item:\n10000\n\nquestion:\n2 mi?"]
     calls = [call.tool for turn in result.turns for call in turn.tool_calls]
     assert calls == ["unit-convert"] * 4
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readme_spec_of_the_newer_constructs_runs_as_it_says() -> None:
+    blocks = re.findall(r"```mas\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    (source,) = [block for block in blocks if block.startswith("mas unit_panel {")]
+    compiled = compile_spec(source)
+    judged: list[str] = []
+    drafts = itertools.count(1)
+
+    def reply(request: ChatRequest) -> str:
+        role, text = role_of(request), last_user(request)
+        if role.startswith("Read every worked answer"):
+            judged.append(text)
+            return "ANSWER: 3.2"
+        if text.startswith("<tool_result"):
+            return f"converted\nANSWER: {text.splitlines()[1]}"
+        if role.startswith("You are an expert in physics"):
+            return f"draft {next(drafts)}\nANSWER: 3.2"
+        return '<tool name="unit-convert">{"value": 2, "to_unit": "km"}</tool>'
+
+    registry = ToolRegistry()
+    registry.register_function("unit-convert", lambda value, to_unit: value * 1.6)
+    engine = ScriptedEngine(reply)
+    [result] = asyncio.run(run_async(compiled, {"question": "2 miles in km?"}, engine=engine,
+                                     tools=registry))
+    assert result.outputs == {"answer": 3.2}
+    physicist = by_role(engine.requests, "You are an expert in physics")
+    assert conversation(physicist[1]) == [
+        ("user", "question:\n2 miles in km?"), ("assistant", "draft 1\nANSWER: 3.2"),
+        ("user", "question:\n2 miles in km?\n\nprevious:\n3.2")]
+    assert judged == [
+        "candidates:\n1. 3.2\n2. 3.2\n\n"
+        "replies:\n1. converted\nANSWER: 3.2\n2. converted\nANSWER: 3.2\n\nfirst:\n3.2"]

@@ -159,7 +159,7 @@ def _template_params(index: SymbolIndex | None, name: str) -> list[types.Complet
         return []
     return [_snippet(f"{param.value}:", Kind.Field, f'{param.value}: "${{1}}"',
                      detail=f"parameter of the template {name}",
-                     doc=f"replaces `{{{param.value}}}` in the template's strings")
+                     doc=f"replaces `{{{param.value}}}` in the template's role")
             for param in template.params]
 
 

@@ -86,7 +86,7 @@ def _describe(snapshot: Snapshot, found: Occurrence) -> str:
     if found.kind == "template_parameter":
         template, _, parameter = name.partition(".")
         return (f"```mas\n(template parameter) {parameter}\n```\nreplaces `{{{parameter}}}` "
-                f"in the strings of the agent template `{template}`")
+                f"in the role of the agent template `{template}`")
     if found.kind == "value":
         bound = analysis.bindings.get(name)
         declared = index.definition("value", name)
@@ -166,7 +166,7 @@ def template_hover(template: ast.AgentTemplate, instances: list[ast.AgentInstanc
     return (f"```mas\nagent {template.name.value}({params}){output}\n```\n"
             "agent template: never called itself; each instance "
             f"(`agent name = {template.name.value}(param: \"value\")`) is an agent whose "
-            f"strings have its arguments in place of `{{param}}`\n\n{role_lines}\n\n"
+            f"role has its arguments in place of `{{param}}`\n\n{role_lines}\n\n"
             f"**Instances:** {made}")
 
 
