@@ -110,15 +110,18 @@ def scopes_of(tokens: list[tuple[int, str, list[str]]], text: str,
 
 
 def test_every_registry_builtin_is_highlighted_as_a_builtin(tmp_path: Path) -> None:
-    """One call per entry of the builtin-pattern registry, read from the registry itself:
-    a new builtin the grammar forgets fails here."""
+    """One call per entry of the builtin-pattern registry and per condition function, read
+    from the registry and `CONDITION_FUNCTIONS` themselves: a new builtin the grammar forgets
+    fails here."""
+    from masdsl.ast import CONDITION_FUNCTIONS
     from masdsl.patterns import BUILTINS
 
+    names = [*BUILTINS, *CONDITION_FUNCTIONS]
     spec = tmp_path / "calls.mas"
     spec.write_text("mas calls {\n  flow {\n" + "".join(
-        f"    v{number} = {name}(x)\n" for number, name in enumerate(BUILTINS)) + "  }\n}\n")
+        f"    v{number} = {name}(x)\n" for number, name in enumerate(names)) + "  }\n}\n")
     tokens = tokens_of(spec)
-    for number, name in enumerate(BUILTINS):
+    for number, name in enumerate(names):
         assert "support.function.builtin.mas" in scopes_of(tokens, name, line=number + 3), name
     # an agent call next to them is not a builtin
     spec.write_text("mas calls {\n  flow {\n    y = solver(x)\n  }\n}\n")
