@@ -161,3 +161,22 @@ def test_completion_offers_every_registry_builtin_and_a_templates_parameters() -
     assert labels == ["field:", "style:"]
     top = [item.label for item in complete(TEMPLATES, TEMPLATES.index("  tool"), None)]
     assert "agent template" in top and "tool" in top
+
+
+def test_condition_functions_are_hovered_and_each_is_documented() -> None:
+    from masdsl.ast import CONDITION_FUNCTIONS
+    from masdsl.cli.lsp.hover import CONDITION_DOCS, hover
+    from masdsl.cli.lsp.semantic import semantic_tokens
+
+    assert set(CONDITION_DOCS) == set(CONDITION_FUNCTIONS)
+    text = ('mas s {\n  input q: text\n  output o: number\n  agent a -> number { role "r" }\n'
+            '  flow {\n    xs = ensemble(a, n: 3, q)\n'
+            '    if not all_equal(xs) and len(xs) > 1 or empty(xs) { o = a(q) } '
+            'else { o = a(q, xs) }\n  }\n}\n')
+    snapshot = Snapshot.build("file:///c.mas", text)
+    assert snapshot.diagnostics == []
+    for name in CONDITION_FUNCTIONS:
+        shown = hover(snapshot, text.index(f"{name}(xs)") + 1)
+        assert shown is not None and shown.startswith(f"```mas\n{name}(xs)\n```")
+        assert CONDITION_DOCS[name] in shown
+    assert len(semantic_tokens(snapshot)) % 5 == 0

@@ -39,6 +39,12 @@ FIELD_DOCS = {
     "default": "the agent's value when no reply parses, even after the format retries",
     "memory": "earlier calls of this agent each call sees as conversation turns (default none)",
 }
+CONDITION_DOCS = {
+    "all_equal": "`bool`: every item of the list is equal (compared as `vote` compares)",
+    "len": "`number`: how many items the list has",
+    "empty": "`bool`: the list has no items",
+}
+"""What each of `masdsl.ast.CONDITION_FUNCTIONS` gives (a test checks they match)."""
 _ROLE_CHARS = 160
 
 
@@ -83,6 +89,9 @@ def _describe(snapshot: Snapshot, found: Occurrence) -> str:
             args = ", ".join(f'{arg.name.value}: "{arg.value.value}"' for arg in agent.args)
             shown += f"\n\n*An instance of the template `{agent.template.value}({args})`*"
         return shown
+    if found.kind == "condition_function":
+        return (f"```mas\n{name}(xs)\n```\ncondition function, no LLM call: "
+                f"{CONDITION_DOCS.get(name, '')}")
     if found.kind == "template_parameter":
         template, _, parameter = name.partition(".")
         return (f"```mas\n(template parameter) {parameter}\n```\nreplaces `{{{parameter}}}` "

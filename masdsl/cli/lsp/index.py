@@ -19,7 +19,8 @@ from masdsl.checker import BUILTINS
 from masdsl.checker.analysis import MEMBER, Analysis
 
 SymbolKind = Literal["spec", "agent", "value", "type", "member", "builtin", "builtin_type",
-                     "tool", "model", "parameter", "choice", "field", "template_parameter"]
+                     "tool", "model", "parameter", "choice", "field", "template_parameter",
+                     "condition_function"]
 RENAMEABLE: frozenset[str] = frozenset({"agent", "value", "type", "member"})
 NAVIGABLE: frozenset[str] = RENAMEABLE | {"tool", "template_parameter"}
 """Symbols with a definition to go to and references to list (a tool's name may hold `-`
@@ -255,6 +256,8 @@ class _Walker:
             self.block(inner)
 
     def cond(self, cond: ast.Cond) -> None:
+        for function in _condition_functions(cond):
+            self.add(function, "condition_function")
         members = self.index.analysis.expression_types
         for name in ast.condition_names(cond):
             member = (name.span.start, name.span.end, MEMBER) in members
@@ -294,6 +297,23 @@ class _Walker:
         if name in index.members:
             return "member"
         return None
+
+
+def _condition_functions(cond: ast.Cond) -> list[ast.Name]:
+    """The function names of a condition's calls (`all_equal`, `len`, `empty`)."""
+    found: list[ast.Name] = []
+    stack: list[object] = [cond]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.CondCall):
+            found.append(node.function)
+        elif isinstance(node, ast.Truth | ast.Not):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Compare):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, ast.BoolOp):
+            stack.extend(node.operands)
+    return found
 
 
 def _blocks(stmt: Statement) -> list[ast.Block]:

@@ -20,8 +20,8 @@ _KIND_TOKEN = {"spec": "namespace", "agent": "function", "value": "variable", "t
                "builtin_type": "type", "member": "enumMember", "builtin": "function",
                "tool": "macro", "model": "class", "parameter": "parameter",
                "choice": "enumMember", "field": "property",
-               "template_parameter": "parameter"}
-_LIBRARY = frozenset({"builtin_type", "builtin", "choice", "tool"})
+               "template_parameter": "parameter", "condition_function": "function"}
+_LIBRARY = frozenset({"builtin_type", "builtin", "choice", "tool", "condition_function"})
 
 
 def semantic_tokens(snapshot: Snapshot) -> list[int]:
