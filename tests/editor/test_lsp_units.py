@@ -180,3 +180,17 @@ def test_condition_functions_are_hovered_and_each_is_documented() -> None:
         assert shown is not None and shown.startswith(f"```mas\n{name}(xs)\n```")
         assert CONDITION_DOCS[name] in shown
     assert len(semantic_tokens(snapshot)) % 5 == 0
+
+
+def test_condition_functions_are_completed_in_conditions_only() -> None:
+    from masdsl.ast import CONDITION_FUNCTIONS
+    from masdsl.cli.lsp.completion import complete
+
+    snapshot = Snapshot.build("file:///p.mas", TEMPLATES)
+    text = TEMPLATES.replace("    o = chemist", "    if not \n    o = chemist")
+    in_condition = text.index("if not ") + len("if not ")
+    labels = {item.label for item in complete(text, in_condition, snapshot.index)}
+    assert set(CONDITION_FUNCTIONS) <= labels and "xs" in labels
+    statement = {item.label for item in complete(TEMPLATES, TEMPLATES.index("    o = chemist"),
+                                                 snapshot.index)}
+    assert not {"all_equal", "empty"} & statement

@@ -6,7 +6,8 @@ The context is found lexically (comments and strings blanked out, braces matched
 agent the settings, inside the flow statements, agents, values in scope, builtin patterns
 as snippets with their parameters (every entry of the builtin-pattern registry), and after
 `==`, `case` or `stop:` enum members; tool names (builtin and declared) inside `tools [...]`,
-a template's parameters inside `agent x = template(`, types after `:` / `->` / `=` in
+a template's parameters inside `agent x = template(`, the condition functions after `if`,
+`until` or `when`, types after `:` / `->` / `=` in
 declarations.
 """
 
@@ -17,9 +18,16 @@ import re
 from lsprotocol import types
 
 from masdsl import ast
+from masdsl.ast import CONDITION_FUNCTIONS
 from masdsl.checker import BUILTINS, DEFAULT_TOOLS, Builtin, ValueKind
 from masdsl.checker.analysis import BUILTIN_MODELS
-from masdsl.cli.lsp.hover import FIELD_DOCS, TOOL_DOCS, builtin_hover, builtin_signature
+from masdsl.cli.lsp.hover import (
+    CONDITION_DOCS,
+    FIELD_DOCS,
+    TOOL_DOCS,
+    builtin_hover,
+    builtin_signature,
+)
 from masdsl.cli.lsp.index import SymbolIndex
 from masdsl.patterns import VOTE_STRATEGIES
 from masdsl.types import PRIMITIVES, Enum
@@ -123,8 +131,13 @@ def complete(text: str, offset: int, index: SymbolIndex | None) -> list[types.Co
                       insert=f"{key} ") for key in FIELD_DOCS]
     if head == "enum":
         return []
-    return _flow_items(index, offset, head == "graph" or "graph" in headers[-1],
-                       open_call(line))
+    items = _flow_items(index, offset, head == "graph" or "graph" in headers[-1],
+                        open_call(line))
+    if re.search(r"\b(if|until|when)\b[^{]*$", line):
+        items += [_snippet(name, Kind.Function, f"{name}(${{1:xs}})",
+                           detail=f"{name}(xs): condition function",
+                           doc=CONDITION_DOCS[name]) for name in CONDITION_FUNCTIONS]
+    return items
 
 
 def _flow_items(index: SymbolIndex | None, offset: int, in_graph: bool,
