@@ -38,10 +38,17 @@ def by_role(requests: list[ChatRequest], prefix: str) -> list[ChatRequest]:
     return [request for request in requests if role_of(request).startswith(prefix)]
 
 
-def numbered(prefix: str = "") -> Callable[[ChatRequest], str]:
-    """A reply function answering `<role's first word><n>` with n counting all calls."""
-    counter = itertools.count()
-    return lambda request: f"ANSWER: {prefix}{role_of(request).split()[0]}{next(counter)}"
+def numbered() -> Callable[[ChatRequest], str]:
+    """A reply function answering `<name><n>`: the name is the last word of the role's
+    first sentence (`Expert in physics.` -> `physics`), n counts that role's calls (so the
+    numbers do not depend on how calls of different agents interleave)."""
+    counters: dict[str, itertools.count[int]] = {}
+
+    def reply(request: ChatRequest) -> str:
+        name = role_of(request).split(".")[0].split()[-1]
+        return f"ANSWER: {name}{next(counters.setdefault(name, itertools.count()))}"
+
+    return reply
 
 
 TEMPLATE_MEMORY_LOOP = """mas seam_memory {
@@ -68,19 +75,19 @@ def test_template_instances_remember_their_own_earlier_loop_iterations() -> None
     siblings), per instance (each its own conversation), with the instance's own override
     (`memory 1`), and `rounds` of the remembered value."""
     result, requests = run(TEMPLATE_MEMORY_LOOP, numbered(), task="T")
-    assert result.outputs == {"history": ["Expert0", "Expert2", "Expert4"],
-                              "answer": "Expert4", "other": "Expert5"}
+    assert result.outputs == {"history": ["physics0", "physics1", "physics2"],
+                              "answer": "physics2", "other": "chemistry2"}
     physics = by_role(requests, "Expert in physics.")
     chemistry = by_role(requests, "Expert in chemistry.")
     assert len(physics) == len(chemistry) == 3
     assert conversation(physics[2]) == [
-        ("user", "task:\nT"), ("assistant", "ANSWER: Expert0"),
-        ("user", "task:\nT\n\nprevious:\nExpert0"), ("assistant", "ANSWER: Expert2"),
-        ("user", "task:\nT\n\nprevious:\nExpert2")]
+        ("user", "task:\nT"), ("assistant", "ANSWER: physics0"),
+        ("user", "task:\nT\n\nprevious:\nphysics0"), ("assistant", "ANSWER: physics1"),
+        ("user", "task:\nT\n\nprevious:\nphysics1")]
     # memory 1: only the previous iteration's exchange; never the physicist's
     assert conversation(chemistry[2]) == [
-        ("user", "task:\nT\n\nanswer:\nExpert2"), ("assistant", "ANSWER: Expert3"),
-        ("user", "task:\nT\n\nanswer:\nExpert4")]
+        ("user", "task:\nT\n\nanswer:\nphysics1"), ("assistant", "ANSWER: chemistry1"),
+        ("user", "task:\nT\n\nanswer:\nphysics2")]
     assert result.record.llm_calls == 6
 
 
@@ -102,11 +109,11 @@ GRAPH_MEMORY = """mas seam_graph_memory {
 
 def test_a_graph_step_remembers_the_steps_before_it() -> None:
     result, requests = run(GRAPH_MEMORY, numbered(), task="T")
-    assert result.outputs == {"steps": ["Work.0", "Work.1", "Work.2"]}
+    assert result.outputs == {"steps": ["Work0", "Work1", "Work2"]}
     assert [len(request.messages) for request in requests] == [2, 4, 6]
     assert conversation(requests[2])[:4] == [
-        ("user", "task:\nT"), ("assistant", "ANSWER: Work.0"),
-        ("user", "task:\nT"), ("assistant", "ANSWER: Work.1")]
+        ("user", "task:\nT"), ("assistant", "ANSWER: Work0"),
+        ("user", "task:\nT"), ("assistant", "ANSWER: Work1")]
 
 
 FLOW_ENSEMBLE_MEMORY = """mas seam_flow_members {
@@ -311,3 +318,38 @@ def test_the_readme_spec_of_the_newer_constructs_runs_as_it_says() -> None:
     assert judged == [
         "candidates:\n1. 3.2\n2. 3.2\n\n"
         "replies:\n1. converted\nANSWER: 3.2\n2. converted\nANSWER: 3.2\n\nfirst:\n3.2"]
+
+
+MAP_DEBATE_MEMORY = """mas seam_map_debate_memory {
+  input q: text
+  input items: list[text]
+  output o: text
+  output ys: list[text]
+  agent helper { role "Help." memory 3 }
+  agent judge { role "Judge." }
+  flow {
+    first = helper(q)
+    ys = map(helper, items, max: 2)
+    o = debate([helper, judge], judge: judge, rounds: 2, q)
+  }
+}
+"""
+
+
+def test_map_items_run_alongside_and_debate_rounds_follow_in_memory() -> None:
+    """The items of one map do not see each other (they run side by side); each debate
+    round sees the calls before it, the map's items among them."""
+    result, requests = run(MAP_DEBATE_MEMORY, numbered(), q="Q", items=["a", "b"])
+    helper = by_role(requests, "Help.")
+    assert len(helper) == 5 and result.outputs["ys"] == ["Help1", "Help2"]
+    assert conversation(helper[1]) == [("user", "q:\nQ"), ("assistant", "ANSWER: Help0"),
+                                       ("user", "item:\na")]
+    assert conversation(helper[2]) == [("user", "q:\nQ"), ("assistant", "ANSWER: Help0"),
+                                       ("user", "item:\nb")]
+    assert conversation(helper[3])[:6] == [
+        ("user", "q:\nQ"), ("assistant", "ANSWER: Help0"), ("user", "item:\na"),
+        ("assistant", "ANSWER: Help1"), ("user", "item:\nb"), ("assistant", "ANSWER: Help2")]
+    round_two = conversation(helper[4])
+    assert [content for role, content in round_two if role == "assistant"] == [
+        "ANSWER: Help1", "ANSWER: Help2", "ANSWER: Help3"]
+    assert round_two[-1][1].startswith("q:\nQ\n\nround1_helper:\nANSWER: Help3")
