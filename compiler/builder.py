@@ -29,6 +29,11 @@ class Guard:
     when: tuple[str, ...]
 
 
+FLOW_MEMBER = "ensemble member "
+"""The scope label of member i of an ensemble of a flow, `ensemble member i`: calls in two
+members of one flow ensemble run alongside each other."""
+
+
 @dataclass(frozen=True)
 class Context:
     """Where lowering is: the guard of the innermost region, its scope labels, and the names
@@ -53,6 +58,9 @@ class Builder:
     nodes: list[IRNode] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     counter: int = 0
+    guards: dict[str, Guard | None] = field(default_factory=dict)
+    """Each node's guard when it was added: calls of one fan-out share theirs, a graph's
+    steps do not (conversation memory tells them apart by it)."""
 
     def new_id(self, slug: str) -> str:
         self.counter += 1
@@ -65,6 +73,7 @@ class Builder:
         # Edges are built with `model_construct` (no re-validation): every field comes from
         # an already validated node, port or type, and `validate_ir` checks the result.
         self.nodes.append(node)
+        self.guards[node.id] = context.guard
         for port, value in inputs:
             self.edges.append(Edge.model_construct(
                 source=value.node, source_port=value.port, target=node.id,

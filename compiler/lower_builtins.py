@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from compiler.builder import Builder, Context, Guard, Value, out
+from compiler.builder import FLOW_MEMBER, Builder, Context, Guard, Value, out
 from compiler.ir import (
     OUT,
     TEXT,
@@ -133,7 +133,7 @@ def _ensemble_of_flow(builder: Builder, context: Context, env: Env, call: ast.Ca
     members: list[Value] = []
     for index in range(samples):
         member_context = Context(guard=context.guard,
-                                 scope=(*context.scope, f"ensemble member {index}"),
+                                 scope=(*context.scope, f"{FLOW_MEMBER}{index}"),
                                  pending=context.pending)
         value = lower_expr(builder, member_context, env, flow, f"member_{index}")
         if value is None:

@@ -6,7 +6,7 @@ iteration)."""
 
 from __future__ import annotations
 
-from compiler.builder import Builder, Context, Value, out, unique_labels
+from compiler.builder import FLOW_MEMBER, Builder, Context, Value, out, unique_labels
 from compiler.ir import (
     OUT,
     AgentKind,
@@ -187,7 +187,7 @@ def add_agent_node(builder: Builder, context: Context, kind: AgentKind, agent: A
     ports = [Port(name=name, type=value.type)
              for name, (_, value) in zip(labels, inputs, strict=True)]
     fed = [(port, value) for port, (_, value) in zip(ports, inputs, strict=True)]
-    memory = _memory(builder, agent, kind, span, round_)
+    memory = _memory(builder, agent, kind, span, round_, context, member)
     ports += [port for port, _ in memory]
     node_id = builder.new_id(f"{kind}_{agent.name}")
     node = AgentNode(id=node_id, kind=kind, span=span, label=label or agent.name,
@@ -200,15 +200,34 @@ def add_agent_node(builder: Builder, context: Context, kind: AgentKind, agent: A
 
 
 def _memory(builder: Builder, agent: AgentSettings, kind: AgentKind, span: Span,
-            round_: int | None) -> list[tuple[Port, Value]]:
+            round_: int | None, context: Context,
+            member: int | None) -> list[tuple[Port, Value]]:
     """The conversation memory of a call of an agent with `memory N`: a port `memory.<i>`
     fed by the reply of each of the agent's last N calls lowered before this one (oldest
-    first), leaving out its siblings (the other samples of the same ensemble, the other
-    turns of the same debate round), which run alongside it."""
+    first), leaving out the calls that run alongside it (`_alongside`). Earlier loop
+    iterations and graph steps are before it, in order."""
     if not agent.memory:
         return []
     earlier = [node for node in builder.nodes
                if isinstance(node, AgentNode) and node.agent.name == agent.name
-               and not (node.span == span and node.kind == kind and node.round == round_)]
+               and not _alongside(builder, node, kind, span, round_, context, member)]
     return [(Port(name=f"memory.{index}", type=TEXT), Value(node.id, TEXT_PORT, TEXT))
             for index, node in enumerate(earlier[-agent.memory:])]
+
+
+def _alongside(builder: Builder, node: AgentNode, kind: AgentKind, span: Span,
+               round_: int | None, context: Context, member: int | None) -> bool:
+    """True when the earlier call `node` runs alongside a new call rather than before it:
+    another call of the same fan-out (the samples of one `ensemble`, the items of one `map`,
+    the turns of one debate round, the critiques of one reflection round: same span, kind,
+    round and scope, and numbered members or the same guard; a graph's steps differ in
+    their guard, a loop's iterations in their scope), or a call in another member of the
+    same flow ensemble (the scopes part at two `ensemble member` labels)."""
+    scope = context.scope
+    if node.span == span and node.kind == kind and node.round == round_ \
+            and node.scope == scope:
+        return (node.member is not None and member is not None) \
+            or builder.guards.get(node.id) == context.guard
+    parted = next((pair for pair in zip(node.scope, scope, strict=False)
+                   if pair[0] != pair[1]), None)
+    return parted is not None and all(label.startswith(FLOW_MEMBER) for label in parted)

@@ -43,3 +43,36 @@ def test_the_reference_has_an_example_for_every_checker_code() -> None:
                   _diagnostic_examples()}
     assert set(CODES) - documented == {"MAS001", "MAS309", "MAS310", "MAS408", "MAS409",
                                           "MAS410"}
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    following = text.find("\n#", start + len(heading))
+    return text[start:following if following != -1 else len(text)]
+
+
+def test_every_registry_builtin_has_a_row_in_the_builtin_patterns_table() -> None:
+    from masdsl.patterns import BUILTINS
+
+    table = _section(REFERENCE.read_text(encoding="utf-8"), "## Builtin patterns")
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    for name in BUILTINS:
+        assert any(re.search(rf"`{name}\(", row.split(" | ")[0]) for row in rows), name
+
+
+def test_what_an_agent_receives_covers_every_builtin_that_shows_agents_inputs() -> None:
+    """A builtin whose agents see data inputs (labelled ones included) has a row saying
+    what they see, and so do `reply(x)` and `rounds(x)` as inputs."""
+    from masdsl.patterns import BUILTINS
+
+    text = REFERENCE.read_text(encoding="utf-8")
+    receives = _section(text, "### What an agent receives")
+    rows = [line.split(" | ")[0] for line in receives.splitlines() if line.startswith("| `")]
+    showing = [name for name, builtin in BUILTINS.items()
+               if builtin.labelled_inputs or builtin.subject.takes_agents]
+    for name in [*showing, "reply", "rounds"]:
+        assert any(f"{name}(" in row for row in rows), name
+    labelled = re.search(r"\*\*Labelled inputs\*\*: (.*?) take data inputs", text, re.DOTALL)
+    assert labelled is not None
+    assert set(re.findall(r"`(\w+)`", labelled.group(1))) == {
+        name for name, builtin in BUILTINS.items() if builtin.labelled_inputs}

@@ -66,6 +66,11 @@ def call_type(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type | 
     return ctx.record(call, "call", result)
 
 
+_CALLABLE_HELP = ("only agents (declared or template instances) and the builtin patterns can "
+                  "be called: " + ", ".join(BUILTINS))
+"""MAS104's help, naming every builtin of the registry (a new builtin needs no edit here)."""
+
+
 def _agent_call(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type | None:
     name = call.callee.value
     agent = ctx.agents.get(name)
@@ -76,8 +81,7 @@ def _agent_call(ctx: Context, scope: Scope, call: ast.Call, depth: int) -> Type 
         elif name in scope.bound or name in ctx.flow_names or name in ctx.outputs \
                 or name in ctx.type_aliases:
             ctx.report("MAS104", call.callee.span, f"'{name}' is not an agent and cannot be "
-                       "called", help="only agents and ensemble, vote, debate, reflect can "
-                                      "be called")
+                       "called", help=_CALLABLE_HELP)
         else:
             ctx.report("MAS101", call.callee.span, f"undefined name '{name}'",
                        help=suggest(name, [*ctx.agents, *BUILTINS])

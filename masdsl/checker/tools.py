@@ -92,9 +92,13 @@ def _check_tool(ctx: Context, item: ast.ToolDecl, resolver: TypeResolver,
 
 
 def check_tool_use(ctx: Context, program: ast.Program) -> None:
-    """MAS127 for a tool an agent lists twice; MAS124 for a declared tool no agent lists."""
+    """MAS127 for a tool an agent lists twice; MAS124 for a declared tool no agent lists.
+    Agent templates and their instances list tools too: an instance's own `tools` replace
+    its template's, and either may be what uses a tool."""
     used: set[str] = set()
-    for agent in program.agents:
+    agents: list[ast.AgentDecl | ast.AgentTemplate | ast.AgentInstance] = [
+        *program.agents, *program.templates, *program.instances]
+    for agent in agents:
         for field in agent.fields:
             if field.key != "tools" or not isinstance(field.value, tuple):
                 continue

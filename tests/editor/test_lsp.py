@@ -362,3 +362,39 @@ def test_masc_check_does_not_import_pygls() -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.endswith("[]\n"), result.stdout
+
+
+def test_templates_and_declared_tools_over_the_protocol(server: Server) -> None:
+    """Hover, definition and rename of the newer declarations through JSON-RPC: a template
+    and its instances, a template parameter, a declared tool with an MCP-style name."""
+    text = (ROOT / "examples" / "expert_panel.mas").read_text(encoding="utf-8")
+    uri, diagnostics = server.open("templates", text)
+    assert diagnostics == []
+    template_use = position_of(text, "= expert(field", shift=len("= e"))
+    found = server.call(lambda: server.client.text_document_definition_async(
+        types.DefinitionParams(**server.at(uri, *template_use))))
+    assert isinstance(found, types.Location)
+    assert (found.range.start.line, found.range.start.character) == \
+        position_of(text, "agent expert", shift=len("agent "))
+    shown = server.call(lambda: server.client.text_document_hover_async(
+        types.HoverParams(**server.at(uri, *template_use))))
+    assert shown is not None and "agent expert(field)" in shown.contents.value
+    assert "`physicist`, `chemist`, `biologist`" in shown.contents.value
+    parameter = position_of(text, 'field: "chemistry"')
+    found = server.call(lambda: server.client.text_document_definition_async(
+        types.DefinitionParams(**server.at(uri, *parameter))))
+    assert isinstance(found, types.Location)
+    assert (found.range.start.line, found.range.start.character) == \
+        position_of(text, "expert(field)", shift=len("expert("))
+    edit = server.call(lambda: server.client.text_document_rename_async(
+        types.RenameParams(**server.at(uri, *template_use), new_name="specialist")))
+    renamed = apply(text, edit.changes[uri])
+    assert renamed.count("specialist(") == 4 and check(parse(renamed)) == []
+    tools_text = (ROOT / "examples" / "custom_tool.mas").read_text(encoding="utf-8")
+    tools_uri, _ = server.open("declared-tools", tools_text)
+    listed = position_of(tools_text, "constants.lookup, calculator", shift=len("constants.l"))
+    found = server.call(lambda: server.client.text_document_definition_async(
+        types.DefinitionParams(**server.at(tools_uri, *listed))))
+    assert isinstance(found, types.Location)
+    assert (found.range.start.line, found.range.start.character) == \
+        position_of(tools_text, "tool constants.lookup", shift=len("tool "))

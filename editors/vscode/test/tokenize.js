@@ -5,6 +5,7 @@
 // string) at the end of the file.
 //
 //   node test/tokenize.js FILE.mas...        -> one JSON object on stdout; exit 1 on problems
+//   node test/tokenize.js --tokens FILE.mas  -> also every token (line, column, text, scopes)
 "use strict";
 
 const fs = require("fs");
@@ -29,11 +30,12 @@ async function loadGrammar() {
   return registry.loadGrammar("source.mas");
 }
 
-function tokenizeFile(grammar, file) {
+function tokenizeFile(grammar, file, withTokens) {
   const lines = fs.readFileSync(file, "utf8").split(/\r?\n/);
   const problems = [];
   const scopes = new Set();
   let tokens = 0;
+  const listed = [];
   let stack = vsctm.INITIAL;
   lines.forEach((line, index) => {
     const result = grammar.tokenizeLine(line, stack);
@@ -41,6 +43,9 @@ function tokenizeFile(grammar, file) {
       tokens += 1;
       const text = line.slice(token.startIndex, token.endIndex);
       token.scopes.forEach((scope) => scopes.add(scope));
+      if (withTokens) {
+        listed.push({ line: index + 1, column: token.startIndex + 1, text, scopes: token.scopes });
+      }
       const where = `${file}:${index + 1}:${token.startIndex + 1}`;
       if (token.scopes.some((scope) => scope.startsWith("invalid."))) {
         problems.push(`${where}: invalid token ${JSON.stringify(text)}`);
@@ -51,17 +56,20 @@ function tokenizeFile(grammar, file) {
     stack = result.ruleStack;
   });
   if (stack.depth > 1) problems.push(`${file}: the file ends inside a rule (unclosed string?)`);
-  return { file, lines: lines.length, tokens, scopes: [...scopes].sort(), problems };
+  const result = { file, lines: lines.length, tokens, scopes: [...scopes].sort(), problems };
+  if (withTokens) result.listed = listed;
+  return result;
 }
 
 async function main() {
-  const files = process.argv.slice(2);
+  const withTokens = process.argv[2] === "--tokens";
+  const files = process.argv.slice(withTokens ? 3 : 2);
   if (!files.length) {
-    console.error("usage: node test/tokenize.js FILE.mas...");
+    console.error("usage: node test/tokenize.js [--tokens] FILE.mas...");
     process.exit(2);
   }
   const grammar = await loadGrammar();
-  const results = files.map((file) => tokenizeFile(grammar, file));
+  const results = files.map((file) => tokenizeFile(grammar, file, withTokens));
   process.stdout.write(JSON.stringify({ files: results }) + "\n");
   process.exit(results.some((result) => result.problems.length) ? 1 : 0);
 }

@@ -4,8 +4,11 @@ typed and does not parse).
 
 The context is found lexically (comments and strings blanked out, braces matched): inside an
 agent the settings, inside the flow statements, agents, values in scope, builtin patterns
-as snippets with their parameters, and after `==`, `case` or `stop:` enum members; tool
-names inside `tools [...]`, types after `:` / `->` / `=` in declarations.
+as snippets with their parameters (every entry of the builtin-pattern registry), and after
+`==`, `case` or `stop:` enum members; tool names (builtin and declared) inside `tools [...]`,
+a template's parameters inside `agent x = template(`, the condition functions after `if`,
+`until` or `when`, types after `:` / `->` / `=` in
+declarations.
 """
 
 from __future__ import annotations
@@ -14,9 +17,17 @@ import re
 
 from lsprotocol import types
 
+from masdsl import ast
+from masdsl.ast import CONDITION_FUNCTIONS
 from masdsl.checker import BUILTINS, DEFAULT_TOOLS, Builtin, ValueKind
 from masdsl.checker.analysis import BUILTIN_MODELS
-from masdsl.cli.lsp.hover import FIELD_DOCS, TOOL_DOCS, builtin_hover
+from masdsl.cli.lsp.hover import (
+    CONDITION_DOCS,
+    FIELD_DOCS,
+    TOOL_DOCS,
+    builtin_hover,
+    builtin_signature,
+)
 from masdsl.cli.lsp.index import SymbolIndex
 from masdsl.patterns import VOTE_STRATEGIES
 from masdsl.types import PRIMITIVES, Enum
@@ -41,6 +52,8 @@ _SNIPPETS = {
     "tool": 'tool ${1:name}(${2:query}: ${3:text}) -> ${4:text} {\n'
             '  description "${5:What it does.}"\n}',
 }
+_TEMPLATE_SNIPPET = ('agent ${1:expert}(${2:field}) -> ${3:text} {\n'
+                     '  role "You are an expert in {${2}}."\n}')
 
 
 def blank_strings_and_comments(text: str) -> str:
@@ -106,15 +119,25 @@ def complete(text: str, offset: int, index: SymbolIndex | None) -> list[types.Co
     if re.search(r"(^\s*(input|output)\s+\w+\s*:|->|^\s*type\s+\w+\s*=|list\s*\[)\s*\w*$",
                  line):
         return _types(index)
+    instance = re.search(r"^\s*agent\s+\w+\s*=\s*(\w+)\s*\([^)]*$", line)
+    if instance and len(headers) <= 1:
+        return _template_params(index, instance.group(1))
     if len(headers) <= 1:
-        return [_snippet(word, Kind.Keyword, _SNIPPETS[word]) for word in TOP_LEVEL]
+        return [_snippet(word, Kind.Keyword, _SNIPPETS[word]) for word in TOP_LEVEL] + [
+            _snippet("agent template", Kind.Keyword, _TEMPLATE_SNIPPET,
+                     detail="agent name(param) { ... }: near-identical agents declared once")]
     if head == "agent":
         return [_item(key, Kind.Property, "agent setting", FIELD_DOCS[key],
                       insert=f"{key} ") for key in FIELD_DOCS]
     if head == "enum":
         return []
-    return _flow_items(index, offset, head == "graph" or "graph" in headers[-1],
-                       open_call(line))
+    items = _flow_items(index, offset, head == "graph" or "graph" in headers[-1],
+                        open_call(line))
+    if re.search(r"\b(if|until|when)\b[^{]*$", line):
+        items += [_snippet(name, Kind.Function, f"{name}(${{1:xs}})",
+                           detail=f"{name}(xs): condition function",
+                           doc=CONDITION_DOCS[name]) for name in CONDITION_FUNCTIONS]
+    return items
 
 
 def _flow_items(index: SymbolIndex | None, offset: int, in_graph: bool,
@@ -140,6 +163,17 @@ def _flow_items(index: SymbolIndex | None, offset: int, in_graph: bool,
         items.append(_item(name, Kind.Variable, bound.render() if bound else "value"))
     items += _members(index, None)
     return items
+
+
+def _template_params(index: SymbolIndex | None, name: str) -> list[types.CompletionItem]:
+    """Inside `agent x = template(`: the template's parameters, as `param: "..."`."""
+    template = index.agents.get(name) if index is not None else None
+    if not isinstance(template, ast.AgentTemplate):
+        return []
+    return [_snippet(f"{param.value}:", Kind.Field, f'{param.value}: "${{1}}"',
+                     detail=f"parameter of the template {name}",
+                     doc=f"replaces `{{{param.value}}}` in the template's role")
+            for param in template.params]
 
 
 def _members(index: SymbolIndex | None, subject: str | None) -> list[types.CompletionItem]:
@@ -185,10 +219,9 @@ def builtin_snippet(builtin: Builtin) -> str:
 
 
 def _builtin_item(builtin: Builtin) -> types.CompletionItem:
-    params = ", ".join(f"{param.name}:" for param in builtin.params)
     return _snippet(builtin.name, Kind.Snippet, builtin_snippet(builtin),
-                    detail=f"{builtin.name}({builtin.subject.name}, {params} …) -> "
-                    f"{builtin.result}", doc=builtin_hover(builtin))
+                    detail=f"{builtin_signature(builtin)} -> {builtin.result}",
+                    doc=builtin_hover(builtin))
 
 
 def _item(label: str, kind: types.CompletionItemKind, detail: str | None = None,

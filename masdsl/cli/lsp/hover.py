@@ -39,6 +39,12 @@ FIELD_DOCS = {
     "default": "the agent's value when no reply parses, even after the format retries",
     "memory": "earlier calls of this agent each call sees as conversation turns (default none)",
 }
+CONDITION_DOCS = {
+    "all_equal": "`bool`: every item of the list is equal (compared as `vote` compares)",
+    "len": "`number`: how many items the list has",
+    "empty": "`bool`: the list has no items",
+}
+"""What each of `masdsl.ast.CONDITION_FUNCTIONS` gives (a test checks they match)."""
 _ROLE_CHARS = 160
 
 
@@ -72,7 +78,24 @@ def _describe(snapshot: Snapshot, found: Occurrence) -> str:
     name = found.name
     if found.kind == "agent":
         settings = analysis.agents.get(name)
-        return agent_hover(snapshot, settings) if settings else f"agent `{name}`"
+        agent = index.agents.get(name)
+        if isinstance(agent, ast.AgentTemplate):
+            return template_hover(agent, [instance for instance in index.program.instances
+                                             if instance.template.value == name])
+        if settings is None:
+            return f"agent `{name}`"
+        shown = agent_hover(snapshot, settings)
+        if isinstance(agent, ast.AgentInstance):
+            args = ", ".join(f'{arg.name.value}: "{arg.value.value}"' for arg in agent.args)
+            shown += f"\n\n*An instance of the template `{agent.template.value}({args})`*"
+        return shown
+    if found.kind == "condition_function":
+        return (f"```mas\n{name}(xs)\n```\ncondition function, no LLM call: "
+                f"{CONDITION_DOCS.get(name, '')}")
+    if found.kind == "template_parameter":
+        template, _, parameter = name.partition(".")
+        return (f"```mas\n(template parameter) {parameter}\n```\nreplaces `{{{parameter}}}` "
+                f"in the role of the agent template `{template}`")
     if found.kind == "value":
         bound = analysis.bindings.get(name)
         declared = index.definition("value", name)
@@ -118,15 +141,42 @@ def _expand(alias: Type) -> str:
     return alias.render()
 
 
+def builtin_signature(builtin: Builtin) -> str:
+    """`ensemble(agents, n: …, inputs…)`: the subject, the keyword parameters, and data
+    inputs where the pattern shows any to its agents (`format`: named values)."""
+    parts = [builtin.subject.name, *(f"{param.name}: …" for param in builtin.params)]
+    if builtin.named_values:
+        parts.append("name: value…")
+    elif builtin.labelled_inputs or builtin.subject.takes_agents:
+        parts.append("inputs…")
+    return f"{builtin.name}({', '.join(parts)})"
+
+
 def builtin_hover(builtin: Builtin) -> str:
     """A builtin pattern's signature, documentation and parameters."""
-    params = ", ".join(f"{param.name}: …" for param in builtin.params)
-    lines = [f"```mas\n{builtin.name}({builtin.subject.name}, {params}, inputs…) -> "
-             f"{builtin.result}\n```", builtin.doc, "",
+    lines = [f"```mas\n{builtin_signature(builtin)} -> {builtin.result}\n```", builtin.doc, "",
              f"- `{builtin.subject.name}` (first): {builtin.subject.doc}"]
     lines += [f"- `{param.name}`{' (required)' if param.required else ''}: {param.doc}"
               for param in builtin.params]
     return "\n".join(lines)
+
+
+def template_hover(template: ast.AgentTemplate, instances: list[ast.AgentInstance]) -> str:
+    """An agent template's parameters, output type, role and the instances made from it."""
+    from masdsl.formatter import format_type
+
+    params = ", ".join(param.value for param in template.params)
+    output = f" -> {format_type(template.output)}" if template.output is not None else ""
+    role = next((field.value.value for field in template.fields if field.key == "role"
+                 and isinstance(field.value, ast.StringLit)), "")
+    role = role if len(role) <= _ROLE_CHARS else role[:_ROLE_CHARS] + "…"
+    role_lines = "\n".join("> " + line for line in role.splitlines()) if role else "> (none)"
+    made = ", ".join(f"`{instance.name.value}`" for instance in instances) or "none yet"
+    return (f"```mas\nagent {template.name.value}({params}){output}\n```\n"
+            "agent template: never called itself; each instance "
+            f"(`agent name = {template.name.value}(param: \"value\")`) is an agent whose "
+            f"role has its arguments in place of `{{param}}`\n\n{role_lines}\n\n"
+            f"**Instances:** {made}")
 
 
 def agent_hover(snapshot: Snapshot, settings: AgentSettings) -> str:
@@ -137,6 +187,7 @@ def agent_hover(snapshot: Snapshot, settings: AgentSettings) -> str:
         else settings.role[:_ROLE_CHARS] + "…"
     rows = [("tools", ", ".join(settings.tools) or "none"),
             ("max_tool_turns", str(settings.max_tool_turns)),
+            ("memory", f"{settings.memory} earlier call(s)" if settings.memory else "none"),
             ("temperature", f"{settings.temperature:g}"), ("top_p", f"{settings.top_p:g}"),
             ("max_tokens", str(settings.max_tokens)), ("retries", str(settings.retries)),
             ("model", settings.model)]

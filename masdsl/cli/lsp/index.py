@@ -19,8 +19,12 @@ from masdsl.checker import BUILTINS
 from masdsl.checker.analysis import MEMBER, Analysis
 
 SymbolKind = Literal["spec", "agent", "value", "type", "member", "builtin", "builtin_type",
-                     "tool", "model", "parameter", "choice", "field"]
+                     "tool", "model", "parameter", "choice", "field", "template_parameter",
+                     "condition_function"]
 RENAMEABLE: frozenset[str] = frozenset({"agent", "value", "type", "member"})
+NAVIGABLE: frozenset[str] = RENAMEABLE | {"tool", "template_parameter"}
+"""Symbols with a definition to go to and references to list (a tool's name may hold `-`
+or `.`, so tools are not renamed; a template parameter is named `template.parameter`)."""
 ValueRole = Literal["input", "output", "value", "graph_node", ""]
 Statement = ast.Assign | ast.If | ast.Match | ast.Loop | ast.Graph
 
@@ -53,7 +57,9 @@ class SymbolIndex:
     occurrences: list[Occurrence] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)
     expressions: list[ast.Expr] = field(default_factory=list)
-    agents: dict[str, ast.AgentDecl] = field(default_factory=dict)
+    agents: dict[str, ast.AgentDecl | ast.AgentTemplate | ast.AgentInstance] = field(
+        default_factory=dict)
+    """Every agent name: declared agents, templates and their instances."""
     type_decls: dict[str, ast.TypeDecl] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)  # member -> enum names
     values: set[str] = field(default_factory=set)
@@ -114,7 +120,9 @@ class _Walker:
         self.index = index
         self.defined: set[tuple[str, str]] = set()
         program = index.program
-        index.agents = {agent.name.value: agent for agent in program.agents}
+        agents: list[ast.AgentDecl | ast.AgentTemplate | ast.AgentInstance] = [
+            *program.agents, *program.templates, *program.instances]
+        index.agents = {agent.name.value: agent for agent in agents}
         index.type_decls = {decl.name.value: decl for decl in program.type_decls}
         index.values = ({decl.name.value for decl in program.inputs}
                         | {decl.name.value for decl in program.outputs}
@@ -134,8 +142,10 @@ class _Walker:
                 yield from self._statements(inner)
 
     def add(self, name: ast.Name | ast.Ref, kind: SymbolKind, definition: bool = False,
-            role: ValueRole = "") -> None:
-        text = name.value if isinstance(name, ast.Name) else name.name
+            role: ValueRole = "", qualified: str | None = None) -> None:
+        """Record one occurrence; `qualified` names the symbol when its text alone does
+        not (a template parameter, `template.parameter`)."""
+        text = qualified or (name.value if isinstance(name, ast.Name) else name.name)
         if definition:
             if (kind, text) in self.defined:
                 definition = False  # a rebinding is a use of the first binding
@@ -161,11 +171,16 @@ class _Walker:
             elif isinstance(item, ast.AgentTemplate):
                 self.agent(ast.AgentDecl(span=item.span, name=item.name, output=item.output,
                                          fields=item.fields))
+                for placeholder in item.params:
+                    self.add(placeholder, "template_parameter", definition=True,
+                             qualified=f"{item.name.value}.{placeholder.value}")
             elif isinstance(item, ast.AgentInstance):
                 self.add(item.name, "agent", definition=True)
                 self.add(item.template, "agent")
-                for field in item.fields:
-                    self.keyword(field, field.key, "field")
+                for arg in item.args:
+                    self.add(arg.name, "template_parameter",
+                             qualified=f"{item.template.value}.{arg.name.value}")
+                self.fields(item.fields)
             elif isinstance(item, ast.ToolDecl):
                 self.add(item.name, "tool", definition=True)
                 for param in item.params:
@@ -194,7 +209,10 @@ class _Walker:
         self.add(agent.name, "agent", definition=True)
         if agent.output is not None:
             self.type(agent.output, None)
-        for item in agent.fields:
+        self.fields(agent.fields)
+
+    def fields(self, fields: tuple[ast.AgentField, ...]) -> None:
+        for item in fields:
             self.keyword(item, item.key, "field")
             if isinstance(item.value, tuple):
                 for tool in item.value:
@@ -238,6 +256,8 @@ class _Walker:
             self.block(inner)
 
     def cond(self, cond: ast.Cond) -> None:
+        for function in _condition_functions(cond):
+            self.add(function, "condition_function")
         members = self.index.analysis.expression_types
         for name in ast.condition_names(cond):
             member = (name.span.start, name.span.end, MEMBER) in members
@@ -277,6 +297,23 @@ class _Walker:
         if name in index.members:
             return "member"
         return None
+
+
+def _condition_functions(cond: ast.Cond) -> list[ast.Name]:
+    """The function names of a condition's calls (`all_equal`, `len`, `empty`)."""
+    found: list[ast.Name] = []
+    stack: list[object] = [cond]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.CondCall):
+            found.append(node.function)
+        elif isinstance(node, ast.Truth | ast.Not):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Compare):
+            stack.extend((node.left, node.right))
+        elif isinstance(node, ast.BoolOp):
+            stack.extend(node.operands)
+    return found
 
 
 def _blocks(stmt: Statement) -> list[ast.Block]:

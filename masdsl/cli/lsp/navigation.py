@@ -1,8 +1,10 @@
 """Definition, references, rename and the document outline, from the symbol table.
 
-Agents, values (inputs, outputs, bound names, graph nodes), type aliases and enum members
-can be renamed; a value's definition is its declaration or its first binding. Enum members
-are identified by name: renaming `approve` renames it in every enum that declares it.
+Agents (templates and instances among them), values (inputs, outputs, bound names, graph
+nodes), type aliases and enum members can be renamed; declared tools and template
+parameters can be navigated too. A value's definition is its declaration or its first
+binding. Enum members are identified by name: renaming `approve` renames it in every enum
+that declares it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from masdsl import ast
 from masdsl.checker.context import RESERVED
 from masdsl.cli.lsp.convert import to_range
 from masdsl.cli.lsp.document import Snapshot
-from masdsl.cli.lsp.index import RENAMEABLE, Occurrence
+from masdsl.cli.lsp.index import NAVIGABLE, RENAMEABLE, Occurrence
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 KEYWORDS = frozenset({
@@ -29,10 +31,11 @@ class RenameError(ValueError):
     """A rename that cannot be done; the message is shown to the user."""
 
 
-def symbol_at(snapshot: Snapshot, offset: int) -> Occurrence | None:
-    """The renameable, navigable symbol under `offset`, if any."""
+def symbol_at(snapshot: Snapshot, offset: int,
+              kinds: frozenset[str] = RENAMEABLE) -> Occurrence | None:
+    """The symbol of one of `kinds` under `offset` (by default a renameable one), if any."""
     found = snapshot.index.at(offset) if snapshot.index else None
-    return found if found is not None and found.kind in RENAMEABLE else None
+    return found if found is not None and found.kind in kinds else None
 
 
 def _location(snapshot: Snapshot, item: Occurrence) -> types.Location:
@@ -41,16 +44,18 @@ def _location(snapshot: Snapshot, item: Occurrence) -> types.Location:
 
 
 def definition(snapshot: Snapshot, offset: int) -> types.Location | None:
-    found = symbol_at(snapshot, offset)
+    found = symbol_at(snapshot, offset, NAVIGABLE)
     if found is None or snapshot.index is None:
         return None
     target = snapshot.index.definition(found.kind, found.name)
+    if target is not None and found.kind == "tool" and not target.definition:
+        return None  # a builtin tool (python, calculator): declared nowhere in the spec
     return _location(snapshot, target) if target else None
 
 
 def references(snapshot: Snapshot, offset: int, include_declaration: bool
                ) -> list[types.Location]:
-    found = symbol_at(snapshot, offset)
+    found = symbol_at(snapshot, offset, NAVIGABLE)
     if found is None or snapshot.index is None:
         return []
     return [_location(snapshot, item) for item in snapshot.index.of(found.kind, found.name)
@@ -124,6 +129,15 @@ def document_symbols(snapshot: Snapshot) -> list[types.DocumentSymbol]:
             output = settings.output.render() if settings and settings.output else "?"
             children.append(symbol(item.name.value, Kind.Function, span(item), span(item.name),
                                    f"agent -> {output}"))
+        elif isinstance(item, ast.AgentTemplate):
+            params = ", ".join(param.value for param in item.params)
+            children.append(symbol(item.name.value, Kind.Class, span(item), span(item.name),
+                                   f"agent template ({params})"))
+        elif isinstance(item, ast.AgentInstance):
+            settings = analysis.agents.get(item.name.value)
+            output = settings.output.render() if settings and settings.output else "?"
+            children.append(symbol(item.name.value, Kind.Function, span(item), span(item.name),
+                                   f"agent = {item.template.value}(...) -> {output}"))
         elif isinstance(item, ast.ToolDecl):
             signature = analysis.tools.get(item.name.value)
             result = signature.result.render() if signature else "?"

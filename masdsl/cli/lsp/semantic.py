@@ -19,8 +19,9 @@ LEGEND = types.SemanticTokensLegend(token_types=list(TOKEN_TYPES),
 _KIND_TOKEN = {"spec": "namespace", "agent": "function", "value": "variable", "type": "type",
                "builtin_type": "type", "member": "enumMember", "builtin": "function",
                "tool": "macro", "model": "class", "parameter": "parameter",
-               "choice": "enumMember", "field": "property"}
-_LIBRARY = frozenset({"builtin_type", "builtin", "choice", "tool"})
+               "choice": "enumMember", "field": "property",
+               "template_parameter": "parameter", "condition_function": "function"}
+_LIBRARY = frozenset({"builtin_type", "builtin", "choice", "tool", "condition_function"})
 
 
 def semantic_tokens(snapshot: Snapshot) -> list[int]:
