@@ -76,7 +76,7 @@ def test_every_design_the_stage_grammars_admit_compiles(vocabulary_model: LlamaM
 # reach them within a few batches (the construct mix is read from the compiled designs'
 # syntax trees). Each group has its interface; walks are deterministic per seed.
 FAVOURED: dict[str, tuple[frozenset[str], frozenset[str], int]] = {
-    "builtins": (frozenset(),
+    "builtins": (frozenset({" ["}),
                  frozenset({"ensemble", "vote", "vote judge", "vote tiebreak",
                             "vote show: replies", "reflect", "reflect critics", "debate",
                             "format"}), 0),
@@ -88,6 +88,11 @@ FAVOURED: dict[str, tuple[frozenset[str], frozenset[str], int]] = {
               frozenset({"loop", "loop until", "append"}), 3),
     "routers": (frozenset({" enum", " match"}), frozenset({"match", "enum agent", "default"}),
                 0),
+    "lists": (frozenset({" map", " head", " len", " rest", "[", " reply", " memory"}),
+              frozenset({"map", "head", "len", "rest", "index", "reply", "memory"}), 2),
+    "rounds": (frozenset({" loop", " graph", " rounds", " ensemble", " reflect"}),
+               frozenset({"rounds", "ensemble of flow"}), 3),
+    "tests": (frozenset({" run", "_tests", " code"}), frozenset({"run_tests"}), 1),
 }
 BATCHES = 4
 
