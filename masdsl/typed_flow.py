@@ -71,25 +71,31 @@ def _fillings(text: str, state: DesignState, agent: str,
     """Every way to fill the slots that `text` (a typed form's prefix and rest) uses."""
     agents = [name for name, _ in state.agents]
     readable = state.inputs + state.values
-    lists = [name for name, value_type in readable if _is_list(value_type)]
+    # A node of an open graph may not have run yet when another node reads it: a step
+    # without an LLM call (head, rest, len, map's list, run_tests) needs a value there
+    # (MAS107 when lowering the graph's unrolled steps), so its list slots skip them.
+    nodes = {node for block in state.blocks for node in block.nodes}
+    steady = tuple(value for value in readable if value[0] not in nodes)
+    lists = [name for name, value_type in steady if _is_list(value_type)]
     rounds = dict(state.rounds)
     slots: list[dict[str, str]] = [{"agent": agent, "args": "{args}"}]
     options: dict[str, list[str]] = {
         "critic": agents,
         "peer": [peer for peer, peer_type in state.agents if peer_type == type_],
-        "list": [name for name, value_type in readable if value_type == f"list[{type_}]"],
+        "list": [name for name, value_type in steady if value_type == f"list[{type_}]"],
         "item": [name for name, value_type in readable if value_type == type_],
         "value": [name for name, _ in readable],
         "produced": [name for name, value_type in state.values if value_type == type_],
         "rounded": [name for name, value_type in state.values
                     if value_type == type_ and name in rounds],
-        "long": [name for name, value_type in readable if value_type == f"list[{type_}]"
+        "long": [name for name, value_type in steady if value_type == f"list[{type_}]"
                  and (state.length(name) is None or state.length(name) != 1)],
         "anylist": lists,
         "sized": [name for name in lists if 1 <= (state.length(name) or 0) <= MAX_FANOUT],
         "unsized": [name for name in lists if state.length(name) is None],
-        "program": [name for name, value_type in state.values if value_type == "code"],
-        "tests": [name for name, value_type in readable
+        "program": [name for name, value_type in state.values
+                    if value_type == "code" and name not in nodes],
+        "tests": [name for name, value_type in steady
                   if value_type in ("text", "list[text]", "list[code]")],
     }
     for slot, choices in options.items():

@@ -11,6 +11,7 @@ import pytest
 from masdsl import typed_grammar as typed
 from masdsl.design_mix import construct_mix
 from masdsl.formatter import format_source
+from masdsl.typed_flow import expression_rules
 from runtime.designer import (
     TYPED_AGENT_RESERVE,
     TYPED_MAX_AGENTS,
@@ -409,3 +410,21 @@ def test_the_newer_constructs_are_written_stage_by_stage_and_compile(
     assert format_source(result.text, line_width=10_000) == result.text
     for request, (_, offered) in zip(engine.requests[1:], stages, strict=True):
         assert offered in (request.grammar or ""), offered
+
+
+def test_a_graph_node_is_not_the_list_of_a_step_without_an_llm_call() -> None:
+    """A node may not have run when a later node reads it; `len`/`head`/`map` of it would
+    not lower (MAS107), so inside the graph they read only values bound before it."""
+    state = typed.DesignState(inputs=(("question", "text"),),
+                              outputs=(("answer", "list[number]"),),
+                              agents=(("solver", "list[number]"), ("one", "number")), flow=True)
+    inside = typed.absorb(state, "\n    xs = solver(question)\n    graph max_steps 4 {"
+                                 "\n      node ys = solver(question)")
+    assert inside is not None
+    rules = "\n".join(expression_rules(inside, "node_expr", None))  # a node's expressions
+    assert '"len(xs)"' in rules and '"map(one, xs, max: "' in rules
+    assert '"len(ys)"' not in rules and "map(one, ys" not in rules and '"head(ys)"' not in rules
+    # after the graph the node has run or is absent, as any value: it is a list again
+    after = typed.absorb(inside, "\n      start ys\n      edge ys -> end\n    }"
+                                 "\n    n = one(question)")
+    assert after is not None and '"len(ys)"' in typed.statement_grammar(after, True)
