@@ -267,7 +267,7 @@ BUILTINS: dict[str, Builtin] = {
         construct="state", node_kinds=("reply",),
         summary="why = reply(x)                                       x's full reply, text",
         typed_form=TypedForm("reply({produced})", "", result="text"),
-        typed_variants=(TypedForm("reply({list})", "", result="list[text]"),)),
+        typed_variants=(TypedForm("reply({anylist})", "", result="list[text]"),)),
     "rounds": Builtin(
         name="rounds",
         subject=Param("name", ValueKind.NAME, required=True,

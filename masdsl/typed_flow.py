@@ -85,7 +85,8 @@ def _fillings(text: str, state: DesignState, agent: str,
         "list": [name for name, value_type in steady if value_type == f"list[{type_}]"],
         "item": [name for name, value_type in readable if value_type == type_],
         "value": [name for name, _ in readable],
-        "produced": [name for name, value_type in state.values if value_type == type_],
+        "produced": [name for name, value_type in state.values
+                     if value_type == type_ and not _is_list(type_)],
         "rounded": [name for name, value_type in state.values
                     if value_type == type_ and name in rounds],
         "long": [name for name, value_type in steady if value_type == f"list[{type_}]"

@@ -11,7 +11,7 @@ import pytest
 from masdsl import typed_grammar as typed
 from masdsl.design_mix import construct_mix
 from masdsl.formatter import format_source
-from masdsl.typed_flow import expression_rules
+from masdsl.typed_flow import _forms, expression_rules, form_type
 from runtime.designer import (
     TYPED_AGENT_RESERVE,
     TYPED_MAX_AGENTS,
@@ -428,3 +428,17 @@ def test_a_graph_node_is_not_the_list_of_a_step_without_an_llm_call() -> None:
     after = typed.absorb(inside, "\n      start ys\n      edge ys -> end\n    }"
                                  "\n    n = one(question)")
     assert after is not None and '"len(ys)"' in typed.statement_grammar(after, True)
+
+
+def test_reply_of_a_list_is_a_list_of_texts() -> None:
+    """`reply(x)` is text, except for a list (one text per item): a value of a list output
+    type (a vote over list answers) is written as `reply(x)` of type list[text] only."""
+    state = typed.DesignState(inputs=(("question", "text"),),
+                              outputs=(("answer", "list[number]"),),
+                              agents=(("solver", "list[number]"),), flow=True)
+    state = typed.absorb(state, "\n    best = vote(ensemble(solver, n: 3, question), "
+                                "strategy: majority)")
+    assert state is not None and ("best", "list[number]") in state.values
+    assert form_type(state, "reply(best)") == "list[text]"
+    assert [form.result for form in _forms(state, None) if form.prefix == "reply(best)"] \
+        == ["list[text]"]
