@@ -369,11 +369,11 @@ def test_a_map_says_max_only_over_a_list_of_unknown_length() -> None:
                               agents=(("solver", "number"),), flow=True)
     grammar = typed.statement_grammar(state, more_statements=True)
     assert '"map(solver, items, max: " FANOUT' in grammar
-    state = typed.absorb(state, "\n    drafts = ensemble(solver, n: 3, items)")
-    assert state is not None and state.length("drafts") == 3
-    grammar = typed.statement_grammar(state, more_statements=True)
+    sized = typed.absorb(state, "\n    drafts = ensemble(solver, n: 3, items)")
+    assert sized is not None and sized.length("drafts") == 3
+    grammar = typed.statement_grammar(sized, more_statements=True)
     assert '"map(solver, drafts" (", "' in grammar and '"map(solver, drafts, max: "' not in grammar
-    mapped = typed.absorb(state, "\n    ys = map(solver, drafts)\n    zs = rest(ys)")
+    mapped = typed.absorb(sized, "\n    ys = map(solver, drafts)\n    zs = rest(ys)")
     assert mapped is not None and mapped.length("ys") == 3 and mapped.length("zs") == 2
     # a rebinding that changes the length makes it unknown, as in the checker
     changed = typed.absorb(mapped, "\n    zs = ensemble(solver, n: 4, items)")
@@ -433,10 +433,10 @@ def test_a_graph_node_is_not_the_list_of_a_step_without_an_llm_call() -> None:
 def test_reply_of_a_list_is_a_list_of_texts() -> None:
     """`reply(x)` is text, except for a list (one text per item): a value of a list output
     type (a vote over list answers) is written as `reply(x)` of type list[text] only."""
-    state = typed.DesignState(inputs=(("question", "text"),),
+    start = typed.DesignState(inputs=(("question", "text"),),
                               outputs=(("answer", "list[number]"),),
                               agents=(("solver", "list[number]"),), flow=True)
-    state = typed.absorb(state, "\n    best = vote(ensemble(solver, n: 3, question), "
+    state = typed.absorb(start, "\n    best = vote(ensemble(solver, n: 3, question), "
                                 "strategy: majority)")
     assert state is not None and ("best", "list[number]") in state.values
     assert form_type(state, "reply(best)") == "list[text]"
