@@ -32,6 +32,8 @@ def _call_constructs(call: ast.Call) -> set[str]:
             found.add(f"vote {keyword}")
         elif keyword == "critic" and isinstance(arg.value, ast.ListExpr):
             found.add("reflect critics")
+    if name == "ensemble" and call.args and isinstance(call.args[0].value, ast.Call):
+        found.add("ensemble of flow")
     return found
 
 
@@ -61,7 +63,11 @@ def _node_constructs(node: BaseModel, aliases: dict[str, BaseModel]) -> set[str]
             found.add("record agent")
         if node.field("default") is not None:
             found.add("default")
+        if node.field("memory") is not None:
+            found.add("memory")
         return found
+    if isinstance(node, ast.Index):
+        return {"index"}
     if isinstance(node, ast.FieldAccess):
         return {"field access"}
     if isinstance(node, ast.Compare):
@@ -78,7 +84,7 @@ def design_constructs(program: ast.Program) -> frozenset[str]:
     `match`, `graph`), condition parts (`comparison`, `and/or/not`, `all_equal`, `len`,
     `empty`, `field access`), agents (`enum agent`, `record agent`, `default`) and each
     builtin by name (with `vote judge`, `vote tiebreak`, `vote show: replies`,
-    `reflect critics`)."""
+    `reflect critics`, `ensemble of flow`), list indexing (`index`) and agent `memory`."""
     aliases: dict[str, BaseModel] = {item.name.value: item.type for item in program.items
                                      if isinstance(item, ast.TypeDecl)}
     found: set[str] = set()

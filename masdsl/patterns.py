@@ -68,8 +68,14 @@ class TypedForm:
     `{first}`/`{second}` a pair of distinct declared agents, `{value}` any input or value
     in scope, `{item}` one of type `{type}`, `{list}` one of type `list[{type}]`; in `rest`,
     `{args}` is the data-argument rule, `FANOUT` and `ROUNDS` bounded counts, and
-    `TEMPLATE_TEXT` a run of plain text. `result` is the produced type, written over
-    `{type}`."""
+    `TEMPLATE_TEXT` a run of plain text. Slots over the values in scope: `{produced}` a
+    value of type `{type}` an earlier statement bound (not an input), `{rounded}` one
+    `rounds(x)` may read, `{long}` a `list[{type}]` whose static length is not 1,
+    `{anylist}` any list, `{sized}` a list of static length 1..MAX_FANOUT, `{unsized}` one
+    of unknown length (a `map` over it needs `max:`), `{program}` a code value, `{tests}`
+    a text, list[text] or list[code] value. An empty `rest` means the prefix is the whole
+    expression. `result` is the produced type, written over `{type}` (braces of a record
+    type doubled)."""
 
     prefix: str
     rest: str
@@ -148,7 +154,10 @@ BUILTINS: dict[str, Builtin] = {
         summary="xs = ensemble(agent, n: 3, question)                 samples -> list",
         labelled_inputs=True,
         typed_form=TypedForm("ensemble({agent}, n: ", 'FANOUT ", " {args} ")"',
-                             result="list[{type}]")),
+                             result="list[{type}]"),
+        typed_variants=(TypedForm("ensemble(reflect({agent}, critic: {critic}, rounds: ",
+                                  'ROUNDS ", " {args} "), n: " FANOUT ")"',
+                                  result="list[{type}]"),)),
     "vote": Builtin(
         name="vote",
         subject=Param("values", ValueKind.VALUE_LIST, required=True,
@@ -178,7 +187,9 @@ BUILTINS: dict[str, Builtin] = {
                       'FANOUT ", " {args} "), strategy: majority, tiebreak: {peer})"'),
             TypedForm("vote(ensemble({agent}, n: ",
                       'FANOUT ", " {args} "), strategy: consensus, judge: {peer}, '
-                      'show: replies)"'))),
+                      'show: replies)"'),
+            TypedForm("vote(ensemble(reflect({agent}, critic: {critic}, rounds: ",
+                      'ROUNDS ", " {args} "), n: " FANOUT "), strategy: majority)"'))),
     "append": Builtin(
         name="append",
         subject=Param("list", ValueKind.VALUE_LIST, required=True,
@@ -254,7 +265,9 @@ BUILTINS: dict[str, Builtin] = {
             "a value came from, without an LLM call; a value no agent produced is shown as "
             "an agent would be shown it.",
         construct="state", node_kinds=("reply",),
-        summary="why = reply(x)                                       x's full reply, text"),
+        summary="why = reply(x)                                       x's full reply, text",
+        typed_form=TypedForm("reply({produced})", "", result="text"),
+        typed_variants=(TypedForm("reply({anylist})", "", result="list[text]"),)),
     "rounds": Builtin(
         name="rounds",
         subject=Param("name", ValueKind.NAME, required=True,
@@ -264,7 +277,8 @@ BUILTINS: dict[str, Builtin] = {
         doc="The value a name had after each iteration of its loop (or each step of its "
             "graph that ran it), in order, without an LLM call.",
         construct="state", node_kinds=("rounds",),
-        summary="xs = rounds(x)                                       x after each round"),
+        summary="xs = rounds(x)                                       x after each round",
+        typed_form=TypedForm("rounds({rounded})", "", result="list[{type}]")),
     "head": Builtin(
         name="head",
         subject=Param("list", ValueKind.VALUE_LIST, required=True, doc="a list[T]"),
@@ -273,7 +287,9 @@ BUILTINS: dict[str, Builtin] = {
         doc="The first item, without an LLM call (as xs[0]); absent when the list is empty.",
         construct="state", node_kinds=("list_op",),
         summary="first = head(xs)                                    first item; xs[0], xs[-1], "
-                "xs[k] pick any, no LLM call"),
+                "xs[k] pick any, no LLM call",
+        typed_form=TypedForm("head({list})", ""),
+        typed_variants=(TypedForm("{list}[0]", ""), TypedForm("{list}[-1]", ""))),
     "rest": Builtin(
         name="rest",
         subject=Param("list", ValueKind.VALUE_LIST, required=True, doc="a list[T]"),
@@ -281,7 +297,8 @@ BUILTINS: dict[str, Builtin] = {
         result="list[T]",
         doc="Every item but the first, without an LLM call (empty for an empty list).",
         construct="state", node_kinds=("list_op",),
-        summary="others = rest(xs)                                   all but the first item"),
+        summary="others = rest(xs)                                   all but the first item",
+        typed_form=TypedForm("rest({long})", "", result="list[{type}]")),
     "len": Builtin(
         name="len",
         subject=Param("list", ValueKind.VALUE_LIST, required=True, doc="a list[T]"),
@@ -289,7 +306,8 @@ BUILTINS: dict[str, Builtin] = {
         result="number",
         doc="The number of items, without an LLM call.",
         construct="state", node_kinds=("list_op",),
-        summary="n = len(xs)                                         number of items"),
+        summary="n = len(xs)                                         number of items",
+        typed_form=TypedForm("len({anylist})", "", result="number")),
     "map": Builtin(
         name="map",
         subject=Param("agent", ValueKind.AGENT, required=True,
@@ -304,7 +322,11 @@ BUILTINS: dict[str, Builtin] = {
         construct="ensemble", node_kinds=("ensemble_member", "collect", "list_op"),
         summary="ys = map(solver, questions, max: 5, context)        one call per item -> "
                 "list",
-        labelled_inputs=True, own_labels=("item",)),
+        labelled_inputs=True, own_labels=("item",),
+        typed_form=TypedForm("map({agent}, {sized}", '(", " {args})? ")"',
+                             result="list[{type}]"),
+        typed_variants=(TypedForm("map({agent}, {unsized}, max: ", 'FANOUT (", " {args})? ")"',
+                                  result="list[{type}]"),)),
     "run_tests": Builtin(
         name="run_tests",
         subject=Param("code", ValueKind.VALUE, required=True,
@@ -315,7 +337,10 @@ BUILTINS: dict[str, Builtin] = {
             "python tool's sandbox, without an LLM call.",
         construct="state", node_kinds=("run_tests",),
         summary="r = run_tests(program, tests)                       sandboxed, no LLM call: "
-                "r.passed, r.passed_count, r.total, r.report"),
+                "r.passed, r.passed_count, r.total, r.report",
+        typed_form=TypedForm("run_tests({program}, {tests})", "",
+                             result="{{ passed: bool, passed_count: number, total: number, "
+                                    "report: text }}")),
 }
 
 

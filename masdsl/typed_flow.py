@@ -17,6 +17,7 @@ a new builtin is one more `TypedForm` in `masdsl.patterns` (`_forms` reads the r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import combinations
@@ -61,18 +62,42 @@ class Form:
     result: str
 
 
+def _is_list(type_: str) -> bool:
+    return type_.startswith("list[")
+
+
 def _fillings(text: str, state: DesignState, agent: str,
               type_: str) -> list[dict[str, str]]:
     """Every way to fill the slots that `text` (a typed form's prefix and rest) uses."""
     agents = [name for name, _ in state.agents]
     readable = state.inputs + state.values
+    # A node of an open graph may not have run yet when another node reads it: a step
+    # without an LLM call (head, rest, len, map's list, run_tests) needs a value there
+    # (MAS107 when lowering the graph's unrolled steps), so its list slots skip them.
+    nodes = {node for block in state.blocks for node in block.nodes}
+    steady = tuple(value for value in readable if value[0] not in nodes)
+    lists = [name for name, value_type in steady if _is_list(value_type)]
+    rounds = dict(state.rounds)
     slots: list[dict[str, str]] = [{"agent": agent, "args": "{args}"}]
     options: dict[str, list[str]] = {
         "critic": agents,
         "peer": [peer for peer, peer_type in state.agents if peer_type == type_],
-        "list": [name for name, value_type in readable if value_type == f"list[{type_}]"],
+        "list": [name for name, value_type in steady if value_type == f"list[{type_}]"],
         "item": [name for name, value_type in readable if value_type == type_],
         "value": [name for name, _ in readable],
+        "produced": [name for name, value_type in state.values
+                     if value_type == type_ and not _is_list(type_)],
+        "rounded": [name for name, value_type in state.values
+                    if value_type == type_ and name in rounds],
+        "long": [name for name, value_type in steady if value_type == f"list[{type_}]"
+                 and (state.length(name) is None or state.length(name) != 1)],
+        "anylist": lists,
+        "sized": [name for name in lists if 1 <= (state.length(name) or 0) <= MAX_FANOUT],
+        "unsized": [name for name in lists if state.length(name) is None],
+        "program": [name for name, value_type in state.values
+                    if value_type == "code" and name not in nodes],
+        "tests": [name for name, value_type in steady
+                  if value_type in ("text", "list[text]", "list[code]")],
     }
     for slot, choices in options.items():
         if "{" + slot + "}" in text:
@@ -117,15 +142,40 @@ def expression_rules(state: DesignState, rule: str, result: str | None) -> list[
     subsets = [", ".join(chosen) for size in range(1, min(len(refs), MAX_ARGUMENTS) + 1)
                for chosen in combinations(refs, size)]
     args = f"{rule}_args"
-    choices = [f"{literal(form.prefix)} {form.rest.replace('{args}', args)}" for form in forms]
+    choices = [f"{literal(form.prefix)} {form.rest.replace('{args}', args)}".rstrip()
+               for form in forms]
     return [f"{rule}: " + "\n    | ".join(choices),
             f"{args}: " + " | ".join(literal(subset) for subset in subsets)]
 
 
 def form_type(state: DesignState, expression: str) -> str | None:
-    """The type of an expression a stage grammar wrote (the longest matching form's)."""
-    forms = [form for form in _forms(state, None) if expression.startswith(form.prefix)]
+    """The type of an expression a stage grammar wrote (the longest matching form's; a form
+    with no rest, such as `xs[0]` or `reply(x)`, matches only the whole expression)."""
+    forms = [form for form in _forms(state, None) if expression.startswith(form.prefix)
+             and (form.rest or expression == form.prefix)]
     return max(forms, key=lambda form: len(form.prefix)).result if forms else None
+
+
+def expression_length(state: DesignState, expression: str) -> int | None:
+    """The static length the checker gives a list expression a stage grammar wrote (None
+    when it has none): an ensemble's `n`, a `map`'s bound (its list's length, else its
+    `max`), `rounds(x)`'s loop or graph bound, `rest` of a list one shorter."""
+    if expression.startswith("ensemble("):
+        found = re.search(r"\bn: (\d+)", expression)
+        return int(found.group(1)) if found else None
+    if expression.startswith("map("):
+        found = re.match(r"map\(\w+, (\w+)(?:, max: (\d+))?", expression)
+        if found is None:
+            return None
+        known = state.length(found.group(1))
+        return known if known is not None else \
+            (int(found.group(2)) if found.group(2) else None)
+    if expression.startswith("rounds(") and expression.endswith(")"):
+        return dict(state.rounds).get(expression[len("rounds("):-1])
+    if expression.startswith("rest(") and expression.endswith(")"):
+        known = state.length(expression[len("rest("):-1])
+        return None if known is None else max(0, known - 1)
+    return None
 
 
 # ---- the statements table ---------------------------------------------------------------
@@ -223,15 +273,16 @@ def _offer_rebind(state: DesignState, level: int, rules: Rules, more: bool) -> l
 
 def _absorb_binding(state: DesignState, line: str) -> DesignState | None:
     name, equals, expression = line.partition(" = ")
-    if not equals or not expression.endswith(")"):
+    if not equals or not expression.endswith((")", "]")):
         return None
+    length = expression_length(state, expression)
     known = dict(_targets(state))
     if name in known:
-        return state.bind(name, known[name])
+        return state.bind(name, known[name], length)
     type_ = form_type(state, expression)
     if type_ is None or name in state.taken():
         return None
-    return state.bind(name, type_)
+    return state.bind(name, type_, length)
 
 
 def _opened(state: DesignState, block: Block) -> DesignState:
@@ -259,7 +310,8 @@ def _offer_loop(state: DesignState, level: int, rules: Rules, more: bool) -> lis
 def _absorb_loop(state: DesignState, line: str) -> DesignState | None:
     if not (line.startswith("loop max ") and line.endswith(" {")):
         return None
-    return _opened(state, Block("loop", outer=state.values))
+    limit = int(line[len("loop max "):].split(" ", 1)[0])
+    return _opened(state, Block("loop", outer=state.values, limit=limit))
 
 
 def _offer_match(state: DesignState, level: int, rules: Rules, more: bool) -> list[str]:
@@ -294,7 +346,8 @@ def _offer_graph(state: DesignState, level: int, rules: Rules, more: bool) -> li
 def _absorb_graph(state: DesignState, line: str) -> DesignState | None:
     if not (line.startswith("graph max_steps ") and line.endswith(" {")):
         return None
-    return _opened(state, Block("graph", outer=state.values))
+    limit = int(line[len("graph max_steps "):-len(" {")])
+    return _opened(state, Block("graph", outer=state.values, limit=limit))
 
 
 def _absorb_node(state: DesignState, line: str) -> DesignState | None:
@@ -304,7 +357,7 @@ def _absorb_node(state: DesignState, line: str) -> DesignState | None:
     type_ = form_type(state, expression)
     if not equals or type_ is None or name in state.taken():
         return None
-    bound = state.bind(name, type_)
+    bound = state.bind(name, type_, expression_length(state, expression))
     graph = bound.blocks[-1]
     return replace(bound, blocks=(*bound.blocks[:-1],
                                   replace(graph, nodes=(*graph.nodes, name))))
@@ -355,7 +408,12 @@ def close_block(state: DesignState) -> DesignState:
     if inner.kind == "else":
         return replace(closed, values=common(inner.then, state.values))
     if inner.kind in ("loop", "graph"):
-        return closed
+        if blocks:  # rounds(x) of a nested loop: left out (see DesignState.rounds)
+            return closed
+        names = inner.nodes if inner.kind == "graph" else inner.bound
+        bound = {name for name, _ in state.values}
+        rounds = dict(closed.rounds) | {name: inner.limit for name in names if name in bound}
+        return replace(closed, rounds=tuple(rounds.items()))
     if inner.kind in ("case", "otherwise"):
         match = blocks[-1]
         arms = state.values if match.arms is None else common(match.arms, state.values)

@@ -61,13 +61,15 @@ MAX_MEMBERS = 4     # members of an enum output type (at least 2)
 MAX_FIELDS = 3      # fields of a record output type (at least 2)
 
 _AGENT_BODY = f"""\
-agent_body: "    role " ROLE "\\n" tools_field? temperature_field? max_tokens_field?
+agent_body: "    role " ROLE "\\n" tools_field? temperature_field? max_tokens_field? memory_field?
 tools_field: "    tools [" {alternatives(literal(t) for t in (*TOOLS, ", ".join(TOOLS)))} "]\\n"
 temperature_field: "    temperature " TEMPERATURE "\\n"
 max_tokens_field: "    max_tokens " MAX_TOKENS "\\n"
+memory_field: "    memory " MEMORY "\\n"
 ROLE: /"[A-Za-z][^"\\\\\\x00-\\x1f\\x7f]{{7,{ROLE_MAX - 1}}}"/
 TEMPERATURE: /(0|1)\\.[0-9]|2\\.0/
 MAX_TOKENS: /[1-9][0-9]{{1,2}}/
+MEMORY: /[1-3]/
 """
 
 

@@ -30,7 +30,9 @@ class Block:
     (for `else`); `subject`, `covered`, `otherwise` and `arms` belong to a `match`: its
     enum value, the members its cases named, whether it has its `else` arm, and the names
     bound on every finished arm (None before the first arm ends). `statements` counts what
-    the block holds so far (a block is closed only once it holds something)."""
+    the block holds so far (a block is closed only once it holds something). `limit` is a
+    loop's `max` or a graph's `max_steps`; `bound` every name bound inside the block, at
+    any depth (after a loop, `rounds(x)` reads each of them)."""
 
     kind: str
     outer: tuple[Field, ...]
@@ -41,6 +43,8 @@ class Block:
     arms: tuple[Field, ...] | None = None
     otherwise: bool = False
     nodes: tuple[str, ...] = ()
+    limit: int = 0
+    bound: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,12 @@ class DesignState:
     `values` is the scope: the names bound on every path to the current line, with their
     types (bound outputs included); `names` every name the flow has bound anywhere (a new
     name must be none of them); `members` the enum members and record fields declared (a
-    later name that equals a member would make `x == m` compare with that value instead)."""
+    later name that equals a member would make `x == m` compare with that value instead).
+    `lengths` mirrors the checker's static list lengths: each name's length when its first
+    binding had one and no later binding changed it (None: not known statically), so a
+    `map` writes `max:` exactly when the checker needs one. `rounds` are the names
+    `rounds(x)` may read, with their loop's or graph's bound: those a top-level loop or
+    graph that has finished bound (a loop nested in a block is left out, conservatively)."""
 
     inputs: tuple[Field, ...]
     outputs: tuple[Field, ...]
@@ -73,6 +82,8 @@ class DesignState:
     statements: int = 0
     flow: bool = False
     building: Building | None = None
+    lengths: tuple[tuple[str, int | None], ...] = ()
+    rounds: tuple[tuple[str, int], ...] = ()
 
     def taken(self) -> set[str]:
         """Names a new declaration may not use."""
@@ -89,12 +100,25 @@ class DesignState:
         bound = {name for name, _ in self.values}
         return [output for output in self.outputs if output[0] not in bound]
 
-    def bind(self, name: str, type_: str) -> DesignState:
-        """The state after `name = ...` of type `type_` in the innermost block."""
+    def bind(self, name: str, type_: str, length: int | None = None) -> DesignState:
+        """The state after `name = ...` of type `type_` (a list of static length `length`,
+        when known) in the innermost block."""
         values = self.values if any(n == name for n, _ in self.values) \
             else (*self.values, (name, type_))
-        return replace(self, values=values, names=self.names | {name},
+        lengths = dict(self.lengths)
+        if name in lengths and lengths[name] != length:
+            lengths[name] = None  # as the checker: a rebinding that changes it unknows it
+        elif name not in lengths:
+            lengths[name] = length
+        blocks = tuple(replace(block, bound=(*block.bound, name))
+                       if name not in block.bound else block for block in self.blocks)
+        return replace(self, values=values, names=self.names | {name}, blocks=blocks,
+                       lengths=tuple(lengths.items()),
                        statements=self.statements + 1).counted()
+
+    def length(self, name: str) -> int | None:
+        """The static length of the list value `name` (None when not known)."""
+        return dict(self.lengths).get(name)
 
     def counted(self) -> DesignState:
         """The state with one more statement in the innermost block."""

@@ -159,10 +159,11 @@ TYPED_MAX_STATEMENTS = 6
 # Tokens a design must have left to start another agent or another statement; below them
 # the stage grammar steers to the end (closing open blocks, binding the outputs), so a
 # design rarely runs out of tokens before it is whole. Each open block reserves a little
-# more for its closing lines.
+# more for its closing lines, each output not yet bound for the binding the end forces.
 TYPED_AGENT_RESERVE = 96
 TYPED_VALUE_RESERVE = 48
 TYPED_BLOCK_RESERVE = 12
+TYPED_OUTPUT_RESERVE = 24
 
 
 def design_request(question: str, *, interface: Interface = Interface(),
@@ -215,7 +216,8 @@ class _Staged:
         sampling = self.request.sampling
         remaining = sampling.max_tokens - len(self.token_ids)
         more_statements = (state.statements < TYPED_MAX_STATEMENTS and remaining
-                           >= TYPED_VALUE_RESERVE + TYPED_BLOCK_RESERVE * len(state.blocks))
+                           >= TYPED_VALUE_RESERVE + TYPED_BLOCK_RESERVE * len(state.blocks)
+                           + TYPED_OUTPUT_RESERVE * len(state.unbound_outputs()))
         more_agents = len(state.agents) < TYPED_MAX_AGENTS and (
             remaining >= TYPED_AGENT_RESERVE or bool(state.missing_types()))
         if state.building is not None:  # an enum or record output type being written

@@ -63,13 +63,18 @@ def test_lowering_creates_the_node_kinds_the_registry_lists(name: str) -> None:
 def test_typed_decoding_writes_every_typed_form_of_the_registry() -> None:
     state = DesignState(inputs=(("question", "text"),), outputs=(("answer", "number"),),
                         agents=(("solver", "number"), ("critic", "number")),
-                        values=(("drafts", "list[number]"), ("draft", "number")))
+                        values=(("drafts", "list[number]"), ("draft", "number"),
+                                ("picked", "list[number]"), ("prog", "code")),
+                        lengths=(("picked", 3),), rounds=(("draft", 3),))
     forms = _forms(state, None)
-    unfilled = re.compile(r"\{(agent|peer|critic|first|second|list|item|value|type)\}")
+    slots = {"agent": "solver", "critic": "critic", "first": "solver", "second": "critic",
+             "list": "drafts", "produced": "draft", "rounded": "draft", "long": "drafts",
+             "anylist": "drafts", "sized": "picked", "unsized": "drafts",
+             "program": "prog", "tests": "question"}
+    unfilled = re.compile(r"\{(" + "|".join([*slots, "peer", "item", "value", "type"]) + r")\}")
     for builtin in BUILTINS.values():
         for typed_form in builtin.typed_forms:
-            prefix = typed_form.prefix.format(agent="solver", critic="critic", first="solver",
-                                              second="critic", list="drafts")
+            prefix = typed_form.prefix.format(**slots)
             result = typed_form.result.format(type="number")
             written = [form for form in forms if form.prefix == prefix and form.result == result]
             assert written, (builtin.name, typed_form)

@@ -11,9 +11,12 @@ import pytest
 from masdsl import typed_grammar as typed
 from masdsl.design_mix import construct_mix
 from masdsl.formatter import format_source
+from masdsl.typed_flow import _forms, expression_rules, form_type
 from runtime.designer import (
     TYPED_AGENT_RESERVE,
     TYPED_MAX_AGENTS,
+    TYPED_OUTPUT_RESERVE,
+    TYPED_VALUE_RESERVE,
     Design,
     Interface,
     design,
@@ -76,7 +79,7 @@ def test_every_design_the_stage_grammars_admit_compiles(vocabulary_model: LlamaM
 # reach them within a few batches (the construct mix is read from the compiled designs'
 # syntax trees). Each group has its interface; walks are deterministic per seed.
 FAVOURED: dict[str, tuple[frozenset[str], frozenset[str], int]] = {
-    "builtins": (frozenset(),
+    "builtins": (frozenset({" ["}),
                  frozenset({"ensemble", "vote", "vote judge", "vote tiebreak",
                             "vote show: replies", "reflect", "reflect critics", "debate",
                             "format"}), 0),
@@ -88,6 +91,11 @@ FAVOURED: dict[str, tuple[frozenset[str], frozenset[str], int]] = {
               frozenset({"loop", "loop until", "append"}), 3),
     "routers": (frozenset({" enum", " match"}), frozenset({"match", "enum agent", "default"}),
                 0),
+    "lists": (frozenset({" map", " head", " len", " rest", "[", " reply", " memory"}),
+              frozenset({"map", "head", "len", "rest", "index", "reply", "memory"}), 2),
+    "rounds": (frozenset({" loop", " graph", " rounds", " ensemble", " reflect"}),
+               frozenset({"rounds", "ensemble of flow"}), 3),
+    "tests": (frozenset({" run", "_tests", " code"}), frozenset({"run_tests"}), 1),
 }
 BATCHES = 4
 
@@ -224,6 +232,13 @@ def test_a_design_near_its_token_budget_is_steered_to_the_end() -> None:
                                           "\n  }\n}\n", "stop")])
     asyncio.run(design(roomy, "q", max_tokens=400))
     assert '"\\n\\n  agent " agent' in (roomy.requests[1].grammar or "").split("\n")[0]
+    # each unbound output keeps tokens for the binding the end forces: no new value first
+    unbound = StageScript([(HEAD, "stop"), ("\n\n  flow {\n    answer = solver(question)"
+                                            "\n  }\n}\n", "stop")])
+    budget = len(HEAD.split()) + TYPED_VALUE_RESERVE + TYPED_OUTPUT_RESERVE - 1
+    asyncio.run(design(unbound, "q", max_tokens=budget))
+    assert "NEW_VALUE" not in (unbound.requests[1].grammar or "")
+    assert '"answer = "' in (unbound.requests[1].grammar or "")
 
 
 def test_a_router_is_written_stage_by_stage() -> None:
@@ -332,3 +347,98 @@ def test_a_graph_is_written_nodes_first_then_its_wiring() -> None:
                                  "      edge b -> a\n    }\n    answer = solver(question, a)")
     assert after is not None and not after.blocks
     assert {"a", "b", "answer"} <= {name for name, _ in after.values}
+
+
+def test_rounds_is_offered_only_after_a_finished_top_level_loop() -> None:
+    state = flow_state((("ok", "bool"),))
+    inside = typed.absorb(state, "\n    loop max 2 {\n      d = solver(question)")
+    assert inside is not None and not inside.rounds  # not inside the loop
+    after = typed.absorb(inside, "\n    }\n    e = solver(question)")
+    assert after is not None and dict(after.rounds) == {"d": 2}
+    grammar = typed.statement_grammar(after, more_statements=True)
+    assert '"rounds(d)"' in grammar and '"rounds(e)"' not in grammar
+    # a loop inside an `if` leaves no rounds after it (the checker's MAS140)
+    nested = typed.absorb(state, "\n    if ok {\n      loop max 2 {\n        d = solver(question)"
+                                 "\n      }\n    }\n    e = solver(question)")
+    assert nested is not None and not nested.rounds
+    assert "rounds(" not in typed.statement_grammar(nested, more_statements=True)
+
+
+def test_a_map_says_max_only_over_a_list_of_unknown_length() -> None:
+    state = typed.DesignState(inputs=(("items", "list[text]"),), outputs=(("answer", "number"),),
+                              agents=(("solver", "number"),), flow=True)
+    grammar = typed.statement_grammar(state, more_statements=True)
+    assert '"map(solver, items, max: " FANOUT' in grammar
+    sized = typed.absorb(state, "\n    drafts = ensemble(solver, n: 3, items)")
+    assert sized is not None and sized.length("drafts") == 3
+    grammar = typed.statement_grammar(sized, more_statements=True)
+    assert '"map(solver, drafts" (", "' in grammar and '"map(solver, drafts, max: "' not in grammar
+    mapped = typed.absorb(sized, "\n    ys = map(solver, drafts)\n    zs = rest(ys)")
+    assert mapped is not None and mapped.length("ys") == 3 and mapped.length("zs") == 2
+    # a rebinding that changes the length makes it unknown, as in the checker
+    changed = typed.absorb(mapped, "\n    zs = ensemble(solver, n: 4, items)")
+    assert changed is not None and changed.length("zs") is None
+
+
+DESIGNS_WITH_NEWER_CONSTRUCTS = [
+    [('\n\n  agent coder -> code {\n    role "Write a program."\n    memory 2\n  }',
+      "memory_field"),
+     ("\n\n  flow {\n    drafts = ensemble(reflect(solver, critic: coder, rounds: 1, "
+      "question), n: 3)", '"ensemble(reflect(solver, critic: coder, rounds: "'),
+     ("\n    checked = map(solver, drafts, question)", '"map(solver, drafts"'),
+     ("\n    why = reply(checked)", '"reply(checked)"'),
+     ("\n    answer = head(checked)\n  }\n}\n", '"head(checked)"')],
+    [('\n\n  agent coder -> code {\n    role "Write a program."\n  }', "NEW_AGENT"),
+     ("\n\n  flow {\n    loop max 2 {", '"loop max "'),
+     ("\n      program = coder(question)", '"coder("'),
+     ("\n    }\n    programs = rounds(program)", '"rounds(program)"'),
+     ("\n    last = programs[-1]", '"programs[-1]"'),
+     ("\n    report = run_tests(last, question)", '"run_tests(last, question)"'),
+     ("\n    answer = len(programs)\n  }\n}\n", '"len(programs)"')],
+]
+
+
+@pytest.mark.parametrize("stages", DESIGNS_WITH_NEWER_CONSTRUCTS, ids=["lists", "rounds"])
+def test_the_newer_constructs_are_written_stage_by_stage_and_compile(
+        stages: list[tuple[str, str]]) -> None:
+    """memory, an ensemble of a reflect flow, map, reply, head (first design); rounds,
+    indexing, run_tests, len (second): each stage's grammar offers what the next stage
+    writes, and the design compiles and is canonical."""
+    engine = StageScript([(HEAD, "stop"), *((text, "stop") for text, _ in stages)])
+    [result] = asyncio.run(design(engine, "q", max_tokens=4000))
+    assert result.ok, [f"{d.code} {d.message}" for d in result.diagnostics]
+    assert format_source(result.text, line_width=10_000) == result.text
+    for request, (_, offered) in zip(engine.requests[1:], stages, strict=True):
+        assert offered in (request.grammar or ""), offered
+
+
+def test_a_graph_node_is_not_the_list_of_a_step_without_an_llm_call() -> None:
+    """A node may not have run when a later node reads it; `len`/`head`/`map` of it would
+    not lower (MAS107), so inside the graph they read only values bound before it."""
+    state = typed.DesignState(inputs=(("question", "text"),),
+                              outputs=(("answer", "list[number]"),),
+                              agents=(("solver", "list[number]"), ("one", "number")), flow=True)
+    inside = typed.absorb(state, "\n    xs = solver(question)\n    graph max_steps 4 {"
+                                 "\n      node ys = solver(question)")
+    assert inside is not None
+    rules = "\n".join(expression_rules(inside, "node_expr", None))  # a node's expressions
+    assert '"len(xs)"' in rules and '"map(one, xs, max: "' in rules
+    assert '"len(ys)"' not in rules and "map(one, ys" not in rules and '"head(ys)"' not in rules
+    # after the graph the node has run or is absent, as any value: it is a list again
+    after = typed.absorb(inside, "\n      start ys\n      edge ys -> end\n    }"
+                                 "\n    n = one(question)")
+    assert after is not None and '"len(ys)"' in typed.statement_grammar(after, True)
+
+
+def test_reply_of_a_list_is_a_list_of_texts() -> None:
+    """`reply(x)` is text, except for a list (one text per item): a value of a list output
+    type (a vote over list answers) is written as `reply(x)` of type list[text] only."""
+    start = typed.DesignState(inputs=(("question", "text"),),
+                              outputs=(("answer", "list[number]"),),
+                              agents=(("solver", "list[number]"),), flow=True)
+    state = typed.absorb(start, "\n    best = vote(ensemble(solver, n: 3, question), "
+                                "strategy: majority)")
+    assert state is not None and ("best", "list[number]") in state.values
+    assert form_type(state, "reply(best)") == "list[text]"
+    assert [form.result for form in _forms(state, None) if form.prefix == "reply(best)"] \
+        == ["list[text]"]
