@@ -76,36 +76,38 @@ def lower_index(builder: Builder, context: Context, env: Env, expr: ast.Index) -
                     label=f"{name}[{expr.position.name}]")
 
 
-def _subject(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+def _subject(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value | None:
+    """The list a list builtin reads; None when it has no value at this point, which the
+    checker allows only inside a graph, in a step before the node that binds it has run:
+    then the builtin has no value either (like `node b = a` there)."""
     positional = [arg.value for arg in call.args if arg.keyword is None]
     if not positional:
         raise fail(builder.program, call.span, "MAS109", f"{call.callee.value} needs a list")
-    items = lower_expr(builder, context, env, positional[0], "list")
-    if items is None:
-        raise fail(builder.program, positional[0].span, "MAS107",
-                   f"{call.callee.value}'s list has no value here")
-    return items
+    return lower_expr(builder, context, env, positional[0], "list")
 
 
-def lower_head(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+def lower_head(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value | None:
     """`head(xs)`: `xs[0]`."""
-    return _list_op(builder, context, call, _subject(builder, context, env, call), "index",
-                    position=0, label="head")
+    items = _subject(builder, context, env, call)
+    return None if items is None else _list_op(builder, context, call, items, "index",
+                                               position=0, label="head")
 
 
-def lower_rest(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+def lower_rest(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value | None:
     """`rest(xs)`: every item but the first."""
-    return _list_op(builder, context, call, _subject(builder, context, env, call), "rest",
-                    label="rest")
+    items = _subject(builder, context, env, call)
+    return None if items is None else _list_op(builder, context, call, items, "rest",
+                                               label="rest")
 
 
-def lower_len(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+def lower_len(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value | None:
     """`len(xs)`: the number of items."""
-    return _list_op(builder, context, call, _subject(builder, context, env, call), "len",
-                    label="len")
+    items = _subject(builder, context, env, call)
+    return None if items is None else _list_op(builder, context, call, items, "len",
+                                               label="len")
 
 
-def lower_map(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+def lower_map(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value | None:
     """`map(A, xs, max: N, inputs...)`: one guarded call of A per possible item (see the
     module docstring); the bound is the checker's (`MAP_BOUND`)."""
     from compiler.lower_builtins import data_args
@@ -118,9 +120,10 @@ def lower_map(builder: Builder, context: Context, env: Env, call: ast.Call) -> V
     if bound is None:
         raise fail(builder.program, call.span, "MAS130", "the map has no bound")
     items = lower_expr(builder, context, env, positional[1].value, "items")
-    if items is None or not isinstance(items.type, List):
-        raise fail(builder.program, positional[1].span, "MAS107",
-                   "map's list has no value here")
+    if items is None:  # a graph node not run yet at this step (see `_subject`)
+        return None
+    if not isinstance(items.type, List):
+        raise fail(builder.program, positional[1].span, "MAS206", "map needs a list")
     inputs = lower_data_args(builder, context, env, data_args(call, 2))
     list_port = Port(name="in_list", type=items.type)
     results: list[Value] = []
@@ -150,15 +153,15 @@ def lower_map(builder: Builder, context: Context, env: Env, call: ast.Call) -> V
     return collect_list(builder, context, call.span, "map", results)
 
 
-def lower_run_tests(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value:
+def lower_run_tests(builder: Builder, context: Context, env: Env, call: ast.Call) -> Value | None:
     """`run_tests(code, tests)`: a `run_tests` node (no LLM call)."""
     positional = [arg.value for arg in call.args if arg.keyword is None]
     if len(positional) < 2:
         raise fail(builder.program, call.span, "MAS109", "run_tests needs code and tests")
     code = lower_expr(builder, context, env, positional[0], "code")
     tests = lower_expr(builder, context, env, positional[1], "tests")
-    if code is None or tests is None:
-        raise fail(builder.program, call.span, "MAS107", "run_tests' inputs have no value here")
+    if code is None or tests is None:  # a graph node not run yet at this step
+        return None
     inputs = [(Port(name="code", type=code.type), code),
               (Port(name="tests", type=tests.type), tests)]
     node_id = builder.new_id("run_tests")

@@ -126,3 +126,40 @@ def test_an_ensemble_of_reflections_runs_the_whole_flow_per_sample() -> None:
     assert roles[-1] == "judge"
     judge_prompt = seen[-1][1]
     assert judge_prompt == "candidates:\n1. 41\n2. 42\n3. 42\n\nproblem:\n6 x 7?"
+
+
+GRAPH_READ = """mas graph_len {
+  input question: text
+  output answer: number
+  agent solver -> number { role "Solve." }
+  agent counter -> number { role "Count." }
+  flow {
+    graph max_steps 4 {
+      start START
+      node a = ensemble(solver, n: 2, question)
+      node b = len(a)
+      node c = counter(question, b)
+      edge b -> a
+      edge a -> c
+      edge c -> end
+    }
+    answer = c
+  }
+}
+"""
+
+
+def test_a_list_builtin_in_a_graph_reads_a_node_only_once_it_has_run() -> None:
+    """`len(a)` in a node that can run before `a` has no value in that step (like `node b =
+    a` there) instead of failing to compile; once `a` has run it counts its items."""
+    def reply(request: ChatRequest) -> str:
+        return "ANSWER: 3"
+
+    early, prompts = run(GRAPH_READ.replace("START", "b"), reply, {"question": "q"})
+    assert early.outputs == {"answer": 3}  # type: ignore[attr-defined]
+    assert "b:" not in prompts[-1]  # b had no value when it ran: c is not shown one
+    late = GRAPH_READ.replace("START", "a").replace("edge b -> a\n      edge a -> c",
+                                                      "edge a -> b\n      edge b -> c")
+    result, prompts = run(late, reply, {"question": "q"})
+    assert result.outputs == {"answer": 3}  # type: ignore[attr-defined]
+    assert "b:\n2" in prompts[-1]  # c sees b = len(a) = 2
