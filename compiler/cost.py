@@ -235,29 +235,9 @@ def _bound(number: ast.NumberLit) -> int:
     return int(min(max(value, 1), SATURATED)) if value == value else 1  # NaN: the checker says
 
 
-def _assigned(node: ast.Node) -> int:
+def _assigned(node: ast.Block | ast.If | ast.Match) -> int:
     """Names bound inside `node` (each may need one merge node after it)."""
-    count = 0
-    stack: list[ast.Node] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (ast.Assign, ast.GraphNode)):
-            count += 1
-        elif isinstance(current, ast.Block):
-            stack.extend(current.statements)
-        elif isinstance(current, ast.If):
-            stack.append(current.then)
-            if current.otherwise is not None:
-                stack.append(current.otherwise)
-        elif isinstance(current, ast.Match):
-            stack.extend(case.body for case in current.cases)
-            if current.otherwise is not None:
-                stack.append(current.otherwise)
-        elif isinstance(current, ast.Loop):
-            stack.append(current.body)
-        elif isinstance(current, ast.Graph):
-            stack.extend(current.items)
-    return count
+    return sum(1 for _ in ast.bindings(node))
 
 
 def estimate(program: ast.Program, agent_calls: Mapping[str, int] | None = None) -> Cost:

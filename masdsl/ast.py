@@ -7,6 +7,7 @@ nodes, so a diagnostic about a name can point at exactly that name.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -493,6 +494,32 @@ def without_spans(node: BaseModel) -> Any:
 
     return strip(node.model_dump())
 
+
+
+def bindings(node: Block | Assign | If | Match | Loop | Graph) -> Iterator[Assign | GraphNode]:
+    """Every binding inside `node`, nested blocks included: a block's assignments and graph
+    nodes in order, then those of the blocks nested in it (the last nested block first)."""
+    stack: list[Block] = []
+    statements: tuple[Stmt, ...] = node.statements if isinstance(node, Block) else (node,)
+    while True:
+        for statement in statements:
+            if isinstance(statement, Assign):
+                yield statement
+            elif isinstance(statement, If):
+                stack.append(statement.then)
+                if statement.otherwise is not None:
+                    stack.append(statement.otherwise)
+            elif isinstance(statement, Match):
+                stack.extend(case.body for case in statement.cases)
+                if statement.otherwise is not None:
+                    stack.append(statement.otherwise)
+            elif isinstance(statement, Loop):
+                stack.append(statement.body)
+            else:
+                yield from (item for item in statement.items if isinstance(item, GraphNode))
+        if not stack:
+            return
+        statements = stack.pop().statements
 
 for _model in (FieldType, RecordType, Truth, Compare, Not, BoolOp, ListType, ListExpr, Arg,
                Call, Block, If, Case, Match, Loop, Graph, AgentDecl, Flow, Program, InputDecl,

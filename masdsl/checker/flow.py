@@ -21,26 +21,9 @@ from masdsl.types import Enum, Type
 
 def collect_bound_names(block: ast.Block, into: dict[str, ast.Expr]) -> None:
     """Every name a block binds (assignments and graph nodes), nested blocks included."""
-    stack = [block]
-    while stack:
-        current = stack.pop()
-        for statement in current.statements:
-            if isinstance(statement, ast.Assign):
-                into.setdefault(statement.target.value, statement.value)
-            elif isinstance(statement, ast.If):
-                stack.append(statement.then)
-                if statement.otherwise is not None:
-                    stack.append(statement.otherwise)
-            elif isinstance(statement, ast.Match):
-                stack.extend(case.body for case in statement.cases)
-                if statement.otherwise is not None:
-                    stack.append(statement.otherwise)
-            elif isinstance(statement, ast.Loop):
-                stack.append(statement.body)
-            else:
-                for item in statement.items:
-                    if isinstance(item, ast.GraphNode):
-                        into.setdefault(item.name.value, item.value)
+    for binding in ast.bindings(block):
+        name = binding.target if isinstance(binding, ast.Assign) else binding.name
+        into.setdefault(name.value, binding.value)
 
 
 def check_block(ctx: Context, scope: Scope, block: ast.Block, depth: int) -> None:
