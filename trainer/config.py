@@ -187,6 +187,10 @@ class TrainConfig(_Section):
     steps: int = Field(ge=1, description="Training steps.")
     eval_interval: int = Field(default=10, ge=0,
                                description="Evaluate every this many steps (0: never).")
+    eval_at_start: bool = Field(default=True,
+                                description="Also evaluate the starting policy before step 1 "
+                                            "(false: a run that shares its seed, model and "
+                                            "evaluation with one that measured it already).")
     output_dir: Path = Field(description="Where checkpoints, metrics and traces are written.")
     checkpoint_interval: int = Field(default=1, ge=1,
                                      description="Write a checkpoint every this many steps "
@@ -211,6 +215,14 @@ class TrainConfig(_Section):
             raise ValueError("rollout.system (a fixed system, no designer) needs "
                              "schedule.kind = \"executor_only\"")
         return self
+
+    def evaluates_after(self, done: int) -> bool:
+        """Whether held-out evaluation runs once `done` steps are finished (0: before any)."""
+        if self.eval_interval == 0:
+            return False
+        if done == 0:
+            return self.eval_at_start
+        return done % self.eval_interval == 0 or done == self.steps
 
 
 class ConfigError(ValueError):

@@ -400,7 +400,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     evals: list[dict[str, Any]] = []
     last: dict[str, Any] = {}
     try:
-        if checkpoint is None and config.eval_interval > 0:
+        if checkpoint is None and config.evaluates_after(0):
             for record in evaluate(run, 0):
                 log.write(record)
                 evals.append(record)
@@ -408,8 +408,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
             last = train_step(run, step, schedule, log)
             log.write(last)
             done = step + 1
-            if config.eval_interval > 0 and (done % config.eval_interval == 0
-                                             or done == config.steps):
+            if config.evaluates_after(done):
                 for record in evaluate(run, done):
                     log.write(record)
                     evals.append(record)

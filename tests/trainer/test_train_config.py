@@ -76,6 +76,17 @@ def test_evaluation_interval_needs_eval_tasks() -> None:
         parse_config(MINIMAL.replace("eval_interval = 0", "eval_interval = 5"))
 
 
+def test_evaluation_schedule_covers_start_interval_and_last_step() -> None:
+    with_eval = MINIMAL.replace("steps = 3", "steps = 7").replace(
+        "eval_interval = 0", "eval_interval = 3") + "[[tasks.eval]]\nname = \"arithmetic\"\n"
+    config = parse_config(with_eval)
+    assert [done for done in range(8) if config.evaluates_after(done)] == [0, 3, 6, 7]
+    later = parse_config("eval_at_start = false\n" + with_eval)
+    assert [done for done in range(8) if later.evaluates_after(done)] == [3, 6, 7]
+    never = parse_config(MINIMAL)
+    assert not any(never.evaluates_after(done) for done in range(4))
+
+
 def test_bad_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"x.toml: invalid TOML: .*line 1"):
         parse_config("steps = = 3\n", "x.toml")
