@@ -17,19 +17,21 @@ from typing import Any
 from trainer.metrics import CONSTRUCTS, METRICS_FILE, read_metrics
 
 
-def _series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+def series(records: Sequence[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
+    """The (steps, values) of `key` over the records that have it."""
     points = [(int(r["step"]), float(r[key])) for r in records if key in r]
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def _figure(path: Path, title: str, curves: Sequence[tuple[str, list[int], list[float]]],
-            ylabel: str) -> Path:
+def figure(path: Path, title: str, curves: Sequence[tuple[str, list[int], list[float]]],
+           ylabel: str) -> Path:
+    """One line chart over steps, a line per labelled curve."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4))
+    canvas, axes = plt.subplots(figsize=(7, 4))
     for label, steps, values in curves:
         if steps:
             axes.plot(steps, values, marker="o" if len(steps) < 40 else None, markersize=3,
@@ -40,38 +42,45 @@ def _figure(path: Path, title: str, curves: Sequence[tuple[str, list[int], list[
     axes.grid(alpha=0.3)
     if any(steps for _, steps, _ in curves):
         axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    canvas.tight_layout()
+    canvas.savefig(path, dpi=100)
+    plt.close(canvas)
     return path
 
 
-def _band_figure(path: Path, evals: Sequence[dict[str, Any]]) -> Path:
-    """Held-out accuracy per evaluation, with its Wilson 95% band, one line per task."""
+def band_figure(path: Path, lines: Sequence[tuple[str, Sequence[dict[str, Any]]]],
+                title: str = "Held-out accuracy (95% Wilson interval)") -> Path:
+    """Held-out accuracy per evaluation with its Wilson 95% band, one line per labelled
+    series of evaluation records (a task of one run, or a run of a comparison)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4))
-    for task in dict.fromkeys(str(r.get("task", "")) for r in evals):
-        mine = [r for r in evals if str(r.get("task", "")) == task]
-        steps = [int(r["step"]) for r in mine]
-        axes.plot(steps, [float(r["accuracy"]) for r in mine], marker="o", label=task)
-        if all("accuracy_ci95_low" in r for r in mine):
-            axes.fill_between(steps, [float(r["accuracy_ci95_low"]) for r in mine],
-                              [float(r["accuracy_ci95_high"]) for r in mine], alpha=0.2)
-    axes.set_title("Held-out accuracy (95% Wilson interval)")
+    canvas, axes = plt.subplots(figsize=(7, 4))
+    for label, records in lines:
+        steps = [int(r["step"]) for r in records]
+        axes.plot(steps, [float(r["accuracy"]) for r in records], marker="o", label=label)
+        if all("accuracy_ci95_low" in r for r in records):
+            axes.fill_between(steps, [float(r["accuracy_ci95_low"]) for r in records],
+                              [float(r["accuracy_ci95_high"]) for r in records], alpha=0.2)
+    axes.set_title(title)
     axes.set_xlabel("step")
     axes.set_ylabel("accuracy")
     axes.set_ylim(0, 1)
     axes.grid(alpha=0.3)
-    if evals:
+    if lines:
         axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    canvas.tight_layout()
+    canvas.savefig(path, dpi=100)
+    plt.close(canvas)
     return path
+
+
+def by_task(evals: Sequence[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Evaluation records grouped by task, in first-seen order."""
+    tasks = dict.fromkeys(str(r.get("task", "")) for r in evals)
+    return [(task, [r for r in evals if str(r.get("task", "")) == task]) for task in tasks]
 
 
 TIME_KEYS = ("time/design", "time/execute", "time/reward", "time/credit", "time/update")
@@ -89,24 +98,24 @@ def plot_run(run_dir: Path) -> list[Path]:
     out = run_dir / "plots"
     out.mkdir(parents=True, exist_ok=True)
     return [
-        _figure(out / "rewards.png", "Reward per role (train)",
-                [("designer reward (design return)", *_series(train, "designer_reward")),
-                 ("executor reward", *_series(train, "executor_reward")),
-                 ("train accuracy", *_series(train, "accuracy"))], "reward"),
-        _band_figure(out / "heldout.png", evals),
-        _figure(out / "compile.png", "Compile-success rate and LLM calls per design",
-                [("compile rate (train)", *_series(train, "compile_rate")),
-                 ("compile rate (held-out)", *_series(evals, "compile_rate")),
-                 ("LLM calls per design", *_series(train, "llm_calls_per_design"))], "value"),
-        _figure(out / "constructs.png", "Share of compiled designs using each construct",
-                [(name, *_series(train, f"construct/{name}")) for name in CONSTRUCTS],
+        figure(out / "rewards.png", "Reward per role (train)",
+                [("designer reward (design return)", *series(train, "designer_reward")),
+                 ("executor reward", *series(train, "executor_reward")),
+                 ("train accuracy", *series(train, "accuracy"))], "reward"),
+        band_figure(out / "heldout.png", by_task(evals)),
+        figure(out / "compile.png", "Compile-success rate and LLM calls per design",
+                [("compile rate (train)", *series(train, "compile_rate")),
+                 ("compile rate (held-out)", *series(evals, "compile_rate")),
+                 ("LLM calls per design", *series(train, "llm_calls_per_design"))], "value"),
+        figure(out / "constructs.png", "Share of compiled designs using each construct",
+                [(name, *series(train, f"construct/{name}")) for name in CONSTRUCTS],
                 "share"),
-        _figure(out / "time.png", "Where a step's time goes (seconds)",
-                [(key.split("/")[1], *_series(train, key)) for key in TIME_KEYS], "seconds"),
-        _figure(out / "diagnostics.png", "Is it learning? Entropy, KL, clipping, dead groups",
-                [(key, *_series(train, key)) for key in DIAGNOSTICS], "value"),
-        _figure(out / "loss.png", "Loss, KL and gradient norm",
-                [(key, *_series(train, key)) for key in ("loss", "policy_loss", "kl",
+        figure(out / "time.png", "Where a step's time goes (seconds)",
+                [(key.split("/")[1], *series(train, key)) for key in TIME_KEYS], "seconds"),
+        figure(out / "diagnostics.png", "Is it learning? Entropy, KL, clipping, dead groups",
+                [(key, *series(train, key)) for key in DIAGNOSTICS], "value"),
+        figure(out / "loss.png", "Loss, KL and gradient norm",
+                [(key, *series(train, key)) for key in ("loss", "policy_loss", "kl",
                                                           "grad_norm")], "value"),
     ]
 
@@ -138,8 +147,8 @@ def summarise_run(run_dir: Path, window: int = 5) -> str:
         lines.append("| task | " + " | ".join(f"{r.get('task', '')} ({r.get('questions', '?')} "
                                                "questions)" for r in evals) + " |")
         for key in ("accuracy", "compile_rate", "designer_reward", "executor_reward"):
-            lines.append(f"| {key} | " + " | ".join(f"{float(r[key]):.3f}" for r in evals)
-                         + " |")
+            lines.append(f"| {key} | " + " | ".join(
+                f"{float(r[key]):.3f}" if key in r else "—" for r in evals) + " |")
         if all("accuracy_ci95_low" in r for r in evals):
             lines.append("| accuracy 95% CI | " + " | ".join(
                 f"{float(r['accuracy_ci95_low']):.3f}–{float(r['accuracy_ci95_high']):.3f}"

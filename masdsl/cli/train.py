@@ -1,4 +1,5 @@
-"""`masc train CONFIG [--resume DIR] [--steps N]` and `masc train report RUN`.
+"""`masc train CONFIG [--resume DIR] [--steps N]`, `masc train report RUN` and
+`masc train compare RUN RUN ... [--out DIR]`.
 
 `masc train CONFIG --backend openrlhf [--dry-run] [--resume OUTPUT_DIR]` submits the run to
 OpenRLHF on Ray instead (see `docs/gpu.md`).
@@ -8,7 +9,10 @@ checkpoints, `metrics.jsonl` and TensorBoard events under its `output_dir`, with
 bar and ETA on stderr. `--resume DIR` continues a run from its newest checkpoint (CONFIG may
 then be left out: the run's saved config is used); `--steps N` overrides the number of
 steps. `masc train report RUN` (also `plot`) writes PNG curves into `RUN/plots/` and a
-Markdown table of the metrics into `RUN/summary-metrics.md`. torch is imported only when a
+Markdown table of the metrics into `RUN/summary-metrics.md`. `masc train compare RUN RUN ...`
+prints the runs side by side (held-out accuracy per evaluated step with intervals, the
+difference from the first run, train means); `--out DIR` also writes it as
+`DIR/comparison.md` with overlaid plots. torch is imported only when a
 run starts. Exit 0 on success, 2 for configuration, usage and I/O errors.
 """
 
@@ -26,9 +30,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "train", help="train the designer/executor policy with RL (or plot a run)",
         description="Train with hierarchical GRPO as CONFIG says, resume a run, or "
-        "`masc train report RUN` to write its plots and summary.")
-    parser.add_argument("target", nargs="*", metavar="CONFIG | report RUN",
-                        help="a training config (.toml), or `report` and a run directory")
+        "`masc train report RUN` to write its plots and summary, or `masc train compare "
+        "RUN RUN ...` to put runs side by side.")
+    parser.add_argument("target", nargs="*", metavar="CONFIG | report RUN | compare RUN ...",
+                        help="a training config (.toml), `report` and a run directory, or "
+                        "`compare` and run directories (the first is the reference)")
     parser.add_argument("--resume", metavar="DIR", type=Path,
                         help="continue the run in DIR (or from the checkpoint DIR)")
     parser.add_argument("--steps", type=int, metavar="N",
@@ -37,6 +43,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--backend", choices=("torch", "openrlhf"), default="torch",
                         help="torch: train here (CPU or one GPU); openrlhf: submit an OpenRLHF "
                         "job to Ray (the config needs an [openrlhf] table; see docs/gpu.md)")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="with compare: also write DIR/comparison.md and its plots")
     parser.add_argument("--dry-run", action="store_true",
                         help="with --backend openrlhf: print the ray job command, submit nothing")
     parser.set_defaults(run=run)
@@ -58,6 +66,26 @@ def _plot(run_dir: str) -> int:
         written.append(summary)
     except (FileNotFoundError, OSError) as error:
         return _fail(str(error))
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def _compare(run_dirs: list[str], out: Path | None) -> int:
+    """`masc train compare RUN RUN ... [--out DIR]`: the runs side by side."""
+    from trainer.compare import compare_markdown, load_runs, plot_comparison
+
+    try:
+        runs = load_runs([Path(run_dir) for run_dir in run_dirs])
+        text = compare_markdown(runs)
+        written: list[Path] = []
+        if out is not None:
+            written = plot_comparison(runs, out)
+            (out / "comparison.md").write_text(text, encoding="utf-8")
+            written.append(out / "comparison.md")
+    except (FileNotFoundError, OSError) as error:
+        return _fail(str(error))
+    print(text, end="")
     for path in written:
         print(path)
     return EXIT_OK
@@ -86,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
         if len(target) != 2 or args.resume or args.steps:
             return _fail(f"usage: masc train {target[0]} RUN")
         return _plot(target[1])
+    if target[:1] == ["compare"]:
+        if len(target) < 2 or args.resume or args.steps:
+            return _fail("usage: masc train compare RUN [RUN ...] [--out DIR]")
+        return _compare(target[1:], args.out)
+    if args.out is not None:
+        return _fail("--out is for `masc train compare`")
     if len(target) > 1:
         return _fail(f"expected one config file, got {len(target)} arguments")
     if args.steps is not None and args.steps < 1:
