@@ -118,3 +118,13 @@ def test_every_model_field_has_a_description() -> None:
     for model in models:
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_every_shipped_cpu_config_loads_and_names_existing_examples() -> None:
+    shipped = sorted(path for path in (ROOT / "configs").glob("*.toml")
+                     if not path.name.startswith("openrlhf-"))  # those: tests/trainer/openrlhf
+    assert len(shipped) >= 6
+    for path in shipped:
+        config = load_config(path)
+        for example in config.sampling.examples:
+            assert (ROOT / example).is_file(), f"{path.name}: {example}"
