@@ -3,7 +3,9 @@
 An ablation is read by comparing runs at equal steps. `compare_markdown` tabulates every
 run's held-out accuracy at each evaluated step with its Wilson 95% interval, the difference
 from the first run (the reference) with Newcombe's interval for a difference of two
-proportions, and train means over the first and last steps; `plot_comparison` overlays the
+proportions (and, where both runs logged their held-out designs, the exact McNemar test over
+the questions they share), and train means over the first and last steps; `plot_comparison`
+overlays the
 held-out accuracy bands and the per-role rewards. Runs are read from their `metrics.jsonl`
 only, so a run still in progress can be compared too.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer.metrics import METRICS_FILE, read_metrics
+from trainer.metrics import DESIGNS_FILE, METRICS_FILE, read_metrics
 from trainer.plot import band_figure, by_task, figure, series
 
 TRAIN_KEYS = ("designer_reward", "executor_reward", "accuracy", "compile_rate",
@@ -30,6 +32,9 @@ class RunRecords:
     label: str
     train: list[dict[str, Any]]
     evals: list[dict[str, Any]]
+    outcomes: dict[tuple[str, int], dict[str, float]]
+    """Per held-out evaluation `(task, step)`: each question's item id -> share correct
+    (from `designs.jsonl`; empty for runs that did not log held-out designs)."""
 
 
 def load_runs(run_dirs: Sequence[Path]) -> list[RunRecords]:
@@ -42,9 +47,26 @@ def load_runs(run_dirs: Sequence[Path]) -> list[RunRecords]:
         if not records:
             raise FileNotFoundError(f"{path}: no {METRICS_FILE} records to compare")
         label = f"{path.parent.name}/{name}" if names.count(name) > 1 else name
+        outcomes: dict[tuple[str, int], dict[str, float]] = {}
+        for design in read_metrics(path / DESIGNS_FILE):
+            if design.get("kind") == "eval" and "correct" in design:
+                key = (str(design.get("task", "")), int(design["step"]))
+                outcomes.setdefault(key, {})[str(design["item"])] = float(design["correct"])
         runs.append(RunRecords(label, [r for r in records if r.get("kind") == "train"],
-                               [r for r in records if r.get("kind") == "eval"]))
+                               [r for r in records if r.get("kind") == "eval"], outcomes))
     return runs
+
+
+def mcnemar(first: dict[str, float], second: dict[str, float]) -> tuple[int, int, int, float]:
+    """The paired comparison over the questions both runs answered: (questions, `second`
+    right where `first` was wrong, the reverse, the exact two-sided McNemar p-value)."""
+    shared = first.keys() & second.keys()
+    gained = sum(1 for item in shared if second[item] >= 0.5 > first[item])
+    lost = sum(1 for item in shared if first[item] >= 0.5 > second[item])
+    discordant = gained + lost
+    tail = sum(math.comb(discordant, k) for k in range(min(gained, lost) + 1))
+    p_value = min(1.0, 2 * tail / 2 ** discordant) if discordant else 1.0
+    return len(shared), gained, lost, p_value
 
 
 def difference_interval(first: dict[str, Any], second: dict[str, Any]) -> tuple[float, float]:
@@ -113,8 +135,16 @@ def compare_markdown(runs: Sequence[RunRecords], window: int = 5) -> str:
                 difference = float(record["accuracy"]) - float(reference["accuracy"])
                 verdict = ("higher" if low > 0 else "lower" if high < 0
                            else "not distinguishable")
+                paired = ""
+                mine, theirs = (runs[0].outcomes.get((task, last)),
+                                run.outcomes.get((task, last)))
+                if mine and theirs:
+                    shared, gained, lost, p_value = mcnemar(mine, theirs)
+                    paired = (f"; paired over {shared} questions: right where the reference "
+                              f"was wrong {gained}, the reverse {lost}, McNemar p = "
+                              f"{p_value:.3g}")
                 lines.append(f"- `{run.label}`: {difference:+.2f} ({low:+.2f} to {high:+.2f}), "
-                             f"{verdict}")
+                             f"{verdict}{paired}")
         lines.append("")
     lines += ["## Train metrics", "",
               f"Means over the first and the last {window} steps.", "",

@@ -218,10 +218,12 @@ def train_step(run: _Run, step: int, schedule: Schedule,
     return record
 
 
-def evaluate(run: _Run, step: int) -> list[dict[str, Any]]:
+def evaluate(run: _Run, step: int, log: MetricsLog) -> list[dict[str, Any]]:
     """Held-out evaluation after `step` steps: one design and one execution per question, the
     executor at each agent's own sampling settings (not the rollout overrides), seeded
-    identically at every evaluation so before/after compare like with like."""
+    identically at every evaluation so before/after compare like with like. Its designs go to
+    `designs.jsonl` (`kind: eval`, with whether each was correct); its metric records, one per
+    task, are returned for the caller to log."""
     records = []
     for ref, task, items in run.eval_tasks:
         began = time.perf_counter()
@@ -230,6 +232,7 @@ def evaluate(run: _Run, step: int) -> list[dict[str, Any]]:
                            executor_top_p=None)
         rollouts = _rollout(run, items, task, settings, run.config.seed + EVAL_SEED_OFFSET)
         metrics = rollout_metrics(rollouts, run.config.credit.compile_penalty)
+        log.write_designs(design_records(step, rollouts, "eval", task.name))
         records.append({"kind": "eval", "step": step, "task": task.name, "split": ref.split,
                         "questions": len(items), **metrics,
                         "time/eval": time.perf_counter() - began})
@@ -401,7 +404,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     last: dict[str, Any] = {}
     try:
         if checkpoint is None and config.evaluates_after(0):
-            for record in evaluate(run, 0):
+            for record in evaluate(run, 0, log):
                 log.write(record)
                 evals.append(record)
         for step in range(start, config.steps):
@@ -409,7 +412,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
             log.write(last)
             done = step + 1
             if config.evaluates_after(done):
-                for record in evaluate(run, done):
+                for record in evaluate(run, done, log):
                     log.write(record)
                     evals.append(record)
             if done % config.checkpoint_interval == 0 or done == config.steps:

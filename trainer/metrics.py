@@ -27,15 +27,23 @@ METRICS_FILE = "metrics.jsonl"
 DESIGNS_FILE = "designs.jsonl"
 
 
-def design_records(step: int, rollouts: Sequence[QuestionEpisode]) -> list[dict[str, Any]]:
-    """One record per sampled design of a step: its text, whether it compiled, the codes of
-    its diagnostics, its constructs and its mean execution reward (kept so that what the
-    designer writes can be read, not just counted)."""
+def design_records(step: int, rollouts: Sequence[QuestionEpisode],
+                   kind: str = "train", task: str | None = None) -> list[dict[str, Any]]:
+    """One record per sampled design of a step (`kind = "train"`) or of a held-out
+    evaluation (`"eval"`, with its `task`): its text, whether it compiled, the codes of its
+    diagnostics, its constructs, its mean execution reward and the share of its executions
+    that were correct (kept so that what the designer writes can be read, not just counted,
+    and so that two runs can be compared question by question)."""
     records = []
     for question_index, question in enumerate(rollouts):
         for design_index, rolled in enumerate(question.designs):
             design = rolled.design
+            executions = rolled.executions
+            correct = (sum(e.verdict.correct for e in executions) / len(executions)
+                       if executions else 0.0)
             records.append({
+                "kind": kind, **({"task": task} if task is not None else {}),
+                "correct": correct,
                 "step": step, "question": question_index, "design": design_index,
                 "item": question.item.id, "compiled": design.compiled is not None,
                 "diagnostics": [d.code for d in design.diagnostics],

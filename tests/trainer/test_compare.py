@@ -88,3 +88,28 @@ def test_masc_train_report_writes_plots_and_summary(tmp_path: Path) -> None:
     assert "| accuracy 95% CI | 0.133–0.289 | 0.264–0.447 |" in summary
     for name in ("rewards.png", "heldout.png", "time.png", "diagnostics.png"):
         assert (run / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_mcnemar_counts_discordant_questions_and_gives_the_exact_p_value() -> None:
+    from trainer.compare import mcnemar
+
+    first = {f"q{i}": 1.0 if i < 2 else 0.0 for i in range(20)}     # right on q0, q1
+    second = {f"q{i}": 1.0 if 1 <= i < 10 else 0.0 for i in range(20)}  # right on q1..q9
+    # gained q2..q9 (8), lost q0 (1): p = 2 * (C(9,0) + C(9,1)) / 2^9
+    assert mcnemar(first, second) == (20, 8, 1, 2 * 10 / 512)
+    assert mcnemar(first, first) == (20, 0, 0, 1.0)
+
+
+def test_compare_adds_the_paired_test_when_runs_logged_held_out_designs(
+        tmp_path: Path) -> None:
+    runs = []
+    for name, right in (("ref", range(2)), ("new", range(1, 10))):
+        run = _run(tmp_path, name, [_eval(3, len(right), 20)])
+        (run / "designs.jsonl").write_text("".join(
+            json.dumps({"kind": "eval", "task": "arithmetic@1", "step": 3, "item": f"q{i}",
+                        "correct": 1.0 if i in right else 0.0}) + "\n" for i in range(20)),
+            encoding="utf-8")
+        runs.append(run)
+    text = compare_markdown(load_runs(runs))
+    assert ("paired over 20 questions: right where the reference was wrong 8, the reverse 1, "
+            "McNemar p = 0.0391") in text

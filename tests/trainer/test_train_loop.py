@@ -98,10 +98,12 @@ def test_llamacpp_rollouts_train_the_live_policy(cache_dir: Path, tmp_path: Path
     from trainer.loop import train
     from trainer.metrics import read_metrics
 
-    config = parse_config(tiny_config(tmp_path / "llama", cache_dir, seed=SEED, steps=2,
-                                      decoding="typed", designer_tokens=160,
-                                      executor_tokens=24, questions=2, executions=2,
-                                      engine="llamacpp"))
+    text = tiny_config(tmp_path / "llama", cache_dir, seed=SEED, steps=2, decoding="typed",
+                       designer_tokens=160, executor_tokens=24, questions=2, executions=2,
+                       engine="llamacpp")
+    text = text.replace("eval_interval = 0", "eval_interval = 2\neval_at_start = false")
+    config = parse_config(text + '[[tasks.eval]]\nname = "arithmetic"\nsplit = "test"\n'
+                                 'limit = 3\n')
     summary = train(config, progress=False)
     records = [r for r in read_metrics(summary.run_dir / "metrics.jsonl")
                if r["kind"] == "train"]
@@ -112,3 +114,11 @@ def test_llamacpp_rollouts_train_the_live_policy(cache_dir: Path, tmp_path: Path
     # the policy's own logprobs are the ratio's denominator: nothing is clipped
     assert all(r["clip_fraction"] == 0.0 for r in updated)
     assert (summary.run_dir / "live").is_dir()
+    # held-out: only after the last step; its designs are logged question by question
+    evals = [r for r in read_metrics(summary.run_dir / "metrics.jsonl") if r["kind"] == "eval"]
+    assert [(r["step"], r["questions"]) for r in evals] == [(2, 3)]
+    held_out = [r for r in read_metrics(summary.run_dir / "designs.jsonl")
+                if r["kind"] == "eval"]
+    assert [(r["step"], r["task"]) for r in held_out] == [(2, evals[0]["task"])] * 3
+    assert len({r["item"] for r in held_out}) == 3
+    assert sum(r["correct"] for r in held_out) / 3 == pytest.approx(evals[0]["accuracy"])
