@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from trainer.schedule import Role, Schedule
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -93,10 +95,15 @@ class ScheduleConfig(_Section):
 
     kind: Literal["stagewise", "coupled", "designer_only", "executor_only"] = Field(
         default="stagewise", description="`stagewise` alternates executor-only and "
-                                         "designer-only phases (executor first); the others "
-                                         "are ablations.")
+                                         "designer-only phases; the others are ablations.")
     switch_every: int = Field(default=30, ge=1,
                               description="K: steps per stagewise phase (MetaAgent-X: 30).")
+    first: Literal["executor", "designer"] = Field(
+        default="executor", description="The role of the first stagewise phase.")
+
+    def build(self) -> Schedule:
+        """The schedule this section describes."""
+        return Schedule(self.kind, self.switch_every, Role(self.first))
 
 
 class CreditConfig(_Section):

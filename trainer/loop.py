@@ -380,7 +380,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
     run = _prepare(config, run_dir)
     if designer_engine is not None:
         run.designer = RoleEngine(designer_engine(run.designer.engine), run.designer.max_tokens)
-    schedule = Schedule(config.schedule.kind, config.schedule.switch_every)
+    schedule = config.schedule.build()
     start = 0
     if checkpoint is not None:
         try:

@@ -24,14 +24,17 @@ class Schedule:
     """A training schedule over 0-based step indices.
 
     `stagewise`: executor-only and designer-only phases of `switch_every` steps alternate,
-    starting with the executor (steps 0..K-1 executor, K..2K-1 designer, ...). MetaAgent-X found
-    K=30 best and switching every step unstable. `coupled` trains both roles every step;
+    starting with `first` (executor first: steps 0..K-1 executor, K..2K-1 designer, ...).
+    MetaAgent-X found K=30 best and switching every step unstable. Designer first suits a base
+    model whose executor cannot learn from the designs it writes at the start (see
+    docs/training.md). `coupled` trains both roles every step;
     `designer_only` / `executor_only` train one role (ablations). Tokens of an inactive role
     carry no loss.
     """
 
     kind: ScheduleKind = "stagewise"
     switch_every: int = 30
+    first: Role = Role.EXECUTOR
 
     def __post_init__(self) -> None:
         if self.kind not in ("stagewise", "coupled", "designer_only", "executor_only"):
@@ -49,5 +52,6 @@ class Schedule:
             return frozenset({Role.DESIGNER})
         if self.kind == "executor_only":
             return frozenset({Role.EXECUTOR})
+        second = Role.DESIGNER if self.first == Role.EXECUTOR else Role.EXECUTOR
         phase = (step // self.switch_every) % 2
-        return frozenset({Role.EXECUTOR if phase == 0 else Role.DESIGNER})
+        return frozenset({self.first if phase == 0 else second})

@@ -1,9 +1,10 @@
-"""The stagewise schedule alternates roles every K steps, starting with the executor."""
+"""The stagewise schedule alternates roles every K steps, starting with the role asked."""
 
 from __future__ import annotations
 
 import pytest
 
+from trainer.config import ScheduleConfig
 from trainer.schedule import Role, Schedule
 
 D, E = Role.DESIGNER, Role.EXECUTOR
@@ -13,6 +14,17 @@ def test_stagewise_alternates_every_k_steps_starting_with_executor() -> None:
     schedule = Schedule("stagewise", switch_every=2)
     roles = [schedule.active_roles(step) for step in range(7)]
     assert roles == [{E}, {E}, {D}, {D}, {E}, {E}, {D}]
+
+
+def test_stagewise_can_start_with_the_designer() -> None:
+    schedule = Schedule("stagewise", switch_every=2, first=D)
+    assert [schedule.active_roles(step) for step in range(5)] == [{D}, {D}, {E}, {E}, {D}]
+
+
+def test_the_config_section_builds_the_schedule_it_describes() -> None:
+    section = ScheduleConfig(kind="stagewise", switch_every=3, first="designer")
+    assert section.build() == Schedule("stagewise", 3, D)
+    assert ScheduleConfig().build().active_roles(0) == {E}
 
 
 def test_stagewise_with_k_one_switches_every_step() -> None:

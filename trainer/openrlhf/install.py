@@ -44,7 +44,6 @@ from trainer.openrlhf.credit_layout import (
     pad_to_multiple,
     step_samples,
 )
-from trainer.schedule import Schedule
 
 SAMPLES_GENERATOR_MODULE = "openrlhf.trainer.ppo_utils.samples_generator"
 EXPERIENCE_MAKER_MODULE = "openrlhf.trainer.ppo_utils.experience_maker"
@@ -68,7 +67,7 @@ def generator_class(base: type[Any], train: TrainConfig, gpu: OpenRLHFConfig) ->
     """A subclass of OpenRLHF's `SamplesGenerator` that emits our rows."""
     if getattr(base, MARK, False):
         return base
-    schedule = Schedule(train.schedule.kind, train.schedule.switch_every)
+    schedule = train.schedule.build()
 
     class MasdslSamplesGenerator(base):  # type: ignore[misc]
         masdsl_class = True
