@@ -51,7 +51,11 @@ class PackedBatch:
     old_logprobs: torch.Tensor
     shared_prompt: int = 0
     """When > 0, every row starts with the same `shared_prompt` tokens (a GRPO group's
-    prompt), which the policy forwards once for the whole batch (`policy.batch_logprobs`)."""
+    prompt, or the few-shot prefix of several questions' designer prompts), which the policy
+    forwards once for the whole batch (`policy.batch_logprobs`)."""
+    first_scored: int = 0
+    """Shifted entries before it are prompt positions in every row (the shortest prompt's
+    length - 1): the policy computes no logits for them."""
 
     @property
     def tokens(self) -> int:
@@ -66,31 +70,45 @@ def select_active(samples: Sequence[TokenSample],
 
 
 def micro_batches(samples: Sequence[TokenSample], pad_id: int, micro_batch_size: int,
-                  group_size: int = 16) -> list[PackedBatch]:
-    """The batches one update forwards. Samples with the same prompt (the G samples of a GRPO
-    group, the M designs of a question) go together, up to `group_size` a batch, and their
-    prompt is forwarded once; the rest are packed `micro_batch_size` at a time, in order."""
-    by_prompt: dict[tuple[int, ...], list[TokenSample]] = {}
-    for sample in samples:
-        by_prompt.setdefault(sample.prompt_ids, []).append(sample)
-    batches: list[PackedBatch] = []
-    alone: list[TokenSample] = []
-    for prompt, group in by_prompt.items():
-        if len(group) < 2:
-            alone.extend(group)
-            continue
-        for start in range(0, len(group), group_size):
-            chunk = group[start:start + group_size]
-            batches.append(pack(chunk, pad_id, shared_prompt=len(prompt) if len(chunk) > 1
-                                else 0))
-    batches.extend(pack(alone[i:i + micro_batch_size], pad_id)
-                   for i in range(0, len(alone), micro_batch_size))
+                  group_size: int = 16, min_shared: int = 16) -> list[PackedBatch]:
+    """The batches one update forwards. Samples whose prompts are the same or begin with the
+    same `min_shared` or more tokens (the G samples of a GRPO group, the M designs of a
+    question, the designs of all questions, whose designer prompts differ only after the
+    language summary and examples) go together, up to `group_size` a batch, and the prefix
+    they share is forwarded once; the rest are packed `micro_batch_size` at a time, in
+    order."""
+    ordered = sorted(range(len(samples)), key=lambda i: samples[i].prompt_ids)
+    groups: list[list[int]] = []  # indices into samples
+    prefixes: list[int] = []
+    for index in ordered:
+        prompt = samples[index].prompt_ids
+        if groups and len(groups[-1]) < group_size:
+            shared = _common_prefix(samples[groups[-1][0]].prompt_ids, prompt, prefixes[-1])
+            if shared >= min(min_shared, len(prompt)):  # identical short prompts too
+                groups[-1].append(index)
+                prefixes[-1] = shared
+                continue
+        groups.append([index])
+        prefixes.append(len(prompt))
+    batches = [pack([samples[i] for i in group], pad_id, shared_prompt=shared)
+               for group, shared in zip(groups, prefixes, strict=True) if len(group) > 1]
+    alone = sorted(group[0] for group in groups if len(group) == 1)
+    batches.extend(pack([samples[i] for i in alone[k:k + micro_batch_size]], pad_id)
+                   for k in range(0, len(alone), micro_batch_size))
     return batches
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
+    """The length of the common prefix of `a` and `b`, at most `limit`."""
+    for position in range(min(limit, len(a), len(b))):
+        if a[position] != b[position]:
+            return position
+    return min(limit, len(a), len(b))
 
 
 def pack(samples: Sequence[TokenSample], pad_id: int, shared_prompt: int = 0) -> PackedBatch:
     """Right-pad `samples` (at least one) into a `PackedBatch`; only completion tokens are
-    in the loss mask. `shared_prompt`: the samples' common prompt length (see
+    in the loss mask. `shared_prompt`: the length of a prompt prefix all samples share (see
     `PackedBatch.shared_prompt`)."""
     import torch
 
@@ -112,7 +130,9 @@ def pack(samples: Sequence[TokenSample], pad_id: int, shared_prompt: int = 0) ->
         loss_mask[row, first:last] = 1.0
         advantages[row, first:last] = torch.tensor(sample.advantages, dtype=torch.float32)
         old_logprobs[row, first:last] = torch.tensor(sample.old_logprobs, dtype=torch.float32)
-    if shared_prompt and any(s.prompt_ids != samples[0].prompt_ids for s in samples):
-        raise ValueError("a shared-prompt batch needs one prompt")
+    if shared_prompt and any(s.prompt_ids[:shared_prompt] != samples[0].prompt_ids[
+            :shared_prompt] or len(s.prompt_ids) < shared_prompt for s in samples):
+        raise ValueError(f"the rows do not share a prompt prefix of {shared_prompt} tokens")
+    first_scored = min(len(s.prompt_ids) for s in samples) - 1
     return PackedBatch(input_ids, attention_mask, loss_mask, advantages, old_logprobs,
-                       shared_prompt)
+                       shared_prompt, first_scored)

@@ -66,6 +66,11 @@ class PolicyConfig(_Section):
                                       "MetaAgent-X's best setting) or each role has its own.")
     dtype: Literal["float32", "bfloat16"] = Field(default="float32",
                                                   description="Parameter dtype for training.")
+    autocast: Literal["none", "bfloat16"] = Field(
+        default="none", description="Run the update's forwards and backward under torch "
+        "autocast in this dtype; weights, gradients and the optimiser stay in `dtype`. On a "
+        "CPU with AVX512-BF16 the update runs about 1.7x faster (`python -m "
+        "benchmarks.update`).")
 
 
 class RolloutConfig(_Section):

@@ -165,7 +165,8 @@ def _update(run: _Run, samples: Sequence[TokenSample], roles: frozenset[Role]
         # docs/training.md, "llama.cpp's logprobs against torch's")
         stats = update_policy(policy, mine, int(pad_id), run.config.loss,
                               reference=run.reference,
-                              old_logprobs="policy" if run.live is not None else "rollout")
+                              old_logprobs="policy" if run.live is not None else "rollout",
+                              autocast=run.config.policy.autocast)
         metrics[prefix + "updated"] = 1.0
         for key, value in stats.items():
             metrics[prefix + ("trained_tokens" if key == "tokens" else key)] = value

@@ -128,40 +128,59 @@ def build_policies(policy: PolicyConfig, loss: LossConfig, seed: int | None = No
                     tokenizer=tokenizer)
 
 
-def token_logprobs(model: Any, input_ids: torch.Tensor,
-                   attention_mask: torch.Tensor) -> torch.Tensor:
+def token_logprobs(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   first_scored: int = 0) -> torch.Tensor:
     """Log-probability of each token given the tokens before it: shape `[batch, length-1]`,
-    entry `t` scoring `input_ids[:, t+1]` (align masks and advantages with `[:, 1:]`)."""
+    entry `t` scoring `input_ids[:, t+1]` (align masks and advantages with `[:, 1:]`).
+    Entries before `first_scored` are 0 and their logits are never computed (prompt
+    positions: the vocabulary projection and its softmax are a fifth of a small model's
+    forward)."""
     import torch
 
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1, :]
-    logprobs = torch.log_softmax(logits.float(), dim=-1)
-    return logprobs.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    length = input_ids.shape[1]
+    first_scored = min(max(first_scored, 0), length - 1)
+    logits = model(input_ids=input_ids, attention_mask=attention_mask,
+                   logits_to_keep=length - first_scored).logits[:, :-1, :]
+    scored = torch.log_softmax(logits.float(), dim=-1).gather(
+        -1, input_ids[:, first_scored + 1:].unsqueeze(-1)).squeeze(-1)
+    return _after_zeros(scored, first_scored)
 
 
 def batch_logprobs(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   shared_prompt: int = 0) -> torch.Tensor:
-    """`token_logprobs`, with the first `shared_prompt` tokens (the same in every row)
-    forwarded once: the prompt runs alone with its key/value cache kept, the cache is
-    repeated for every row (keeping the autograd graph, so gradients through the prompt add
-    up over the rows exactly as with separate forwards), and the rows' remaining tokens run
-    on it. Entries before position `shared_prompt - 1` (prompt tokens, never in the loss)
-    are 0."""
+                   shared_prompt: int = 0, first_scored: int = 0) -> torch.Tensor:
+    """`token_logprobs`, with the first `shared_prompt` tokens (the same in every row, and
+    at most the shortest row's prompt: entries before `shared_prompt - 1` are 0) forwarded once:
+    the prefix runs alone with its key/value cache kept, the cache is repeated for every row
+    (keeping the autograd graph, so gradients through the prefix add up over the rows
+    exactly as with separate forwards), and the rows' remaining tokens run on it. Entries
+    before `first_scored` are 0."""
     import torch
 
     rows, length = input_ids.shape
     if shared_prompt < 1 or rows < 2 or shared_prompt >= length:
-        return token_logprobs(model, input_ids, attention_mask)
+        return token_logprobs(model, input_ids, attention_mask, first_scored)
+    first_scored = max(first_scored, shared_prompt - 1)  # inside the prefix: prompt tokens
     prompt = model(input_ids=input_ids[:1, :shared_prompt],
-                   attention_mask=attention_mask[:1, :shared_prompt], use_cache=True)
+                   attention_mask=attention_mask[:1, :shared_prompt], use_cache=True,
+                   logits_to_keep=1)
     cache = prompt.cache
     cache.batch_repeat_interleave(rows)
+    # rest entry j scores token shared_prompt + j + 1; keep those from first_scored on
+    keep = length - max(first_scored, shared_prompt)
     rest = model(input_ids=input_ids[:, shared_prompt:], attention_mask=attention_mask,
-                 cache=cache, use_cache=True).logits
-    logits = torch.cat([prompt.logits[:, -1:, :].expand(rows, -1, -1), rest[:, :-1, :]], dim=1)
-    scored = torch.log_softmax(logits.float(), dim=-1).gather(
-        -1, input_ids[:, shared_prompt:].unsqueeze(-1)).squeeze(-1)
-    head = torch.zeros((rows, shared_prompt - 1), dtype=scored.dtype, device=scored.device)
+                 cache=cache, use_cache=True, logits_to_keep=keep).logits[:, :-1, :]
+    if first_scored == shared_prompt - 1:
+        rest = torch.cat([prompt.logits.expand(rows, -1, -1), rest], dim=1)
+    scored = torch.log_softmax(rest.float(), dim=-1).gather(
+        -1, input_ids[:, first_scored + 1:].unsqueeze(-1)).squeeze(-1)
+    return _after_zeros(scored, first_scored)
+
+
+def _after_zeros(scored: torch.Tensor, width: int) -> torch.Tensor:
+    """`scored` with `width` zero entries in front of each row."""
+    import torch
+
+    head = torch.zeros((scored.shape[0], width), dtype=scored.dtype, device=scored.device)
     return torch.cat([head, scored], dim=1)
 
 

@@ -17,14 +17,20 @@ if TYPE_CHECKING:
 def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
                   loss: LossConfig, micro_batch_size: int = 4, group_size: int = 16,
                   reference: Policy | None = None,
-                  old_logprobs: Literal["rollout", "policy"] = "rollout") -> dict[str, float]:
+                  old_logprobs: Literal["rollout", "policy"] = "rollout",
+                  autocast: Literal["none", "bfloat16"] = "none") -> dict[str, float]:
     """Take one optimiser step on `samples` (the active roles' samples for this policy).
 
-    Samples sharing a prompt (a GRPO group) are forwarded together, up to `group_size` at a
-    time, their prompt once (`batch_logprobs`); the rest `micro_batch_size` at a time. Each
+    Samples whose prompts share a prefix (a GRPO group; designer prompts with the same
+    examples) are forwarded together, up to `group_size` at a time, the prefix once
+    (`micro_batches`, `batch_logprobs`); the rest `micro_batch_size` at a time. No logits are
+    computed for prompt positions. Each
     batch's token-mean loss is weighted by its share of the loss tokens, so the accumulated
     gradient equals that of one token-mean over all samples. With `loss.kl_coef > 0`,
     `reference` (the frozen initial policy) supplies the KL reference log-probabilities.
+
+    `autocast = "bfloat16"` runs every forward (and so the backward) under torch autocast;
+    the log-softmax, the loss and the optimiser step stay in float32.
 
     `old_logprobs` says where the ratio's denominator comes from: `rollout`, the samples'
     recorded logprobs; `policy`, the policy's own logprobs from this very forward, detached
@@ -44,28 +50,42 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
     - `kl_to_start`: the k3 KL from the starting policy, from the reference model or, for a
       LoRA policy without one, from the same model with its adapters switched off.
     """
-    import torch
-
     if not samples:
         raise ValueError("no samples to train on")
+    return update_batches(policy, micro_batches(samples, pad_id, micro_batch_size, group_size),
+                          loss, reference, old_logprobs, autocast)
+
+
+def update_batches(policy: Policy, batches: Sequence[PackedBatch], loss: LossConfig,
+                   reference: Policy | None = None,
+                   old_logprobs: Literal["rollout", "policy"] = "rollout",
+                   autocast: Literal["none", "bfloat16"] = "none") -> dict[str, float]:
+    """`update_policy` on samples already packed (see there)."""
+    import torch
+
     if loss.kl_coef > 0 and reference is None:
         raise ValueError("loss.kl_coef > 0 needs a reference policy")
-    batches = micro_batches(samples, pad_id, micro_batch_size, group_size)
     total = sum(batch.tokens for batch in batches)
     if total == 0:
         raise ValueError("the samples have no completion tokens")
     policy.model.train()
     device = next(policy.model.parameters()).device  # tensors follow the model's device
     sums: dict[str, float] = {}
+
+    def forwards() -> torch.autocast:
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast != "none")
+
     for batch in batches:
         input_ids = batch.input_ids.to(device)
         attention_mask = batch.attention_mask.to(device)
-        logprobs = batch_logprobs(policy.model, input_ids, attention_mask, batch.shared_prompt)
+        with forwards():
+            logprobs = batch_logprobs(policy.model, input_ids, attention_mask,
+                                      batch.shared_prompt, batch.first_scored)
         ref: torch.Tensor | None = None
         if reference is not None and loss.kl_coef > 0:
-            with torch.no_grad():
+            with torch.no_grad(), forwards():
                 ref = batch_logprobs(reference.model, input_ids, attention_mask,
-                                     batch.shared_prompt)
+                                     batch.shared_prompt, batch.first_scored)
         rollout = batch.old_logprobs.to(device)
         old = rollout if old_logprobs == "rollout" else logprobs.detach()
         mask = batch.loss_mask.to(device)
@@ -76,7 +96,7 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
         sums["loss"] = sums.get("loss", 0.0) + float(value.detach()) * share
         for key in ("policy_loss", "kl", "clip_fraction", "ratio_mean"):
             sums[key] = sums.get(key, 0.0) + metrics[key] * share
-        with torch.no_grad():
+        with torch.no_grad(), forwards():
             for key, found in _diagnostics(policy, reference, batch, input_ids, attention_mask,
                                            logprobs.detach(), rollout, mask, ref).items():
                 if key.endswith("_max"):
@@ -108,11 +128,12 @@ def _diagnostics(policy: Policy, reference: Policy | None, batch: PackedBatch,
              "ratio_max": float(ratio[where].max()) if bool(where.any()) else 1.0}
     start = ref
     if start is None and reference is not None:
-        start = batch_logprobs(reference.model, input_ids, attention_mask, batch.shared_prompt)
+        start = batch_logprobs(reference.model, input_ids, attention_mask, batch.shared_prompt,
+                               batch.first_scored)
     if start is None and hasattr(policy.model, "disable_adapter"):  # LoRA: the base model
         with policy.model.disable_adapter():
             start = batch_logprobs(policy.model, input_ids, attention_mask,
-                                   batch.shared_prompt)
+                                   batch.shared_prompt, batch.first_scored)
     if start is not None:
         delta = start - logprobs
         found["kl_to_start"] = float(((torch.exp(delta) - delta - 1.0) * mask).sum() / tokens)

@@ -114,11 +114,55 @@ def test_samples_sharing_a_prompt_are_batched_together_and_the_rest_in_order() -
     assert [(b.input_ids.shape[0], b.shared_prompt) for b in batches] == [
         (3, 4), (1, 0), (1, 0), (1, 0)]
     assert batches[0].input_ids[:, :4].tolist() == [[1, 2, 3, 4]] * 3
-    assert batches[1].input_ids.tolist() == [[1, 2, 3, 4, 11, 12, 13, 14]]  # the group's rest
-    assert [b.input_ids.tolist() for b in batches[2:]] == [[[1, 2, 3, 4, 5]], [[7, 8]]]
+    # the rest in their original order; the group's fourth member is among them
+    assert [b.input_ids.tolist() for b in batches[1:]] == [
+        [[1, 2, 3, 4, 5]], [[7, 8]], [[1, 2, 3, 4, 11, 12, 13, 14]]]
     assert sum(b.tokens for b in batches) == 3 + 1 + 10
-    with pytest.raises(ValueError, match="one prompt"):
+    with pytest.raises(ValueError, match="do not share a prompt prefix of 2 tokens"):
         pack([DESIGN, TURN], 0, shared_prompt=2)
+
+
+PREFIX = tuple(range(1, 21))  # 20 tokens: the examples every designer prompt starts with
+QUESTIONS = [TokenSample(Role.DESIGNER, PREFIX + question, completion,
+                         tuple(-0.5 for _ in completion), tuple(advantage for _ in completion))
+             for question, completion, advantage in (((21, 22), (5, 6, 7), 1.0),
+                                                     ((23,), (8,), -1.0),
+                                                     ((21, 24, 25), (9, 10), 0.5))]
+
+
+def test_prompts_that_differ_only_at_the_end_share_their_prefix() -> None:
+    from trainer.batch import micro_batches
+
+    short = TokenSample(Role.EXECUTOR, PREFIX[:10], (3,), (-1.0,), (1.0,))
+    batches = micro_batches([*QUESTIONS, short], 0, micro_batch_size=4)
+    assert [(b.input_ids.shape[0], b.shared_prompt, b.first_scored) for b in batches] == [
+        (3, 20, 20), (1, 0, 9)]  # 10 shared tokens are fewer than min_shared (16)
+    assert batches[0].input_ids[:, 20:23].tolist() == [[21, 22, 5], [21, 24, 25], [23, 8, 0]]
+
+
+def test_a_shared_prefix_with_unscored_prompt_tails_gives_the_logprobs_and_gradient_of_full_rows(
+) -> None:
+    from trainer.batch import micro_batches
+    from trainer.policy import batch_logprobs, token_logprobs
+
+    (packed,) = micro_batches(QUESTIONS, 0, micro_batch_size=4)
+    results = []
+    for shared, first in ((0, 0), (20, 20), (0, 20)):
+        policy = tiny_policy(5)
+        scored = batch_logprobs(policy.model, packed.input_ids, packed.attention_mask, shared,
+                                first)
+        (scored * packed.loss_mask * packed.advantages).sum().backward()
+        gradient = torch.cat([p.grad.flatten() for p in policy.model.parameters()])
+        results.append((scored.detach() * packed.loss_mask, gradient))
+        if first:
+            assert not bool(scored[:, :first].any())  # never computed
+    full, full_grad = results[0]
+    assert float(full_grad.abs().max()) > 0
+    for masked, gradient in results[1:]:
+        assert torch.allclose(full, masked, atol=1e-5)
+        assert torch.allclose(full_grad, gradient, atol=1e-5, rtol=1e-4)
+    plain = token_logprobs(tiny_policy(5).model, packed.input_ids, packed.attention_mask)
+    assert torch.allclose(plain * packed.loss_mask, full, atol=1e-6)
 
 
 def test_a_shared_prompt_forwarded_once_gives_the_logprobs_and_gradient_of_separate_rows() -> None:
@@ -147,3 +191,12 @@ def test_a_shared_prompt_forwarded_once_gives_the_logprobs_and_gradient_of_separ
     grouped = update_policy(tiny_policy(4), GROUP, 0, LossConfig(max_grad_norm=100.0))
     assert grouped["grad_norm"] == pytest.approx(whole["grad_norm"], rel=1e-4)
     assert grouped["loss"] == pytest.approx(whole["loss"], rel=1e-4)
+
+
+def test_bfloat16_autocast_gives_nearly_the_float32_update() -> None:
+    exact = update_policy(tiny_policy(6), QUESTIONS, 0, LossConfig(max_grad_norm=100.0))
+    fast = update_policy(tiny_policy(6), QUESTIONS, 0, LossConfig(max_grad_norm=100.0),
+                         autocast="bfloat16")
+    assert fast["grad_norm"] != exact["grad_norm"]  # the forwards really ran in bfloat16
+    assert fast["grad_norm"] == pytest.approx(exact["grad_norm"], rel=0.05)
+    assert fast["loss"] == pytest.approx(exact["loss"], rel=0.05)
