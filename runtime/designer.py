@@ -14,6 +14,7 @@ trainer penalises exactly the offending nodes).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -261,18 +262,24 @@ class _Staged:
 
 async def _typed_completions(engine: Engine, requests: Sequence[ChatRequest],
                              interface: Interface) -> list[Completion]:
-    """Sample each design stage by stage, all unfinished designs in one batch per stage."""
+    """Sample each design stage by stage. The designs run concurrently and each asks for its
+    next stage as soon as its last one ends: an engine that batches continuously (llama.cpp,
+    vLLM) keeps its batch full instead of waiting at every stage for the slowest design."""
     if not engine.capabilities.continuation:
         raise ValueError(f"engine '{engine.name}' cannot continue a reply from token ids, "
                          "which typed decoding needs; use --decoding grammar")
-    staged = [_Staged(request, _typed_start(interface)) for request in requests]
-    batch = list(requests)
-    while batch:
-        waiting = [design for design in staged if design.finish is None]
-        for design, stage in zip(waiting, await engine.generate(batch), strict=True):
+
+    async def staged(request: ChatRequest) -> Completion:
+        design = _Staged(request, _typed_start(interface))
+        ask = request
+        while True:
+            (stage,) = await engine.generate([ask])
             design.absorb(stage)
-        batch = [design.next_request() for design in staged if design.finish is None]
-    return [design.completion() for design in staged]
+            if design.finish is not None:
+                return design.completion()
+            ask = design.next_request()
+
+    return list(await asyncio.gather(*(staged(request) for request in requests)))
 
 
 async def sample_designs(engine: Engine, requests: Sequence[ChatRequest], interface: Interface,

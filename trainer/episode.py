@@ -307,30 +307,32 @@ async def run_episodes(items: Sequence[Item], task: Task, *, designer: Engine | 
                                temperature=settings.executor_temperature,
                                top_p=settings.executor_top_p)
     budget = settings.budget()
-    if system is not None:
-        by_item = [[fixed_design(system)] * settings.designs for _ in items]
-    else:
-        if designer is None:
-            raise ValueError("an episode needs a designer engine or a fixed system")
-        interface = task_interface(task)
-        requests = [design_request(question_text(item), interface=interface,
-                                   examples=settings.examples, decoding=settings.decoding,
-                                   sampling=replace(settings.designer, seed=seed + 1000 * q + d))
-                    for q, item in enumerate(items) for d in range(settings.designs)]
-        sampled = await sample_designs(designer, requests, interface, settings.decoding)
-        by_item = [sampled[q * settings.designs:(q + 1) * settings.designs]
-                   for q in range(len(items))]
+    interface = task_interface(task)
+    if system is None and designer is None:
+        raise ValueError("an episode needs a designer engine or a fixed system")
 
-    async def run_design(q: int, d: int, candidate: Design) -> DesignRecord:
+    async def candidate(q: int, d: int) -> Design:
+        if system is not None:
+            return fixed_design(system)
+        assert designer is not None
+        request = design_request(question_text(items[q]), interface=interface,
+                                 examples=settings.examples, decoding=settings.decoding,
+                                 sampling=replace(settings.designer, seed=seed + 1000 * q + d))
+        (sampled,) = await sample_designs(designer, [request], interface, settings.decoding)
+        return sampled
+
+    async def run_design(q: int, d: int) -> DesignRecord:
+        # each design runs as soon as it is written, so executions fill the engine's batch
+        # while other designs are still being sampled
+        design = await candidate(q, d)
         runs: tuple[ExecutionRollout, ...] = ()
-        if candidate.ok:
-            runs = await execute_design(candidate, items[q], task, executor_view,
+        if design.ok:
+            runs = await execute_design(design, items[q], task, executor_view,
                                         settings.executions,
                                         seed + 100_000 * (q + 1) + 1000 * d, budget, tools)
-        return design_record(ids[q], d, candidate, runs, detokenize)
+        return design_record(ids[q], d, design, runs, detokenize)
 
-    jobs = [run_design(q, d, candidate) for q, group in enumerate(by_item)
-            for d, candidate in enumerate(group)]
+    jobs = [run_design(q, d) for q in range(len(items)) for d in range(settings.designs)]
     finished = await asyncio.gather(*jobs)
     per = settings.designs
     return [QuestionEpisode(item, tuple(finished[q * per:(q + 1) * per]))

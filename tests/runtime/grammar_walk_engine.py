@@ -6,6 +6,8 @@ the real llguidance matchers of the llama.cpp engine), until the grammar is comp
 `max_tokens` runs out. No model weights are involved, so what it samples is any text the
 grammar admits, not what a model finds likely: a property test over the grammar's language.
 It honours `continue_from` by ignoring it (the grammar alone decides what may follow).
+Each request walks with its own generator, seeded by the engine's seed and the request's, so
+walks do not depend on how concurrent requests interleave.
 
 With `favour`, a step picks (with probability `favour_rate`) among the allowed tokens whose
 text is exactly one of the favoured pieces (say `" if"`), when there are any, and right
@@ -40,7 +42,7 @@ class GrammarWalkEngine:
             self.favoured[token] = piece.decode("utf-8", "replace") in favour
             self.spaced[token] = piece.startswith(b" ")
         self.constraint = GrammarConstraint.for_llama(model.vocab, model.vocab_size)
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
         ends = [token for token in range(model.vocab_size) if model.is_end_of_generation(token)]
         self.not_end = np.ones(model.vocab_size, dtype=np.bool_)
         self.not_end[ends] = False
@@ -49,6 +51,8 @@ class GrammarWalkEngine:
     def walk(self, request: ChatRequest) -> Completion:
         assert request.grammar is not None, "the walk needs a grammar"
         matcher = self.constraint.matcher(request.grammar)
+        # one generator per request: a walk does not depend on the order requests arrive in
+        rng = np.random.default_rng((self.seed, request.sampling.seed or 0))
         tokens: list[int] = []
         text = bytearray()
         finish: FinishReason = "length"
@@ -56,10 +60,10 @@ class GrammarWalkEngine:
         while len(tokens) < request.sampling.max_tokens:
             mask = matcher.allowed_tokens() & self.not_end
             preferred = self.spaced if after_keyword else self.favoured
-            if self.rng.random() < self.favour_rate and (mask & preferred).any():
+            if rng.random() < self.favour_rate and (mask & preferred).any():
                 mask &= preferred
             allowed = np.flatnonzero(mask)
-            token = int(self.rng.choice(allowed))
+            token = int(rng.choice(allowed))
             after_keyword = bool(self.favoured[token])
             matcher.consume(token)
             tokens.append(token)

@@ -87,7 +87,7 @@ FAVOURED: dict[str, tuple[frozenset[str], frozenset[str], int]] = {
                    frozenset({"if", "if/else", "comparison", "and/or/not", "record agent",
                               "field access"}), 1),
     "graphs": (frozenset({" graph", " when"}), frozenset({"graph"}), 2),
-    "loops": (frozenset({" loop", " until", " if"}),
+    "loops": (frozenset({" loop", " until", " if", " append"}),
               frozenset({"loop", "loop until", "append"}), 3),
     "routers": (frozenset({" enum", " match"}), frozenset({"match", "enum agent", "default"}),
                 0),
