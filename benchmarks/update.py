@@ -6,15 +6,15 @@ config's few-shot examples, and as completions the design texts of the first ste
 `benchmarks/results/train-designer-only`), and for each design `executions_per_design`
 executions of one turn per agent it declares (the agent's role as system prompt, the
 question as user message; completions of 10-48 random tokens, the executor's cap). Every
-sample carries a non-zero advantage. The same samples are then updated, from the same
-starting weights, with the batching of before 2026-12-02 (only samples with the very same
-prompt share a forward, and logits are computed at every position) and with today's (samples
-whose prompts share a prefix of >= 16 tokens forward it once, which puts all designs of a step
-on one forward of the few-shot prefix, and no logits are computed for prompt positions).
-A third run adds `policy.autocast = "bfloat16"` (the forwards and backward in bfloat16).
-It prints the tokens each forwards and the update's wall time (median of `--repeats`), and the
-ratios. All include `update_policy`'s diagnostics (the LoRA policy's KL to its start is one
-more forward with the adapter off).
+sample carries a non-zero advantage. The same samples are then updated from the same
+starting weights four ways: as before 2026-12-02 (samples with the same prompt share its
+forward; logits at every position), as now (no logits for prompt positions), now under
+`policy.autocast = "bfloat16"`, and now with prefixes shared across prompts
+(`micro_batches(min_shared=16)`: all designs of a step share one forward of the few-shot
+prefix). It prints the forwards, the token positions they hold (a shared prefix once,
+padding not counted), the update's wall time (median of `--repeats`) and the ratios. All
+include `update_policy`'s diagnostics (the LoRA policy's KL to its start is one more forward
+with the adapter off).
 """
 
 from __future__ import annotations
@@ -111,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.config}: {designs} designs, {len(samples) - designs} executor turns, "
           f"{sum(len(s.completion_ids) for s in samples)} completion tokens, "
           f"{config.sampling.threads} thread(s)")
-    before = [dataclasses.replace(b, first_scored=0)
-              for b in micro_batches(samples, pad, 4, 16, min_shared=10**9)]
-    now = micro_batches(samples, pad, 4, 16)
+    before = [dataclasses.replace(b, first_scored=0) for b in micro_batches(samples, pad, 4)]
+    now = micro_batches(samples, pad, 4)
     ways: dict[str, tuple[list[Any], Literal["none", "bfloat16"]]] = {
-        "before (same prompt, every logit)": (before, "none"),
-        "shared prefix, completion logits": (now, "none"),
+        "before (every logit)": (before, "none"),
+        "now (completion logits only)": (now, "none"),
         "  + policy.autocast = bfloat16": (now, "bfloat16"),
+        "now + prefixes shared across prompts": (micro_batches(samples, pad, 4, min_shared=16),
+                                                 "none"),
     }
     times: dict[str, float] = {}
     for name, (batches, autocast) in ways.items():

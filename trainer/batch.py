@@ -70,13 +70,16 @@ def select_active(samples: Sequence[TokenSample],
 
 
 def micro_batches(samples: Sequence[TokenSample], pad_id: int, micro_batch_size: int,
-                  group_size: int = 16, min_shared: int = 16) -> list[PackedBatch]:
-    """The batches one update forwards. Samples whose prompts are the same or begin with the
-    same `min_shared` or more tokens (the G samples of a GRPO group, the M designs of a
-    question, the designs of all questions, whose designer prompts differ only after the
-    language summary and examples) go together, up to `group_size` a batch, and the prefix
-    they share is forwarded once; the rest are packed `micro_batch_size` at a time, in
-    order."""
+                  group_size: int = 16, min_shared: int | None = None) -> list[PackedBatch]:
+    """The batches one update forwards. Samples with the same prompt (the G samples of a
+    GRPO group, the M designs of a question) go together, up to `group_size` a batch, and
+    their prompt is forwarded once; the rest are packed `micro_batch_size` at a time, in
+    order. With `min_shared`, samples whose prompts merely begin with the same `min_shared`
+    or more tokens go together too and share that prefix's forward (all designer prompts of
+    a step share the language summary and examples). That is off by default: on one CPU
+    core it was slower, not faster, for a co-evolution step's samples (padding the larger
+    groups and attending over the repeated cache cost more than the prefix saved;
+    `python -m benchmarks.update`)."""
     ordered = sorted(range(len(samples)), key=lambda i: samples[i].prompt_ids)
     groups: list[list[int]] = []  # indices into samples
     prefixes: list[int] = []
@@ -84,7 +87,8 @@ def micro_batches(samples: Sequence[TokenSample], pad_id: int, micro_batch_size:
         prompt = samples[index].prompt_ids
         if groups and len(groups[-1]) < group_size:
             shared = _common_prefix(samples[groups[-1][0]].prompt_ids, prompt, prefixes[-1])
-            if shared >= min(min_shared, len(prompt)):  # identical short prompts too
+            if shared == len(prompt) == prefixes[-1] or (
+                    min_shared is not None and shared >= min_shared):
                 groups[-1].append(index)
                 prefixes[-1] = shared
                 continue

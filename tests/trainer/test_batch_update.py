@@ -134,9 +134,11 @@ def test_prompts_that_differ_only_at_the_end_share_their_prefix() -> None:
     from trainer.batch import micro_batches
 
     short = TokenSample(Role.EXECUTOR, PREFIX[:10], (3,), (-1.0,), (1.0,))
-    batches = micro_batches([*QUESTIONS, short], 0, micro_batch_size=4)
+    batches = micro_batches([*QUESTIONS, short], 0, micro_batch_size=4, min_shared=16)
     assert [(b.input_ids.shape[0], b.shared_prompt, b.first_scored) for b in batches] == [
         (3, 20, 20), (1, 0, 9)]  # 10 shared tokens are fewer than min_shared (16)
+    by_default = micro_batches([*QUESTIONS, short], 0, micro_batch_size=4)  # same prompts only
+    assert [(b.input_ids.shape[0], b.shared_prompt) for b in by_default] == [(4, 0)]
     assert batches[0].input_ids[:, 20:23].tolist() == [[21, 22, 5], [21, 24, 25], [23, 8, 0]]
 
 
@@ -145,7 +147,7 @@ def test_a_shared_prefix_with_unscored_prompt_tails_gives_the_logprobs_and_gradi
     from trainer.batch import micro_batches
     from trainer.policy import batch_logprobs, token_logprobs
 
-    (packed,) = micro_batches(QUESTIONS, 0, micro_batch_size=4)
+    (packed,) = micro_batches(QUESTIONS, 0, micro_batch_size=4, min_shared=16)
     results = []
     for shared, first in ((0, 0), (20, 20), (0, 20)):
         policy = tiny_policy(5)
