@@ -21,10 +21,9 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
                   autocast: Literal["none", "bfloat16"] = "none") -> dict[str, float]:
     """Take one optimiser step on `samples` (the active roles' samples for this policy).
 
-    Samples whose prompts share a prefix (a GRPO group; designer prompts with the same
-    examples) are forwarded together, up to `group_size` at a time, the prefix once
-    (`micro_batches`, `batch_logprobs`); the rest `micro_batch_size` at a time. No logits are
-    computed for prompt positions. Each
+    Samples sharing a prompt (a GRPO group) are forwarded together, up to `group_size` at a
+    time, their prompt once (`micro_batches`, `batch_logprobs`); the rest `micro_batch_size`
+    at a time. No logits are computed for prompt positions. Each
     batch's token-mean loss is weighted by its share of the loss tokens, so the accumulated
     gradient equals that of one token-mean over all samples. With `loss.kl_coef > 0`,
     `reference` (the frozen initial policy) supplies the KL reference log-probabilities.
