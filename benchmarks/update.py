@@ -1,4 +1,4 @@
-"""`python -m benchmarks.update [CONFIG] [--repeats N]`: the policy update, batched two ways.
+"""`python -m benchmarks.update [CONFIG] [--repeats N]`: the policy update, batched four ways.
 
 One step's worth of samples in the shapes a co-evolution step trains on: CONFIG's
 `questions_per_step x designs_per_question` designs (the real designer prompt with the
