@@ -1,4 +1,4 @@
-"""`python -m benchmarks.update [CONFIG] [--repeats N]`: the policy update, batched four ways.
+"""`python -m benchmarks.update [CONFIG] [--repeats N]`: the policy update, four ways.
 
 One step's worth of samples in the shapes a co-evolution step trains on: CONFIG's
 `questions_per_step x designs_per_question` designs (the real designer prompt with the
@@ -8,14 +8,13 @@ executions of one turn per agent it declares (the agent's role as system prompt,
 question as user message; completions of 10-48 random tokens, the executor's cap). Every
 sample carries a non-zero advantage. The same samples are then updated from the same
 starting weights four ways: as before 2026-12-02 (samples with the same prompt share its
-forward; logits at every position), as now (no logits for prompt positions), now under
-`policy.autocast = "bfloat16"`, and now with prefixes shared across prompts
-(`micro_batches(min_shared=16)`: all designs of a step share one forward of the few-shot
-prefix). It prints the forwards, the token positions they hold (a shared prefix once,
-padding not counted), the update's wall time (median of `--repeats`) and the ratios. All
-include `update_policy`'s diagnostics (the LoRA policy's KL to its start is one more forward
-with the adapter off).
-"""
+forward; logits at every position; the logged KL to the start measured on every token, one
+more forward of the LoRA policy with its adapter off), with logits for completion positions
+only, then also with the KL measured on ~1024 tokens (`loss.kl_diagnostic_tokens`, the
+default), then also under `policy.autocast = "bfloat16"`. It prints the forwards, the token
+positions they hold (padding not counted), the update's wall time (median of `--repeats`)
+and the ratios. Sharing prefixes across prompts (`micro_batches(min_shared=16)`) measured
+slower (benchmarks/results/update.md) and is not repeated here."""
 
 from __future__ import annotations
 
@@ -113,20 +112,21 @@ def main(argv: list[str] | None = None) -> int:
           f"{config.sampling.threads} thread(s)")
     before = [dataclasses.replace(b, first_scored=0) for b in micro_batches(samples, pad, 4)]
     now = micro_batches(samples, pad, 4)
-    ways: dict[str, tuple[list[Any], Literal["none", "bfloat16"]]] = {
-        "before (every logit)": (before, "none"),
-        "now (completion logits only)": (now, "none"),
-        "  + policy.autocast = bfloat16": (now, "bfloat16"),
-        "now + prefixes shared across prompts": (micro_batches(samples, pad, 4, min_shared=16),
-                                                 "none"),
+    every_kl = config.loss.model_copy(update={"kl_diagnostic_tokens": 10**9})
+    some_kl = config.loss.model_copy(update={"kl_diagnostic_tokens": 1024})
+    ways: dict[str, tuple[list[Any], Literal["none", "bfloat16"], Any]] = {
+        "before (every logit, KL to start on every token)": (before, "none", every_kl),
+        "completion logits only": (now, "none", every_kl),
+        "  + KL to start on ~1024 tokens (the default)": (now, "none", some_kl),
+        "  + policy.autocast = bfloat16": (now, "bfloat16", some_kl),
     }
     times: dict[str, float] = {}
-    for name, (batches, autocast) in ways.items():
+    for name, (batches, autocast, loss) in ways.items():
         runs = []
         for _ in range(args.repeats):
             policy.model.load_state_dict(start)
             began = time.perf_counter()
-            update_batches(policy, batches, config.loss, old_logprobs="policy",
+            update_batches(policy, batches, loss, old_logprobs="policy",
                            autocast=autocast)
             runs.append(time.perf_counter() - began)
         times[name] = statistics.median(runs)

@@ -142,6 +142,12 @@ class LossConfig(_Section):
     learning_rate: float = Field(default=1e-5, gt=0, description="AdamW learning rate.")
     weight_decay: float = Field(default=0.0, ge=0, description="AdamW weight decay.")
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
+    kl_diagnostic_tokens: int = Field(
+        default=1024, ge=0,
+        description="With `kl_coef = 0`, measure the logged `kl_to_start` on about this many "
+                    "completion tokens per update (micro-batches spread over the update); each "
+                    "measured token costs a no-grad forward of the starting model, a third of "
+                    "the update when done on every token (0: never).")
 
 
 class RoleSampling(_Section):

@@ -47,7 +47,10 @@ def update_policy(policy: Policy, samples: Sequence[TokenSample], pad_id: int,
       one optimiser step), the rollout/trainer mismatch; `ratio_min`/`ratio_max`: the extremes
       of `exp(logprob - rollout logprob)`;
     - `kl_to_start`: the k3 KL from the starting policy, from the reference model or, for a
-      LoRA policy without one, from the same model with its adapters switched off.
+      LoRA policy without one, from the same model with its adapters switched off. Without
+      a KL term in the loss it is measured on every k-th micro-batch only, about
+      `loss.kl_diagnostic_tokens` tokens (each needs a no-grad forward of the starting
+      model); absent when none is measured.
     """
     if not samples:
         raise ValueError("no samples to train on")
@@ -70,11 +73,13 @@ def update_batches(policy: Policy, batches: Sequence[PackedBatch], loss: LossCon
     policy.model.train()
     device = next(policy.model.parameters()).device  # tensors follow the model's device
     sums: dict[str, float] = {}
+    measured = _kl_batches(batches, total, loss)
+    kl_tokens = sum(batches[i].tokens for i in measured)
 
     def forwards() -> torch.autocast:
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast != "none")
 
-    for batch in batches:
+    for index, batch in enumerate(batches):
         input_ids = batch.input_ids.to(device)
         attention_mask = batch.attention_mask.to(device)
         with forwards():
@@ -97,8 +102,11 @@ def update_batches(policy: Policy, batches: Sequence[PackedBatch], loss: LossCon
             sums[key] = sums.get(key, 0.0) + metrics[key] * share
         with torch.no_grad(), forwards():
             for key, found in _diagnostics(policy, reference, batch, input_ids, attention_mask,
-                                           logprobs.detach(), rollout, mask, ref).items():
-                if key.endswith("_max"):
+                                           logprobs.detach(), rollout, mask, ref,
+                                           index in measured).items():
+                if key == "kl_to_start":  # a mean over the measured batches only
+                    sums[key] = sums.get(key, 0.0) + found * batch.tokens / max(kl_tokens, 1)
+                elif key.endswith("_max"):
                     sums[key] = max(sums.get(key, found), found)
                 elif key.endswith("_min"):
                     sums[key] = min(sums.get(key, found), found)
@@ -109,11 +117,25 @@ def update_batches(policy: Policy, batches: Sequence[PackedBatch], loss: LossCon
     return sums
 
 
+def _kl_batches(batches: Sequence[PackedBatch], total: int, loss: LossConfig) -> set[int]:
+    """The indices of the batches on which `kl_to_start` is measured: all of them when the
+    loss computes the reference log-probs anyway (`kl_coef > 0`), otherwise every k-th
+    batch, k chosen so that about `loss.kl_diagnostic_tokens` tokens are measured."""
+    if loss.kl_coef > 0:
+        return set(range(len(batches)))
+    if loss.kl_diagnostic_tokens == 0:
+        return set()
+    stride = max(1, round(total / loss.kl_diagnostic_tokens))
+    return set(range(0, len(batches), stride))
+
+
 def _diagnostics(policy: Policy, reference: Policy | None, batch: PackedBatch,
                  input_ids: torch.Tensor,
                  attention_mask: torch.Tensor, logprobs: torch.Tensor, old: torch.Tensor,
-                 mask: torch.Tensor, ref: torch.Tensor | None) -> dict[str, float]:
-    """One micro-batch's diagnostics (see `update_policy`)."""
+                 mask: torch.Tensor, ref: torch.Tensor | None,
+                 measure_kl: bool) -> dict[str, float]:
+    """One micro-batch's diagnostics (see `update_policy`); `kl_to_start` only when
+    `measure_kl`."""
     import torch
 
     where = mask > 0
@@ -125,6 +147,8 @@ def _diagnostics(policy: Policy, reference: Policy | None, batch: PackedBatch,
              "logprob_gap_max": float(gap[where].max()) if bool(where.any()) else 0.0,
              "ratio_min": float(ratio[where].min()) if bool(where.any()) else 1.0,
              "ratio_max": float(ratio[where].max()) if bool(where.any()) else 1.0}
+    if not measure_kl:
+        return found
     start = ref
     if start is None and reference is not None:
         start = batch_logprobs(reference.model, input_ids, attention_mask, batch.shared_prompt,

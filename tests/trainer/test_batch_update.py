@@ -100,6 +100,39 @@ def test_policy_old_logprobs_give_ratio_one_and_the_on_policy_gradient() -> None
     assert rescored["grad_norm"] == pytest.approx(ignoring["grad_norm"], rel=1e-4)
 
 
+
+def test_kl_to_start_is_measured_on_a_spread_share_of_the_batches() -> None:
+    """Without a KL term the KL to the start costs a forward of the starting model per
+    measured batch: `kl_diagnostic_tokens` picks every k-th batch, and the logged value is the
+    token-weighted mean over those batches alone."""
+    samples = [TokenSample(Role.EXECUTOR, (p,), completion, tuple(-1.0 for _ in completion),
+                           tuple(1.0 for _ in completion))
+               for p, completion in ((1, (2, 3)), (4, (5,)), (6, (7, 8, 9)), (10, (11,)))]
+
+    def run(batch_samples: list[TokenSample], budget: int) -> tuple[dict[str, float], int]:
+        reference = tiny_policy(4)
+        calls = []
+        forward = reference.model.forward
+        reference.model.forward = lambda *a, **k: calls.append(1) or forward(*a, **k)
+        metrics = update_policy(tiny_policy(3), batch_samples, 0,
+                                LossConfig(kl_diagnostic_tokens=budget), micro_batch_size=1,
+                                reference=reference)
+        return metrics, len(calls)
+
+    every, forwards = run(samples, budget=7)  # 7 tokens in all: stride 1
+    assert forwards == 4 and every["kl_to_start"] > 0
+    half, forwards = run(samples, budget=3)  # stride 2: batches 0 and 2 (2 + 3 tokens)
+    assert forwards == 2
+    first, _ = run([samples[0]], budget=7)
+    third, _ = run([samples[2]], budget=7)
+    assert half["kl_to_start"] == pytest.approx(
+        (2 * first["kl_to_start"] + 3 * third["kl_to_start"]) / 5, rel=1e-5)
+    assert half["kl_to_start"] != pytest.approx(every["kl_to_start"], rel=1e-3)
+    never, forwards = run(samples, budget=0)
+    assert forwards == 0 and "kl_to_start" not in never
+    assert never["grad_norm"] == pytest.approx(every["grad_norm"], rel=1e-6)
+
+
 GROUP = [TokenSample(Role.EXECUTOR, (1, 2, 3, 4), completion, tuple(-0.5 for _ in completion),
                      tuple(advantage for _ in completion))
          for completion, advantage in (((5, 6, 7), 1.0), ((8,), -1.0), ((9, 10), 0.5),
