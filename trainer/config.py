@@ -159,17 +159,22 @@ class RoleSampling(_Section):
 
 
 class ExecutorSampling(_Section):
-    """Sampling of the executor's calls during rollouts and evaluations."""
+    """Sampling of the executor's calls: `temperature` and `top_p` in training rollouts only
+    (held-out evaluations run every agent at its spec's settings, so they measure each designed
+    system as written); `max_tokens` in both."""
 
     temperature: float | None = Field(
-        default=None, ge=0, le=2, description="When set, every executor call samples at this "
-        "temperature instead of its agent's (MetaAgent-X: 1.0); absent: the spec's setting.")
+        default=None, ge=0, le=2, description="When set, every executor call of a training "
+        "rollout samples at this temperature instead of its agent's (MetaAgent-X: 1.0); "
+        "absent: the spec's setting. Evaluations always use the spec's.")
     top_p: float | None = Field(default=None, gt=0, le=1,
-                                description="When set, replaces every agent's top_p (the "
-                                            "paper: 0.9); absent: the spec's setting.")
+                                description="When set, replaces every agent's top_p in training "
+                                            "rollouts (the paper: 0.9); absent: the spec's "
+                                            "setting. Evaluations always use the spec's.")
     max_tokens: int = Field(default=512, ge=1,
-                            description="Cap on every executor call's completion length "
-                                        "(a spec asking for more gets this many).")
+                            description="Cap on every executor call's completion length in "
+                                        "rollouts and evaluations (a spec asking for more gets "
+                                        "this many).")
 
 
 class SamplingConfig(_Section):
