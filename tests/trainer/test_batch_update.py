@@ -100,7 +100,6 @@ def test_policy_old_logprobs_give_ratio_one_and_the_on_policy_gradient() -> None
     assert rescored["grad_norm"] == pytest.approx(ignoring["grad_norm"], rel=1e-4)
 
 
-
 def test_kl_to_start_is_measured_on_a_spread_share_of_the_batches() -> None:
     """Without a KL term the KL to the start costs a forward of the starting model per
     measured batch: `kl_diagnostic_tokens` picks every k-th batch, and the logged value is the
