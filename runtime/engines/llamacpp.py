@@ -354,13 +354,13 @@ class LlamaCppEngine:
         sampling = sequence.state.request.sampling
         try:
             allowed = sequence.matcher.allowed_tokens() if sequence.matcher else None
-            token = sample_token(
+            sampled = sample_token(
                 logits, sampling.temperature, sampling.top_p, sequence.generator, allowed
             )
         except (GrammarError, ValueError) as error:
             sequence.state.fail(str(error))
             return
-        sequence.accept(token, raw_logprob(logits, token))
+        sequence.accept(sampled.token, sampled.logprob)
 
     def _score(self, tokens: list[int], start: int) -> tuple[float, ...]:
         """Worker thread, no sequence decoding: feed `tokens` in slot 0 with logits from
