@@ -105,6 +105,13 @@ class ScheduleConfig(_Section):
                               description="K: steps per stagewise phase (MetaAgent-X: 30).")
     first: Literal["executor", "designer"] = Field(
         default="executor", description="The role of the first stagewise phase.")
+    executor_weights: Literal["live", "start"] = Field(
+        default="live", description="The weights every executor call runs on, in rollouts and "
+        "evaluations. `live`: the shared policy's current weights (the executor changes as the "
+        "designer trains). `start`: the policy's starting weights for the whole run, so the "
+        "executor is frozen and only the designs change; needs `kind = \"designer_only\"`. "
+        "With llama.cpp rollouts a second engine serves the starting weights, taking turns "
+        "with the policy's engine for each decode step.")
 
     def build(self) -> Schedule:
         """The schedule this section describes."""
@@ -237,6 +244,10 @@ class TrainConfig(_Section):
         if self.rollout.system is not None and self.schedule.kind != "executor_only":
             raise ValueError("rollout.system (a fixed system, no designer) needs "
                              "schedule.kind = \"executor_only\"")
+        if self.schedule.executor_weights == "start" and self.schedule.kind != "designer_only":
+            raise ValueError("schedule.executor_weights = \"start\" freezes the executor, so "
+                             "it needs schedule.kind = \"designer_only\" (a schedule that "
+                             "trains the executor would learn from calls it did not sample)")
         return self
 
     def evaluates_after(self, done: int) -> bool:

@@ -22,6 +22,7 @@ llama.cpp.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +92,15 @@ def write_base_gguf(model: Any, policy: PolicyConfig, path: str | Path,
 
 def llamacpp_engine_for(policy: PolicyConfig, settings: ContextSettings | None = None,
                         name: str = "llamacpp-policy",
-                        base_file: str | Path | None = None) -> LlamaCppEngine:
+                        base_file: str | Path | None = None,
+                        decode_lock: threading.Lock | None = None) -> LlamaCppEngine:
     """A llama.cpp engine on the base GGUF of `policy`, or on `base_file` (a
-    `write_base_gguf` copy of it); no adapter applied yet."""
+    `write_base_gguf` copy of it); no adapter applied yet. Engines sharing `decode_lock`
+    take turns decoding."""
     from runtime.engines.llamacpp import LlamaCppEngine
 
     model_path = policy_base_gguf(policy) if base_file is None else Path(base_file)
-    return LlamaCppEngine(model_path, settings=settings, name=name)
+    return LlamaCppEngine(model_path, settings=settings, name=name, decode_lock=decode_lock)
 
 
 class LiveWeights:

@@ -285,11 +285,20 @@ def _prepare(config: TrainConfig, run_dir: Path) -> _Run:
         except GgufExportError as error:
             raise TrainError(f"sampling.engine = \"llamacpp\": {error}") from None
         executor_engine = designer_engine
+        if config.schedule.executor_weights == "start":  # the base (LoRA) or original model
+            executor_engine = llamacpp_engine_for(
+                config.policy, ContextSettings(threads=config.sampling.threads),
+                name="llamacpp-start", base_file=base, decode_lock=designer_engine.decode_lock)
     else:
         designer_engine = TransformersEngine(policies.designer.model, policies.tokenizer,
                                              name="designer")
         executor_engine = designer_engine if policies.shared else TransformersEngine(
             policies.executor.model, policies.tokenizer, name="executor")
+        if config.schedule.executor_weights == "start":
+            start = reference.model if reference is not None else load_model_and_tokenizer(
+                config.policy.model, config.policy.dtype, config.policy.cache_dir)[0]
+            start.requires_grad_(False)
+            executor_engine = TransformersEngine(start, policies.tokenizer, name="executor-start")
     train_tasks = [get_task(ref.name) for ref in config.tasks.train]
     train_items = [_load_items(task, ref, config.seed)
                    for task, ref in zip(train_tasks, config.tasks.train, strict=True)]
@@ -435,5 +444,7 @@ def train(config: TrainConfig, resume: Path | None = None, *, progress: bool = T
         log.close()
         if run.live is not None:  # the llama.cpp engine's worker and model
             asyncio.run(run.live.engine.close())
+        if run.executor.engine is not run.designer.engine:  # the starting weights' engine
+            asyncio.run(run.executor.engine.close())
     return RunSummary(run_dir=run_dir, steps=max(start, config.steps), last=last,
                       evals=tuple(evals))

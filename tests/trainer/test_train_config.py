@@ -128,3 +128,13 @@ def test_every_shipped_cpu_config_loads_and_names_existing_examples() -> None:
         config = load_config(path)
         for example in config.sampling.examples:
             assert (ROOT / example).is_file(), f"{path.name}: {example}"
+
+
+@pytest.mark.parametrize("kind", ["stagewise", "coupled", "executor_only"])
+def test_a_frozen_executor_needs_a_schedule_that_never_trains_it(kind: str) -> None:
+    text = MINIMAL + f'\n[schedule]\nkind = "{kind}"\nexecutor_weights = "start"\n'
+    with pytest.raises(ConfigError, match=r'executor_weights = "start" freezes the executor, '
+                                          r'so it needs schedule\.kind = "designer_only"'):
+        parse_config(text, "x.toml")
+    frozen = parse_config(text.replace(f'kind = "{kind}"', 'kind = "designer_only"'))
+    assert frozen.schedule.executor_weights == "start"

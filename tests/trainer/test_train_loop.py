@@ -125,3 +125,83 @@ def test_llamacpp_rollouts_train_the_live_policy(cache_dir: Path, tmp_path: Path
     assert [(r["step"], r["task"]) for r in held_out] == [(2, evals[0]["task"])] * 3
     assert len({r["item"] for r in held_out}) == 3
     assert sum(r["correct"] for r in held_out) / 3 == pytest.approx(evals[0]["accuracy"])
+
+
+def test_a_frozen_executor_runs_every_call_on_the_starting_weights(cache_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    """`schedule.executor_weights = "start"` on the llama.cpp path: designs are sampled with
+    the live adapter, every executor call by a second engine on the starting weights, and the
+    two engines never decode at the same time."""
+    pytest.importorskip("llama_cpp")
+    import asyncio
+    import threading
+
+    from runtime.designer import LANGUAGE_SUMMARY
+    from trainer.live_weights import llamacpp_engine_for
+    from trainer.loop import _prepare, train_step
+
+    text = tiny_config(tmp_path / "frozen", cache_dir, seed=SEED, steps=1, decoding="typed",
+                       designer_tokens=160, executor_tokens=12, executions=2,
+                       engine="llamacpp")
+    config = parse_config(text.replace('kind = "coupled"',
+                                       'kind = "designer_only"\nexecutor_weights = "start"'))
+    run_dir = tmp_path / "frozen"
+    run_dir.mkdir()
+    run = _prepare(config, run_dir)
+    designer, executor = run.designer.engine, run.executor.engine
+    try:
+        assert executor is not designer and executor.decode_lock is designer.decode_lock
+        # move the policy away from its start, as training does, and sync the live adapter
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for name, parameter in run.policies.designer.model.named_parameters():
+                if "lora_B" in name:
+                    parameter.copy_(0.05 * torch.randn(parameter.shape, generator=generator))
+        run.live.sync()
+        probe = list(range(200, 240))
+        moved = designer.score_tokens(probe, 1)
+        frozen = executor.score_tokens(probe, 1)
+        base = llamacpp_engine_for(config.policy, base_file=run_dir / "live" / "base-f16.gguf")
+        try:
+            start = base.score_tokens(probe, 1)
+        finally:
+            asyncio.run(base.close())
+        assert frozen == pytest.approx(start, abs=1e-6)
+        assert max(abs(a - b) for a, b in zip(moved, start, strict=True)) > 1e-2
+
+        seen: dict[str, list[Any]] = {"designer": [], "executor": []}
+        decoding = [0, 0]  # (decodes running now, most ever at once)
+        guard = threading.Lock()
+
+        def watch(name: str, engine: Any) -> None:
+            generate, decode = engine.generate, engine._model.decode
+
+            async def counted(requests: list[Any]) -> Any:
+                seen[name] += requests
+                return await generate(requests)
+
+            def exclusive(entries: Any) -> Any:
+                with guard:
+                    decoding[0] += 1
+                    decoding[1] = max(decoding)
+                try:
+                    return decode(entries)
+                finally:
+                    with guard:
+                        decoding[0] -= 1
+
+            engine.generate, engine._model.decode = counted, exclusive
+
+        watch("designer", designer)
+        watch("executor", executor)
+        record = train_step(run, 0, config.schedule.build())
+        assert record["roles"] == "designer"
+        assert len(seen["designer"]) == run.designer.calls > 0
+        assert len(seen["executor"]) == run.executor.calls > 0
+        is_design = [r.messages[0].content.startswith(LANGUAGE_SUMMARY)
+                     for r in seen["designer"] + seen["executor"]]
+        assert is_design == [True] * len(seen["designer"]) + [False] * len(seen["executor"])
+        assert decoding[1] == 1
+    finally:
+        asyncio.run(designer.close())
+        asyncio.run(executor.close())

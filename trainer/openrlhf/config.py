@@ -167,6 +167,10 @@ def parse_gpu_config(text: str, source: str = "<config>") -> tuple[TrainConfig, 
         problems += _problems(error, "openrlhf")
     if train is not None and gpu is not None:
         problems += batch_problems(train, gpu)
+    if train is not None and train.schedule.executor_weights == "start":
+        problems.append("schedule.executor_weights = \"start\" is for the CPU trainer: the "
+                        "OpenRLHF backend samples every call from the one vLLM policy; "
+                        "remove the key")
     if problems or train is None or gpu is None:
         raise ConfigError("\n".join(f"{source}: {line}" for line in problems))
     return train, gpu

@@ -220,6 +220,10 @@ def test_config_errors_name_the_key_and_the_fix(tmp_path: Path) -> None:
         parse_gpu_config(mismatch.format(out="o", model="m"), "t.toml")
     with pytest.raises(ConfigError, match=r"openrlhf.gpus: unknown key"):
         parse_gpu_config((ONE_GPU + "gpus = 2\n").format(out="o", model="m"), "t.toml")
+    frozen = ONE_GPU + '[schedule]\nkind = "designer_only"\nexecutor_weights = "start"\n'
+    with pytest.raises(ConfigError, match=r"t.toml: schedule.executor_weights = \"start\" is "
+                                          r"for the CPU trainer"):
+        parse_gpu_config(frozen.format(out="o", model="m"), "t.toml")
     err = io.StringIO()
     path = tmp_path / "bad.toml"
     path.write_text("steps = 0\n")
