@@ -112,9 +112,8 @@ def _nucleus_draw(weights: NDArray[np.float32], top_p: float, uniform: float) ->
     peak = float(weights.max())
     threshold = peak * 1e-3
     while True:
-        inside = np.flatnonzero(weights >= threshold) if threshold > 0 else np.arange(len(weights))
-        mass = float(weights[inside].sum(dtype=np.float64))
-        if mass >= top_p * total or threshold <= 0:
+        inside = np.flatnonzero(weights >= threshold)  # threshold 0: every token
+        if threshold == 0.0 or float(weights[inside].sum(dtype=np.float64)) >= top_p * total:
             break
         threshold = threshold * 1e-3 if threshold > peak * 1e-12 else 0.0
     order = inside[np.lexsort((inside, -weights[inside]))]
