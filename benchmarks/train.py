@@ -7,7 +7,10 @@ sampled by torch from the policy itself (`"transformers"`). For each it prints t
 of a step (designer sampling, executions, rewards, credit, policy update, weight sync) and the
 rollout's sampled tokens/s against the raw batched tokens/s of the same engine on the same
 model (a batch of `questions x designs` plain requests of the designer's `max_tokens`), then
-the ratio of the step times. Goal: llama.cpp steps >= 3x faster, rollout >= 0.8 of raw.
+the ratio of the step times. On llama.cpp it also prints what the engine itself did during
+the rollout: the tokens it was fed (prompt tokens not in its KV cache, and sampled tokens) per
+second of rollout, and the share of the rollout spent inside llama_decode, which tell prefill
+work from an idle engine. Goal: llama.cpp steps >= 3x faster, rollout >= 0.8 of raw.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 SPLIT = ("time/design", "time/execute", "time/reward", "time/credit", "time/update")
+ROLLOUT = ("time/design", "time/execute", "time/reward")
 ENGINES = ("llamacpp", "transformers")
 
 
@@ -90,6 +94,12 @@ def report(engine_name: str, raw: float, records: list[dict[str, Any]]) -> float
               + (f"  (weight sync {sync:.2f}s)" if sync is not None else ""))
         print(f"    rollout {rate:.1f} tokens/s = {rate / raw:.2f} of raw; "
               f"compile rate {record['compile_rate']:.2f}")
+        if "rollout_fed_tokens_per_s" in record:  # llama.cpp: what the engine itself did
+            fed = record["rollout_fed_tokens_per_s"]
+            rollout_s = sum(record[key] for key in ROLLOUT)
+            print(f"    engine fed {fed:.1f} tokens/s (uncached prompt + sampled) = "
+                  f"{fed / raw:.2f} of raw, inside llama_decode "
+                  f"{record['time/decode'] / rollout_s:.0%} of the rollout")
     return float(sum(r["time/step"] for r in records)) / max(len(records), 1)
 
 

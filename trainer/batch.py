@@ -20,14 +20,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TokenSample:
-    """One completion to train on; the three per-token tuples have one entry per completion
-    token."""
+    """One completion to train on; the per-token tuples have one entry per completion token.
+
+    `forced` marks tokens the rollout's grammar left no choice for (see the engine contract,
+    `runtime.engines.base`): the sampling policy gave them probability 1 whatever its
+    weights, so they carry no loss. Empty: no token is known to be forced."""
 
     role: Role
     prompt_ids: tuple[int, ...]
     completion_ids: tuple[int, ...]
     old_logprobs: tuple[float, ...]
     advantages: tuple[float, ...]
+    forced: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
         sizes = {len(self.completion_ids), len(self.old_logprobs), len(self.advantages)}
@@ -35,6 +39,15 @@ class TokenSample:
             raise ValueError(f"completion ids, old logprobs and advantages differ in length: "
                              f"{len(self.completion_ids)}, {len(self.old_logprobs)}, "
                              f"{len(self.advantages)}")
+        if self.forced and len(self.forced) != len(self.completion_ids):
+            raise ValueError(f"{len(self.forced)} forced flags for {len(self.completion_ids)} "
+                             "completion tokens")
+
+    @property
+    def teaches(self) -> bool:
+        """Whether some token the policy chose carries a non-zero advantage."""
+        forced = self.forced or (False,) * len(self.advantages)
+        return any(a != 0.0 and not f for a, f in zip(self.advantages, forced, strict=True))
         if not self.prompt_ids:
             raise ValueError("a sample needs at least one prompt token")
 
@@ -111,9 +124,9 @@ def _common_prefix(a: Sequence[int], b: Sequence[int], limit: int) -> int:
 
 
 def pack(samples: Sequence[TokenSample], pad_id: int, shared_prompt: int = 0) -> PackedBatch:
-    """Right-pad `samples` (at least one) into a `PackedBatch`; only completion tokens are
-    in the loss mask. `shared_prompt`: the length of a prompt prefix all samples share (see
-    `PackedBatch.shared_prompt`)."""
+    """Right-pad `samples` (at least one) into a `PackedBatch`; only completion tokens the
+    policy chose (not `forced`) are in the loss mask. `shared_prompt`: the length of a
+    prompt prefix all samples share (see `PackedBatch.shared_prompt`)."""
     import torch
 
     if not samples:
@@ -132,6 +145,8 @@ def pack(samples: Sequence[TokenSample], pad_id: int, shared_prompt: int = 0) ->
         # completion token k sits at position len(prompt) + k, scored at shifted index - 1
         first, last = len(sample.prompt_ids) - 1, len(ids) - 1
         loss_mask[row, first:last] = 1.0
+        if sample.forced:
+            loss_mask[row, first:last] -= torch.tensor(sample.forced, dtype=torch.float32)
         advantages[row, first:last] = torch.tensor(sample.advantages, dtype=torch.float32)
         old_logprobs[row, first:last] = torch.tensor(sample.old_logprobs, dtype=torch.float32)
     if shared_prompt and any(s.prompt_ids[:shared_prompt] != samples[0].prompt_ids[

@@ -152,7 +152,7 @@ def _update(run: _Run, samples: Sequence[TokenSample], roles: frozenset[Role]
     tokenizer = run.policies.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else \
         tokenizer.eos_token_id
-    live = [s for s in samples if s.role in roles and any(a != 0.0 for a in s.advantages)]
+    live = [s for s in samples if s.role in roles and s.teaches]
     metrics: dict[str, float] = {"trained_samples": float(len(live))}
     for policy in run.policies.distinct():
         mine = [s for s in live if run.policies.for_role(s.role) is policy]
@@ -188,6 +188,7 @@ def train_step(run: _Run, step: int, schedule: Schedule,
     run.designer.reset()
     run.executor.reset()
     run.reward_timer.total = 0.0
+    work_before = _decode_work(run)
     rollouts = _rollout(run, items, task, run.settings, step_seed(config.seed, step))
     rolled = time.perf_counter()
     if log is not None:
@@ -215,8 +216,31 @@ def train_step(run: _Run, step: int, schedule: Schedule,
         "time/step": updated - began,
         "rollout_tokens_per_s": (run.designer.tokens + run.executor.tokens)
         / max(rolled - began, 1e-9),
+        **_decode_metrics(work_before, _decode_work(run), rolled - began),
     }
     return record
+
+
+def _decode_work(run: _Run) -> list[Any]:
+    """What each llama.cpp engine of the rollout has decoded so far (none on torch)."""
+    engines = {id(role.engine): role.engine for role in (run.designer, run.executor)}
+    return [engine.decode_work for engine in engines.values()
+            if hasattr(engine, "decode_work")]
+
+
+def _decode_metrics(before: list[Any], after: list[Any], elapsed: float) -> dict[str, float]:
+    """The engines' share of a rollout: `rollout_fed_tokens` (prompt tokens not found in
+    the KV cache, and sampled tokens), their rate over the rollout's wall time, and
+    `time/decode`, the seconds inside llama_decode (engines sharing a decode lock never
+    overlap). Sampled tokens/s below the engine's raw rate with `time/decode` close to the
+    rollout's time means prefill work, not an idle engine."""
+    if not after:
+        return {}
+    done = [now.since(then) for now, then in zip(after, before, strict=True)]
+    fed = sum(work.tokens for work in done)
+    return {"rollout_fed_tokens": float(fed),
+            "rollout_fed_tokens_per_s": fed / max(elapsed, 1e-9),
+            "time/decode": sum(work.seconds for work in done)}
 
 
 def evaluate(run: _Run, step: int, log: MetricsLog) -> list[dict[str, Any]]:

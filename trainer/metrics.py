@@ -84,19 +84,21 @@ def rollout_metrics(rollouts: Sequence[QuestionEpisode], compile_penalty: float,
     designs that did not compile), `executor_reward` (mean execution reward), `accuracy`
     (share of correct executions; a design that did not compile counts as one wrong answer),
     `compile_rate`, `construct/<name>` (share of compiled designs using each construct),
-    `llm_calls_per_design` (mean LLM calls of an execution of a compiled design), and token
-    counts."""
+    `llm_calls_per_design` (mean LLM calls of an execution of a compiled design), token
+    counts, and `designer_forced_share`, the share of design tokens the grammar left no
+    choice for (they carry no loss; 0 when the engine does not report it)."""
     returns: list[float] = []
     rewards: list[float] = []
     correct: list[float] = []
     calls: list[float] = []
     shares = dict.fromkeys(CONSTRUCTS, 0.0)
     compiled = designs = 0
-    design_tokens = executor_tokens = 0
+    design_tokens = executor_tokens = forced_tokens = 0
     for question in rollouts:
         for design in question.designs:
             designs += 1
             design_tokens += len(design.design.completion.token_ids)
+            forced_tokens += sum(design.design.completion.forced)
             if design.design.compiled is None:
                 returns.append(compile_penalty)
                 correct.append(0.0)
@@ -121,6 +123,7 @@ def rollout_metrics(rollouts: Sequence[QuestionEpisode], compile_penalty: float,
         "compile_rate": compiled / designs if designs else 0.0,
         "llm_calls_per_design": _mean(calls),
         "designer_tokens": float(design_tokens),
+        "designer_forced_share": forced_tokens / design_tokens if design_tokens else 0.0,
         "executor_tokens": float(executor_tokens),
     }
     for construct, count in shares.items():

@@ -62,4 +62,5 @@ def designer_token_sample(completion: Any, token_advantages: Sequence[float]) ->
     return TokenSample(role=Role.DESIGNER, prompt_ids=tuple(completion.prompt_token_ids),
                        completion_ids=tuple(completion.token_ids),
                        old_logprobs=tuple(completion.logprobs),
-                       advantages=tuple(token_advantages))
+                       advantages=tuple(token_advantages),
+                       forced=tuple(getattr(completion, "forced", ())))

@@ -18,8 +18,13 @@ rollout adapter; `tests/runtime/test_engine_contract.py` runs it over each one p
    return neither ids nor logprobs.
 4. An error completion is built one way only, `Completion.failure(...)`: no text, no tokens,
    `finish_reason="error"` and a message; every other completion has no `error`.
+5. `forced` says, per token, whether the grammar allowed no other token at that step (the
+   model had no choice, so a trainer gives the token no loss). Engines that apply the mask
+   themselves (llamacpp, transformers) report it for every token; engines that cannot see
+   the mask (vLLM's guided decoding, remote servers) report none (`()`).
 Local engines get rules 1-3 from one per-sequence `decode_state.DecodeState` and their
-prompts from one `prompt.PromptEncoder`; `Completion.__post_init__` enforces 3 and 4.
+prompts from one `prompt.PromptEncoder`; `Completion.__post_init__` enforces 3, 4 and the
+length of 5.
 """
 
 from __future__ import annotations
@@ -77,11 +82,15 @@ class Completion:
     finish_reason: FinishReason
     prompt_text: str = ""
     error: str | None = None
+    forced: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.logprobs) != len(self.token_ids):
             raise ContractError(f"{len(self.logprobs)} logprobs for {len(self.token_ids)} "
                                 "tokens: the contract is one logprob per token")
+        if self.forced and len(self.forced) != len(self.token_ids):
+            raise ContractError(f"{len(self.forced)} forced flags for {len(self.token_ids)} "
+                                "tokens: the contract is one per token, or none")
         if (self.finish_reason == "error") != (self.error is not None):
             raise ContractError("finish_reason 'error' goes with an error message and only "
                                 "with one: build failures with Completion.failure()")

@@ -22,7 +22,7 @@ own detokeniser; there is exactly one logprob per token.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from runtime.engines.base import ChatRequest, Completion, FinishReason
@@ -58,6 +58,7 @@ class DecodeState:
     matcher: GrammarCursor | None = None
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
+    forced: list[bool] = field(default_factory=list)
     finish_reason: FinishReason | None = None
     error: str | None = None
 
@@ -65,12 +66,14 @@ class DecodeState:
     def finished(self) -> bool:
         return self.finish_reason is not None
 
-    def accept(self, token: int, logprob: float) -> None:
-        """Record one sampled token and decide whether the sequence is finished."""
+    def accept(self, token: int, logprob: float, forced: bool = False) -> None:
+        """Record one sampled token (`forced`: the grammar allowed no other) and decide
+        whether the sequence is finished."""
         if self.is_end_of_turn(token):
             if self.request.grammar is None:
                 self.token_ids.append(token)
                 self.logprobs.append(logprob)
+                self.forced.append(forced)
             self.finish_reason = "stop"
             return
         if self.matcher is not None:
@@ -81,6 +84,7 @@ class DecodeState:
                 return
         self.token_ids.append(token)
         self.logprobs.append(logprob)
+        self.forced.append(forced)
         stopped = bool(self.request.sampling.stop) and self._cut_at_stop()
         if stopped or (self.matcher is not None and self.matcher.is_finished()):
             self.finish_reason = "stop"
@@ -102,6 +106,7 @@ class DecodeState:
         while self.token_ids and len(self.detokenize(self.token_ids)) > cut:
             self.token_ids.pop()
             self.logprobs.pop()
+            self.forced.pop()
         return True
 
     def completion(self) -> Completion:
@@ -114,6 +119,7 @@ class DecodeState:
             prompt_token_ids=self.prompt_token_ids,
             token_ids=tuple(self.token_ids),
             logprobs=tuple(self.logprobs),
+            forced=tuple(self.forced),
             finish_reason=self.finish_reason or "length",
             prompt_text=self.prompt_text,
         )
@@ -144,7 +150,8 @@ def replayed_completion(request: ChatRequest, prompt_text: str,
             state.fail("the engine aborted the request")
         else:
             state.finish_reason = finish_reason
-    return state.completion()
+    # the remote sampler applied the mask; which tokens it forced is not known here
+    return replace(state.completion(), forced=())
 
 
 def start_sequence(request: ChatRequest, encoder: PromptEncoder,

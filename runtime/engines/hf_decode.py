@@ -112,6 +112,7 @@ def _advance(row: DecodeRow, logits: torch.Tensor) -> int:
     state = row.state
     raw_logprobs = torch.log_softmax(logits, dim=-1)
     scores = logits.clone()
+    forced = False
     if state.matcher is not None:
         assert isinstance(state.matcher, SequenceMatcher)
         try:
@@ -123,8 +124,9 @@ def _advance(row: DecodeRow, logits: torch.Tensor) -> int:
             state.fail("the grammar allows no next token")
             return 0
         scores[~allowed] = float("-inf")
+        forced = int(allowed.sum()) == 1
     token = sample_token(scores, state.request.sampling, row.generator)
-    state.accept(token, float(raw_logprobs[token]))
+    state.accept(token, float(raw_logprobs[token]), forced)
     return token
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,30 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class DecodeWork:
+    """What `llama_decode` has done: tokens fed (prompt tokens not found in the KV cache, and
+    sampled tokens), calls, and seconds spent inside it. Dividing a rollout's tokens by its
+    wall time, and its seconds by that time, tells prefill work from idle engine time."""
+
+    tokens: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+
+    def add(self, tokens: int, seconds: float) -> None:
+        self.tokens += tokens
+        self.calls += 1
+        self.seconds += seconds
+
+    def copy(self) -> DecodeWork:
+        return replace(self)
+
+    def since(self, earlier: DecodeWork) -> DecodeWork:
+        """The work done after `earlier` (a copy taken before)."""
+        return DecodeWork(self.tokens - earlier.tokens, self.calls - earlier.calls,
+                          self.seconds - earlier.seconds)
 
 
 @dataclass(frozen=True)
@@ -114,6 +139,7 @@ class LlamaModel:
         self._batch: Any = llama_cpp.llama_batch_init(settings.batch_tokens, 0, 1)
         self._piece_buffer = ctypes.create_string_buffer(PIECE_BUFFER_BYTES)
         self._pieces: dict[tuple[int, bool], bytes] = {}
+        self.work = DecodeWork()
 
     # -- vocabulary -------------------------------------------------------------------------
 
@@ -192,7 +218,9 @@ class LlamaModel:
             batch.seq_id[index][0] = entry.sequence
             batch.logits[index] = 1 if entry.want_logits else 0
         batch.n_tokens = len(entries)
+        began = time.perf_counter()
         status = int(self._lib.llama_decode(self._context, batch))
+        self.work.add(len(entries), time.perf_counter() - began)
         if status != 0:
             raise EngineError(f"llama_decode failed with status {status}")
         rows: list[NDArray[np.float32]] = []

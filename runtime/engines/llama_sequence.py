@@ -67,8 +67,8 @@ class DecodingSequence:
         self.position += count
         return entries
 
-    def accept(self, token: int, logprob: float) -> None:
+    def accept(self, token: int, logprob: float, forced: bool = False) -> None:
         """Record a sampled token; if the sequence goes on, the token is fed next."""
-        self.state.accept(token, logprob)
+        self.state.accept(token, logprob, forced)
         if not self.state.finished:
             self.pending.append(token)

@@ -39,7 +39,7 @@ from runtime.engines.chat_template import CHATML_TEMPLATE, ChatTemplate
 from runtime.engines.decode_state import start_sequence
 from runtime.engines.embedded import resolve_model_path
 from runtime.engines.grammar_constraint import GrammarConstraint, GrammarError
-from runtime.engines.llama_native import BatchEntry, ContextSettings, LlamaModel
+from runtime.engines.llama_native import BatchEntry, ContextSettings, DecodeWork, LlamaModel
 from runtime.engines.llama_sequence import DecodingSequence
 from runtime.engines.prefix_cache import Running, SlotPrefixCache
 from runtime.engines.prompt import PromptEncoder
@@ -205,6 +205,12 @@ class LlamaCppEngine:
         every admitted request) since the engine started: see `prefix_cache`."""
         return self._prefixes.reused_tokens, self._prefixes.prompt_tokens
 
+    @property
+    def decode_work(self) -> DecodeWork:
+        """A copy of what `llama_decode` has done since the engine started (tokens fed, calls,
+        seconds); read it while the engine is idle for exact totals."""
+        return self._model.work.copy()
+
     def render_prompt(self, request: ChatRequest) -> str:
         """The prompt text the model sees for `request` (its chat template applied)."""
         return self._template.render(request.messages)
@@ -368,7 +374,7 @@ class LlamaCppEngine:
         except (GrammarError, ValueError) as error:
             sequence.state.fail(str(error))
             return
-        sequence.accept(sampled.token, sampled.logprob)
+        sequence.accept(sampled.token, sampled.logprob, sampled.forced)
 
     def _score(self, tokens: list[int], start: int) -> tuple[float, ...]:
         """Worker thread, no sequence decoding: feed `tokens` in slot 0 with logits from

@@ -29,10 +29,12 @@ BLOCK = 1024
 
 
 class Sampled(NamedTuple):
-    """A sampled token and its raw log-probability."""
+    """A sampled token, its raw log-probability, and whether a grammar mask allowed no other
+    token (the policy had no choice, so the token says nothing about it)."""
 
     token: int
     logprob: float
+    forced: bool = False
 
 
 def raw_logprob(logits: NDArray[np.float32], token: int) -> float:
@@ -77,7 +79,8 @@ def sample_token(
         index = (_inverse_cdf(weights, generator.random()) if top_p >= 1.0
                  else _nucleus_draw(weights, top_p, generator.random()))
     token = index if candidates is None else int(candidates[index])
-    return Sampled(token, float(values[token]) - peak - _log_normaliser(values, peak))
+    return Sampled(token, float(values[token]) - peak - _log_normaliser(values, peak),
+                   candidates is not None and candidates.size == 1)
 
 
 def _inverse_cdf(weights: NDArray[np.float32], uniform: float) -> int:

@@ -196,6 +196,32 @@ def test_a_reply_in_stages_is_its_stages(subject: Subject) -> None:
         == "mas demo {\n  input question: text"
 
 
+def test_forced_marks_the_tokens_the_grammar_allowed_alone(
+        subject: Subject, request: pytest.FixtureRequest) -> None:
+    """Rule 5: an engine that applies the mask itself flags exactly the tokens an independent
+    matcher of the same grammar allowed alone; the others report no flags."""
+    if not subject.engine.capabilities.grammar:
+        pytest.skip(f"{subject.engine.name} does not constrain decoding")
+    grammar = 'start: ("yes" | "no") "7"\n'
+    asked = ask(8, grammar=grammar)
+    [completion] = generate(subject, asked)
+    check(subject, asked, completion)
+    assert completion.text in ("yes7", "no7")
+    if subject.engine.name not in ("llamacpp", "transformers"):  # the mask is applied remotely
+        assert completion.forced == ()
+        return
+    from runtime.engines.grammar_constraint import GrammarConstraint
+
+    tokenizer = request.getfixturevalue("transformers_engine").tokenizer
+    matcher = GrammarConstraint.for_hf(tokenizer).matcher(grammar)
+    alone = []
+    for token in completion.token_ids:
+        alone.append(int(matcher.allowed_tokens().sum()) == 1)
+        matcher.consume(token)
+    assert list(completion.forced) == alone
+    assert alone[0] is False and alone[-1] is True  # a choice of words, then only "7"
+
+
 def test_a_stop_string_cuts_the_token_ids(subject: Subject) -> None:
     request = replace(ask(40, stop=(" ",)), messages=(Message(
         "user", "Name three colours."),))

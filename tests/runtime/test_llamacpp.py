@@ -242,6 +242,26 @@ def test_requests_sharing_a_prompt_share_its_cells(engine: LlamaCppEngine) -> No
     assert engine.prefix_reuse[0] - reused_before == len(again.prompt_token_ids) - 1
 
 
+def test_decode_work_counts_every_fed_token_once(engine: LlamaCppEngine) -> None:
+    """`decode_work` counts what llama_decode was fed: a cold prompt whole, a cached prefix
+    not at all, and every sampled token but the last (nothing decodes after it)."""
+    engine.set_adapter(None)  # clears every KV cell
+    question = "Name three colours of the rainbow."
+    before = engine.decode_work
+    [cold] = run(engine, [ask(question, temperature=1.0, max_tokens=6, seed=5)])
+    cold_work = engine.decode_work.since(before)
+    assert cold_work.tokens == len(cold.prompt_token_ids) + len(cold.token_ids) - 1
+    assert cold_work.calls == len(cold.token_ids)  # one prefill call, then one per token
+    assert cold_work.seconds > 0.0
+
+    reused_before = engine.prefix_reuse[0]
+    before = engine.decode_work
+    [warm] = run(engine, [ask(question, temperature=1.0, max_tokens=6, seed=6)])
+    reused = engine.prefix_reuse[0] - reused_before
+    assert reused == len(warm.prompt_token_ids) - 1
+    assert engine.decode_work.since(before).tokens == 1 + len(warm.token_ids) - 1
+
+
 def test_concurrent_requests_with_one_long_prompt_prefill_it_once() -> None:
     """Eight samples of one long prompt: seven copy the first one's cells instead of
     prefilling, and greedy decoding gives what an engine without the cache gives."""

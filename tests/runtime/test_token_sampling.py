@@ -24,6 +24,17 @@ def test_mask_is_respected_when_sampling() -> None:
     assert {sample_token(LOGITS, 1.5, 1.0, generator, allowed).token for _ in range(200)} <= {3, 4}
 
 
+def test_a_token_is_forced_only_when_the_mask_allows_it_alone() -> None:
+    generator = np.random.default_rng(2)
+    alone = np.array([False, False, False, True, False])
+    pair = np.array([False, False, False, True, True])
+    for temperature in (0.0, 1.0):
+        assert sample_token(LOGITS, temperature, 1.0, generator, alone) == (
+            3, raw_logprob(LOGITS, 3), True)
+        assert not sample_token(LOGITS, temperature, 1.0, generator, pair).forced
+        assert not sample_token(LOGITS, temperature, 1.0, generator).forced
+
+
 def test_empty_mask_is_an_error() -> None:
     with pytest.raises(ValueError, match="allows no next token"):
         sample_token(LOGITS, 1.0, 1.0, np.random.default_rng(0), np.zeros(5, dtype=bool))

@@ -32,6 +32,21 @@ def test_pack_aligns_completion_tokens_with_shifted_logprobs() -> None:
     assert batch.tokens == 4
 
 
+def test_forced_tokens_leave_the_loss_mask_and_teach_nothing() -> None:
+    from dataclasses import replace
+
+    forced = replace(DESIGN, forced=(True, False, False))
+    batch = pack([forced, TURN], pad_id=0)
+    assert batch.loss_mask.tolist() == [[0, 0, 1, 1], [1, 0, 0, 0]]
+    assert batch.advantages.tolist() == [[0.0, 0.5, 0.5, 0.0], [-2.0, 0.0, 0.0, 0.0]]
+    assert batch.tokens == 3
+    assert DESIGN.teaches and forced.teaches
+    # the only tokens with an advantage were forced: nothing to learn from this sample
+    assert not replace(DESIGN, forced=(True, True, False)).teaches
+    with pytest.raises(ValueError, match="2 forced flags for 3 completion tokens"):
+        replace(DESIGN, forced=(True, False))
+
+
 def test_inactive_roles_are_dropped_and_bad_samples_rejected() -> None:
     assert select_active([DESIGN, TURN], {Role.EXECUTOR}) == [TURN]
     assert select_active([DESIGN, TURN], {Role.DESIGNER, Role.EXECUTOR}) == [DESIGN, TURN]

@@ -51,7 +51,7 @@ def _comparable(path: Path) -> list[dict[str, Any]]:
     from trainer.metrics import read_metrics
 
     return [{k: v for k, v in record.items()
-             if not k.startswith("time/") and k != "rollout_tokens_per_s"}
+             if not k.startswith(("time/", "rollout_"))}
             for record in read_metrics(path)]
 
 

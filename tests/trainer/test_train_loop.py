@@ -52,7 +52,7 @@ def _weights(run_dir: Path, step: int) -> dict[str, Any]:
 
 def _comparable(record: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items()
-            if not key.startswith("time/") and key != "rollout_tokens_per_s"}
+            if not key.startswith(("time/", "rollout_"))}
 
 
 def test_two_steps_train_and_resume_exactly(cache_dir: Path, tmp_path: Path) -> None:
@@ -112,6 +112,11 @@ def test_llamacpp_rollouts_train_the_live_policy(cache_dir: Path, tmp_path: Path
                if r["kind"] == "train"]
     assert [r["step"] for r in records] == [1, 2]
     assert all(r["compile_rate"] > 0 for r in records)  # typed decoding in llama.cpp
+    for record in records:  # the engine's work: every sampled token and the uncached prompts
+        rollout_s = record["time/design"] + record["time/execute"] + record["time/reward"]
+        assert record["rollout_fed_tokens"] > record["designer_tokens"] + \
+            record["executor_tokens"]
+        assert 0.0 < record["time/decode"] <= rollout_s
     updated = [r for r in records if r["updated"]]
     assert updated and all("weight_sync_s" in r for r in updated)
     # the policy's own logprobs are the ratio's denominator: nothing is clipped

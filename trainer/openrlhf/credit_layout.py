@@ -85,8 +85,9 @@ class AdvantageRow:
 
 def advantage_row(sample: TokenSample, max_len: int) -> AdvantageRow:
     """Lay a `TokenSample` out as OpenRLHF does: the per-step lists are shifted by one (entry
-    `i` belongs to token `i + 1`), zero on prompt positions, and everything is cut so the
-    sequence has at most `max_len` tokens."""
+    `i` belongs to token `i + 1`), zero on prompt positions and in the action mask of forced
+    tokens (`TokenSample.forced`), and everything is cut so the sequence has at most `max_len`
+    tokens."""
     if max_len < 2:
         raise ValueError(f"max_len must be at least 2, got {max_len}")
     prompt = len(sample.prompt_ids)
@@ -95,10 +96,11 @@ def advantage_row(sample: TokenSample, max_len: int) -> AdvantageRow:
     mask = [0] * steps
     logprobs = [0.0] * steps
     advantages = [0.0] * steps
-    for index, (logprob, advantage) in enumerate(zip(sample.old_logprobs, sample.advantages,
-                                                     strict=True)):
+    forced = sample.forced or (False,) * len(sample.advantages)
+    for index, (logprob, advantage, fixed) in enumerate(zip(
+            sample.old_logprobs, sample.advantages, forced, strict=True)):
         position = prompt + index - 1
-        mask[position] = 1
+        mask[position] = 0 if fixed else 1
         logprobs[position] = logprob
         advantages[position] = advantage
     keep = min(len(sequence), max_len)

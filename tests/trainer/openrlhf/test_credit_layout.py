@@ -94,6 +94,14 @@ def test_advantage_row_is_shifted_by_one_and_zero_on_the_prompt() -> None:
     assert not row.truncated
 
 
+def test_a_forced_token_is_out_of_the_action_mask() -> None:
+    from dataclasses import replace
+
+    row = advantage_row(replace(SAMPLE, forced=(True, False)), max_len=100)
+    assert row.action_mask == (0, 0, 0, 1)
+    assert row.advantages == (0.0, 0.0, 0.5, -1.0)
+
+
 def test_advantage_row_is_cut_at_max_len_like_openrlhf() -> None:
     row = advantage_row(SAMPLE, max_len=4)
     assert row.sequence == (5, 6, 7, 8)
