@@ -42,14 +42,14 @@ class TokenSample:
         if self.forced and len(self.forced) != len(self.completion_ids):
             raise ValueError(f"{len(self.forced)} forced flags for {len(self.completion_ids)} "
                              "completion tokens")
+        if not self.prompt_ids:
+            raise ValueError("a sample needs at least one prompt token")
 
     @property
     def teaches(self) -> bool:
         """Whether some token the policy chose carries a non-zero advantage."""
         forced = self.forced or (False,) * len(self.advantages)
         return any(a != 0.0 and not f for a, f in zip(self.advantages, forced, strict=True))
-        if not self.prompt_ids:
-            raise ValueError("a sample needs at least one prompt token")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ def test_inactive_roles_are_dropped_and_bad_samples_rejected() -> None:
     assert select_active([DESIGN, TURN], {Role.DESIGNER, Role.EXECUTOR}) == [DESIGN, TURN]
     with pytest.raises(ValueError, match="differ in length: 2, 1, 2"):
         TokenSample(Role.DESIGNER, (1,), (2, 3), (0.0,), (0.0, 0.0))
+    with pytest.raises(ValueError, match="at least one prompt token"):
+        TokenSample(Role.DESIGNER, (), (2,), (0.0,), (0.0,))
     with pytest.raises(ValueError, match="nothing to pack"):
         pack([], pad_id=0)
 
