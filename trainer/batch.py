@@ -46,10 +46,17 @@ class TokenSample:
             raise ValueError("a sample needs at least one prompt token")
 
     @property
+    def chosen(self) -> tuple[bool, ...]:
+        """Per completion token: whether the policy chose it (the tokens that carry loss)."""
+        if not self.forced:
+            return (True,) * len(self.completion_ids)
+        return tuple(not forced for forced in self.forced)
+
+    @property
     def teaches(self) -> bool:
         """Whether some token the policy chose carries a non-zero advantage."""
-        forced = self.forced or (False,) * len(self.advantages)
-        return any(a != 0.0 and not f for a, f in zip(self.advantages, forced, strict=True))
+        return any(advantage != 0.0 and chosen
+                   for advantage, chosen in zip(self.advantages, self.chosen, strict=True))
 
 
 @dataclass(frozen=True)
@@ -144,9 +151,7 @@ def pack(samples: Sequence[TokenSample], pad_id: int, shared_prompt: int = 0) ->
         attention_mask[row, :len(ids)] = 1
         # completion token k sits at position len(prompt) + k, scored at shifted index - 1
         first, last = len(sample.prompt_ids) - 1, len(ids) - 1
-        loss_mask[row, first:last] = 1.0
-        if sample.forced:
-            loss_mask[row, first:last] -= torch.tensor(sample.forced, dtype=torch.float32)
+        loss_mask[row, first:last] = torch.tensor(sample.chosen, dtype=torch.float32)
         advantages[row, first:last] = torch.tensor(sample.advantages, dtype=torch.float32)
         old_logprobs[row, first:last] = torch.tensor(sample.old_logprobs, dtype=torch.float32)
     if shared_prompt and any(s.prompt_ids[:shared_prompt] != samples[0].prompt_ids[

@@ -96,11 +96,10 @@ def advantage_row(sample: TokenSample, max_len: int) -> AdvantageRow:
     mask = [0] * steps
     logprobs = [0.0] * steps
     advantages = [0.0] * steps
-    forced = sample.forced or (False,) * len(sample.advantages)
-    for index, (logprob, advantage, fixed) in enumerate(zip(
-            sample.old_logprobs, sample.advantages, forced, strict=True)):
+    for index, (logprob, advantage, chosen) in enumerate(zip(
+            sample.old_logprobs, sample.advantages, sample.chosen, strict=True)):
         position = prompt + index - 1
-        mask[position] = 0 if fixed else 1
+        mask[position] = int(chosen)
         logprobs[position] = logprob
         advantages[position] = advantage
     keep = min(len(sequence), max_len)
