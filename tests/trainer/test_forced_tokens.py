@@ -4,36 +4,39 @@ batch code: the tokens the grammar left no choice for carry no loss, the others 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-pytest.importorskip("llama_cpp")
-pytest.importorskip("torch")
-
 from runtime.designer import Interface, design_request, sample_designs
 from runtime.engines.base import Sampling
-from runtime.engines.embedded import ModelNotFoundError, embedded_gguf_path
-from trainer.batch import pack
-from trainer.samples import designer_token_sample
-
-try:
-    embedded_gguf_path()
-except ModelNotFoundError as missing:  # pragma: no cover - depends on the environment
-    pytest.skip(str(missing), allow_module_level=True)
 
 
-def test_grammar_forced_design_tokens_are_out_of_the_loss_mask() -> None:
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Any]:
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("torch")
+    from runtime.engines.embedded import ModelNotFoundError
     from runtime.engines.llama_native import ContextSettings
     from runtime.engines.llamacpp import LlamaCppEngine
 
-    engine = LlamaCppEngine(settings=ContextSettings(sequence_context=1024, max_sequences=4,
-                                                     threads=1))
+    try:
+        built = LlamaCppEngine(settings=ContextSettings(sequence_context=1024, max_sequences=4,
+                                                        threads=1))
+    except ModelNotFoundError as missing:  # pragma: no cover - depends on the environment
+        pytest.skip(str(missing))
+    yield built
+    asyncio.run(built.close())
+
+
+def test_grammar_forced_design_tokens_are_out_of_the_loss_mask(engine: Any) -> None:
+    from trainer.batch import pack
+    from trainer.samples import designer_token_sample
+
     requests = [design_request(f"What is {a} + {b}?", sampling=Sampling(
         temperature=1.0, max_tokens=96, seed=seed)) for seed, (a, b) in enumerate([(3, 4), (6, 2)])]
-    try:
-        designs = asyncio.run(sample_designs(engine, requests, Interface(), "typed"))
-    finally:
-        asyncio.run(engine.close())
+    designs = asyncio.run(sample_designs(engine, requests, Interface(), "typed"))
     for design in designs:
         completion = design.completion
         assert len(completion.forced) == len(completion.token_ids) > 0
