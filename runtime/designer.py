@@ -210,7 +210,7 @@ class _Staged:
     text: str = ""
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
-    forced: list[bool] | None = field(default_factory=list)  # None: a stage did not say
+    forced: list[bool] = field(default_factory=list)
     finish: Completion | None = None  # the stage that ended the design
 
     def next_request(self) -> ChatRequest:
@@ -238,10 +238,7 @@ class _Staged:
         self.text += stage.text
         self.token_ids += stage.token_ids
         self.logprobs += stage.logprobs
-        if self.forced is not None and len(stage.forced) == len(stage.token_ids):
-            self.forced += stage.forced
-        else:
-            self.forced = None
+        self.forced += stage.forced
         remaining = self.request.sampling.max_tokens - len(self.token_ids)
         if stage.finish_reason != "stop" or self.text.endswith("}\n") or remaining <= 0:
             self.finish = stage
@@ -261,7 +258,9 @@ class _Staged:
                                       self.first.prompt_token_ids)
         return Completion(text=self.text, prompt_token_ids=self.first.prompt_token_ids,
                           token_ids=tuple(self.token_ids), logprobs=tuple(self.logprobs),
-                          forced=tuple(self.forced or ()),
+                          # flags only if every stage reported them (the engine contract)
+                          forced=tuple(self.forced) if len(self.forced) == len(
+                              self.token_ids) else (),
                           finish_reason=self.finish.finish_reason,
                           prompt_text=self.first.prompt_text)
 
